@@ -1,0 +1,225 @@
+"""The one module that owns Starlette: routes, and the shell around the pure translation."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import orjson
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from proxy.chat_fold import fold_chunks
+from proxy.chat_pipeline import ChatTranslation
+from proxy.chat_request import translate_chat_request
+from proxy.chat_stream import ChunkIdentity
+from proxy.config import Settings
+from proxy.errors import AuthenticationFailed, InvalidRequest, NotFound, ProxyError
+from proxy.sse import DONE, encode_data
+from proxy.upstream import UpstreamClient, UpstreamStream
+
+log = logging.getLogger("proxy")
+
+_SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status, headers, media_type="application/json")
+
+
+def error_response(error: ProxyError, headers: dict[str, str] | None = None) -> Response:
+    headers = dict(headers or {})
+    if not error.retryable:
+        headers["x-should-retry"] = "false"
+    request_id = getattr(error, "request_id", None)
+    if request_id:
+        headers["x-dashscope-request-id"] = request_id
+    return json_response(error.to_body(), error.status, headers)
+
+
+class _Exchange:
+    """Per-request identity chosen by the shell: the core takes ids and clocks as arguments."""
+
+    def __init__(self, model: str) -> None:
+        token = uuid.uuid4().hex
+        self.id = token
+        self.identity = ChunkIdentity(
+            id=f"chatcmpl-{token}",
+            created=int(time.time()),
+            model=model,
+            call_id_prefix=f"call_ci_{token[:16]}_",
+        )
+
+
+def create_app(
+    settings: Settings, *, upstream_transport: httpx.AsyncBaseTransport | None = None
+) -> Starlette:
+    """Build the proxy. `upstream_transport` lets tests put an in-process DashScope behind it."""
+    upstream = UpstreamClient(settings.upstream, transport=upstream_transport)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await upstream.aclose()
+
+    async def chat_completions(request: Request) -> Response:
+        plan = translate_chat_request(await _json_body(request))
+        api_key = _upstream_key(request, settings)
+        exchange = _Exchange(plan.model)
+        headers = {"x-proxy-request-id": exchange.id}
+        if plan.notes:
+            headers["x-dashscope-proxy-notes"] = "; ".join(plan.notes)[:4000]
+        translation = ChatTranslation(
+            exchange.identity, include_usage=plan.include_usage or not plan.stream
+        )
+        stream = await upstream.open(plan.path, plan.body, api_key)
+        try:
+            # Commit to a 200 only once the first frame is in and translated: DashScope reports
+            # many request errors as an `event:error` frame on an HTTP 200.
+            first = await stream.first_events()
+            chunks = translation.feed(first) if first else translation.finish()
+        except BaseException:
+            await stream.aclose()
+            raise
+        request_id = translation.request_id or stream.request_id
+        if request_id:
+            headers["x-request-id"] = headers["x-dashscope-request-id"] = request_id
+        if plan.stream:
+            return StreamingResponse(
+                _stream_body(stream, translation, chunks, ended=not first),
+                media_type="text/event-stream; charset=utf-8",
+                headers={**headers, **_SSE_HEADERS},
+            )
+        return await _folded(stream, translation, chunks, headers, ended=not first)
+
+    async def list_models(request: Request) -> Response:
+        return json_response({"object": "list", "data": [_model(m) for m in settings.models]})
+
+    async def get_model(request: Request) -> Response:
+        model_id = request.path_params["model_id"]
+        if model_id not in settings.models:
+            raise NotFound(
+                f"The model '{model_id}' does not exist", code="model_not_found", param="model"
+            )
+        return json_response(_model(model_id))
+
+    async def healthz(request: Request) -> Response:
+        return json_response({"status": "ok"})
+
+    return Starlette(
+        routes=[
+            Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+            Route("/v1/models", list_models, methods=["GET"]),
+            Route("/v1/models/{model_id:path}", get_model, methods=["GET"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", healthz, methods=["GET"]),
+        ],
+        exception_handlers={
+            ProxyError: _proxy_error,
+            HTTPException: _http_error,
+            Exception: _unexpected_error,
+        },
+        lifespan=lifespan,
+    )
+
+
+async def _folded(
+    stream: UpstreamStream,
+    translation: ChatTranslation,
+    chunks: list[dict[str, Any]],
+    headers: dict[str, str],
+    *,
+    ended: bool,
+) -> Response:
+    """Non-stream clients: the same chunks, folded. Nothing is sent yet, so errors keep status."""
+    try:
+        if not ended:
+            async for events in stream.events():
+                chunks.extend(translation.feed(events))
+            chunks.extend(translation.finish())
+    finally:
+        await stream.aclose()
+    return json_response(fold_chunks(chunks), headers=headers)
+
+
+async def _stream_body(
+    stream: UpstreamStream,
+    translation: ChatTranslation,
+    first_chunks: list[dict[str, Any]],
+    *,
+    ended: bool,
+) -> AsyncIterator[bytes]:
+    try:
+        for chunk in first_chunks:
+            yield encode_data(chunk)
+        if not ended:
+            async for events in stream.events():
+                for chunk in translation.feed(events):
+                    yield encode_data(chunk)
+            for chunk in translation.finish():
+                yield encode_data(chunk)
+    except ProxyError as error:
+        # After the first byte an error can only travel in-band, as OpenAI clients expect it.
+        yield encode_data(error.to_body())
+    except Exception:
+        log.exception("stream translation failed")
+        yield encode_data(ProxyError("internal error in the proxy").to_body())
+    finally:
+        await stream.aclose()
+    yield DONE
+
+
+async def _json_body(request: Request) -> Any:
+    raw = await request.body()
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"The request body is not valid JSON: {exc}") from None
+
+
+def _upstream_key(request: Request, settings: Settings) -> str:
+    if settings.upstream.api_key:
+        return settings.upstream.api_key
+    authorization = request.headers.get("authorization", "")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    if request.headers.get("api-key"):
+        return request.headers["api-key"]
+    raise AuthenticationFailed(
+        "No API key: send your DashScope key as 'Authorization: Bearer <key>', "
+        "or configure a server key (DASHSCOPE_API_KEY)."
+    )
+
+
+def _model(model_id: str) -> dict[str, Any]:
+    return {"id": model_id, "object": "model", "created": 0, "owned_by": "dashscope"}
+
+
+async def _proxy_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ProxyError)
+    return error_response(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return error_response(NotFound(f"No route {request.method} {request.url.path}"))
+    return error_response(
+        ProxyError(str(exc.detail), status=exc.status_code, type="invalid_request_error")
+    )
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    log.error("unexpected error on %s", request.url.path, exc_info=exc)
+    return error_response(ProxyError("internal error in the proxy"))

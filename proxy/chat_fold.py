@@ -1,0 +1,101 @@
+"""Fold a stream of chat.completion.chunk objects into one `chat.completion` (sans-I/O).
+
+Non-stream clients are served by streaming upstream and folding the very chunks a streaming
+client would have received, so both modes share one translation path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from proxy.errors import UpstreamUnavailable
+
+
+class _Choice:
+    __slots__ = ("content", "finish_reason", "reasoning", "tool_calls")
+
+    def __init__(self) -> None:
+        self.content: list[str] = []
+        self.reasoning: list[str] = []
+        self.tool_calls: dict[int, dict[str, Any]] = {}
+        self.finish_reason: str | None = None
+
+    def add(self, delta: dict[str, Any]) -> None:
+        if delta.get("content"):
+            self.content.append(delta["content"])
+        if delta.get("reasoning_content"):
+            self.reasoning.append(delta["reasoning_content"])
+        for call in delta.get("tool_calls") or ():
+            self._add_call(call)
+
+    def _add_call(self, call: dict[str, Any]) -> None:
+        slot = self.tool_calls.get(call["index"])
+        function = call.get("function") or {}
+        if slot is None:
+            slot = self.tool_calls[call["index"]] = {
+                "id": call.get("id"),
+                "type": call.get("type", "function"),
+                "function": {"name": function.get("name"), "arguments": []},
+            }
+        if function.get("arguments"):
+            slot["function"]["arguments"].append(function["arguments"])
+
+    def message(self) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": "".join(self.content)}
+        if self.reasoning:
+            message["reasoning_content"] = "".join(self.reasoning)
+        if self.tool_calls:
+            if not self.content:
+                message["content"] = None
+            message["tool_calls"] = [
+                {
+                    "id": call["id"],
+                    "type": call["type"],
+                    "function": {
+                        "name": call["function"]["name"],
+                        "arguments": "".join(call["function"]["arguments"]),
+                    },
+                }
+                for _, call in sorted(self.tool_calls.items())
+            ]
+        return message
+
+
+def fold_chunks(chunks: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """One `chat.completion` from the chunks of a complete stream (usage chunk included)."""
+    head: dict[str, Any] | None = None
+    usage: Any = None
+    choices: dict[int, _Choice] = {}
+    for chunk in chunks:
+        if head is None:
+            head = chunk
+        if chunk.get("usage") is not None:
+            usage = chunk["usage"]
+        for entry in chunk["choices"]:
+            choice = choices.get(entry["index"])
+            if choice is None:
+                choice = choices[entry["index"]] = _Choice()
+            choice.add(entry["delta"])
+            if entry.get("finish_reason"):
+                choice.finish_reason = entry["finish_reason"]
+    if head is None:
+        raise UpstreamUnavailable("DashScope's stream ended without an answer")
+    completion: dict[str, Any] = {
+        "id": head["id"],
+        "object": "chat.completion",
+        "created": head["created"],
+        "model": head["model"],
+        "choices": [
+            {
+                "index": index,
+                "message": choice.message(),
+                "logprobs": None,
+                "finish_reason": choice.finish_reason,
+            }
+            for index, choice in sorted(choices.items())
+        ],
+    }
+    if usage is not None:
+        completion["usage"] = usage
+    return completion

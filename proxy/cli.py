@@ -1,0 +1,71 @@
+"""`dashscope-proxy serve | demo`: the command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+
+from proxy import __version__
+from proxy.config import ConfigError, Settings, load_settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dashscope-proxy",
+        description="OpenAI-compatible streaming proxy for DashScope's native protocol.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the proxy")
+    serve.add_argument("--config", metavar="FILE", help="TOML config (see config.example.toml)")
+    serve.add_argument("--host", help="listen address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="listen port (default 8000)")
+
+    demo = commands.add_parser(
+        "demo",
+        help="run the proxy in front of the built-in DashScope simulator and send a sample request",
+    )
+    demo.add_argument(
+        "--serve",
+        action="store_true",
+        help="keep the proxy and simulator running to try your own client against them",
+    )
+    demo.add_argument("--port", type=int, default=0, help="proxy port with --serve (default 8000)")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = load_settings(args.config, os.environ)
+    server = settings.server
+    if args.host:
+        server = replace(server, host=args.host)
+    if args.port is not None:
+        server = replace(server, port=args.port)
+    return replace(settings, server=server)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # One line per upstream call from the HTTP clients is noise next to the proxy's own logs.
+    for noisy in ("httpx", "httpx2", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if args.command == "demo":
+        from proxy.demo import run_demo
+
+        return run_demo(serve=args.serve, port=args.port)
+    try:
+        settings = _settings(args)
+    except ConfigError as exc:
+        print(f"dashscope-proxy: config error: {exc}", file=sys.stderr)
+        return 2
+    from proxy.app import create_app
+    from proxy.serving import serve_forever
+
+    serve_forever(create_app(settings), settings.server.host, settings.server.port)
+    return 0

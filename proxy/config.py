@@ -1,0 +1,182 @@
+"""Settings as plain data, loaded from a TOML file and the environment, validated at start.
+
+Every error names the offending key, so a typo in a config file is caught before serving.
+`config.example.toml` documents every key; `tests/test_config.py` keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+REGIONS = {
+    "beijing": "https://dashscope.aliyuncs.com",
+    "singapore": "https://dashscope-intl.aliyuncs.com",
+    "us": "https://dashscope-us.aliyuncs.com",
+    "finance": "https://dashscope-finance.aliyuncs.com",
+}
+
+DEFAULT_MODELS = ("qwen3-max", "qwen3-max-preview", "qwen-plus", "qwen-flash", "qwen-turbo")
+
+
+class ConfigError(Exception):
+    """A setting is missing, unknown or invalid; the message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamSettings:
+    region: str = "beijing"
+    base_url: str = ""  # wins over region when set
+    # Server-side DashScope key; empty means each client's bearer key is forwarded.
+    api_key: str = field(default="", repr=False)
+    connect_timeout: float = 10.0
+    first_frame_timeout: float = 120.0
+    # Longest silence between two frames; code-interpreter runs are silent while they execute.
+    read_timeout: float = 300.0
+    max_connections: int = 200
+
+    @property
+    def url(self) -> str:
+        return (self.base_url or REGIONS[self.region]).rstrip("/")
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficLogSettings:
+    path: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    server: ServerSettings = field(default_factory=ServerSettings)
+    upstream: UpstreamSettings = field(default_factory=UpstreamSettings)
+    traffic_log: TrafficLogSettings = field(default_factory=TrafficLogSettings)
+    models: tuple[str, ...] = DEFAULT_MODELS
+
+
+_SECTIONS: dict[str, type[Any]] = {
+    "server": ServerSettings,
+    "upstream": UpstreamSettings,
+    "traffic_log": TrafficLogSettings,
+}
+
+# Environment variables override the file: (section, key) they set.
+ENVIRONMENT = {
+    "DASHSCOPE_API_KEY": ("upstream", "api_key"),
+    "DASHSCOPE_PROXY_HOST": ("server", "host"),
+    "DASHSCOPE_PROXY_PORT": ("server", "port"),
+    "DASHSCOPE_PROXY_REGION": ("upstream", "region"),
+    "DASHSCOPE_PROXY_BASE_URL": ("upstream", "base_url"),
+    "DASHSCOPE_PROXY_TRAFFIC_LOG": ("traffic_log", "path"),
+}
+
+
+def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {path}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    for name, (section, key) in ENVIRONMENT.items():
+        if env and env.get(name):
+            raw.setdefault(section, {})
+            if not isinstance(raw[section], dict):
+                raise ConfigError(f"[{section}] must be a table")
+            raw[section][key] = env[name]
+    return settings_from_mapping(raw)
+
+
+def settings_from_mapping(raw: Mapping[str, Any]) -> Settings:
+    settings = Settings()
+    for name, value in raw.items():
+        if name == "models":
+            settings = replace(settings, models=_models(value))
+        elif name in _SECTIONS:
+            if not isinstance(value, dict):
+                raise ConfigError(f"[{name}] must be a table")
+            settings = replace(settings, **{name: _section(name, value)})
+        else:
+            known = ", ".join(sorted([*_SECTIONS, "models"]))
+            raise ConfigError(f"unknown config section [{name}] (known: {known})")
+    return settings
+
+
+def _models(value: Any) -> tuple[str, ...]:
+    ids = value.get("ids") if isinstance(value, dict) else None
+    if isinstance(value, dict) and set(value) - {"ids"}:
+        raise ConfigError(f"unknown key(s) in [models]: {', '.join(sorted(set(value) - {'ids'}))}")
+    if not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):
+        raise ConfigError("[models] ids must be a list of non-empty strings")
+    return tuple(ids)
+
+
+def _section(name: str, values: dict[str, Any]) -> Any:
+    cls = _SECTIONS[name]
+    known = {f.name: f for f in fields(cls)}
+    parsed: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(f"unknown key [{name}] {key} (known: {', '.join(sorted(known))})")
+        default = known[key].default
+        parsed[key] = _coerce(f"[{name}] {key}", value, type(default))
+    section = cls(**parsed)
+    for check in _CHECKS.get(name, ()):
+        check(section)
+    return section
+
+
+def _coerce(where: str, value: Any, kind: type) -> Any:
+    """Values from the environment are strings; convert them like the TOML types they stand for."""
+    try:
+        if kind is bool:
+            raise TypeError
+        if kind is int and not isinstance(value, bool):
+            return int(value)
+        if kind is float and not isinstance(value, bool):
+            return float(value)
+        if kind is str and isinstance(value, str):
+            return value
+    except (TypeError, ValueError):
+        pass
+    raise ConfigError(f"{where} must be {_KIND_NAMES[kind]}, got {value!r}")
+
+
+_KIND_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "a boolean"}
+
+
+def _check_server(server: ServerSettings) -> None:
+    if not 0 <= server.port <= 65535:
+        raise ConfigError(f"[server] port must be between 0 and 65535, got {server.port}")
+    if not server.host:
+        raise ConfigError("[server] host must not be empty")
+
+
+def _check_upstream(upstream: UpstreamSettings) -> None:
+    if upstream.region not in REGIONS:
+        raise ConfigError(
+            f"[upstream] region must be one of {', '.join(REGIONS)}, got {upstream.region!r}"
+        )
+    if upstream.base_url and not upstream.base_url.startswith(("http://", "https://")):
+        raise ConfigError("[upstream] base_url must start with http:// or https://")
+    for key in ("connect_timeout", "first_frame_timeout", "read_timeout"):
+        if getattr(upstream, key) <= 0:
+            raise ConfigError(f"[upstream] {key} must be positive")
+    if upstream.max_connections < 1:
+        raise ConfigError("[upstream] max_connections must be at least 1")
+
+
+_CHECKS: dict[str, tuple[Callable[[Any], None], ...]] = {
+    "server": (_check_server,),
+    "upstream": (_check_upstream,),
+}

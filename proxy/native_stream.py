@@ -1,0 +1,284 @@
+"""DashScope native SSE frames -> protocol-neutral events (sans-I/O).
+
+Facts this relies on (see shared/reference/dashscope-native.md): `finish_reason` is the string
+"null" until the last frame of a choice; `usage` is a cumulative running total on every frame;
+`output.tool_info` is a cumulative snapshot of every interpreter run so far, repeated on every
+later frame, whose entries may appear with empty code and be filled in later; errors arrive as
+`event:error` (with the logical status in a `:HTTP_STATUS/NNN` comment) even on an HTTP 200.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from proxy.errors import UpstreamError, UpstreamUnavailable
+from proxy.events import (
+    CodeDelta,
+    CodeDone,
+    ContentDelta,
+    Event,
+    Finish,
+    FunctionCallDelta,
+    ReasoningDelta,
+    Usage,
+)
+from proxy.sse import SSEEvent
+
+# When an error frame carries no status of its own, DashScope's code tells which HTTP class it is.
+_STATUS_BY_CODE_PREFIX = (
+    ("InvalidApiKey", 401),
+    ("AccessDenied", 403),
+    ("Workspace.AccessDenied", 403),
+    ("Model.AccessDenied", 403),
+    ("ModelNotFound", 404),
+    ("WorkSpaceNotFound", 404),
+    ("RequestTimeOut", 408),
+    ("Throttling", 429),
+    ("LimitRequests", 429),
+    ("InternalError", 500),
+    ("SystemError", 500),
+    ("ModelServiceFailed", 500),
+    ("InvokePluginFailed", 500),
+    ("ModelUnavailable", 503),
+)
+
+
+def status_for_code(code: str | None) -> int:
+    for prefix, status in _STATUS_BY_CODE_PREFIX:
+        if code and code.startswith(prefix):
+            return status
+    return 400
+
+
+def native_error(body: bytes | str, status: int | None) -> UpstreamError:
+    """Build the client-facing error from a native error body `{"code","message","request_id"}`.
+
+    `status` is the most specific status known (the event's `:HTTP_STATUS`, else the HTTP one);
+    a 2xx or missing status is replaced by the one DashScope's code implies.
+    """
+    try:
+        payload = orjson.loads(body) if body else {}
+    except orjson.JSONDecodeError:
+        payload = {}
+    if not isinstance(payload, dict):
+        payload = {}
+    code = payload.get("code") if isinstance(payload.get("code"), str) else None
+    message = payload.get("message")
+    if not isinstance(message, str) or not message:
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+        message = text.strip()[:500] or "upstream error"
+    if status is None or status < 400:
+        status = status_for_code(code)
+    request_id = payload.get("request_id")
+    return UpstreamError(
+        message,
+        status=status,
+        code=code or "upstream_error",
+        request_id=request_id if isinstance(request_id, str) else None,
+    )
+
+
+class _Run:
+    """One code-interpreter run, as far as it has been shown to the client."""
+
+    __slots__ = ("done", "latest", "shown")
+
+    def __init__(self) -> None:
+        self.shown = ""  # code already emitted as deltas
+        self.latest = ""  # newest snapshot
+        self.done = False
+
+
+class NativeStreamTranslator:
+    """Feed decoded native SSE events; get events. `finish()` once the upstream stream ends."""
+
+    def __init__(self) -> None:
+        self._runs: list[_Run] = []
+        self._usage: dict[str, Any] | None = None
+        self._open_choices: set[int] = set()
+        self._finished: set[int] = set()
+        self.request_id: str | None = None
+
+    @property
+    def truncated(self) -> bool:
+        """True when the stream ended before every started choice had its finish_reason."""
+        return not self._finished or bool(self._open_choices - self._finished)
+
+    def feed(self, event: SSEEvent) -> list[Event]:
+        payload = self._payload(event)
+        if payload is None:
+            return []
+        out: list[Event] = []
+        usage = payload.get("usage")
+        if isinstance(usage, dict):
+            self._usage = usage
+        output = payload.get("output")
+        if not isinstance(output, dict):
+            return out
+        tool_info = output.get("tool_info")
+        if isinstance(tool_info, list) and tool_info:
+            self._diff_runs(tool_info, out)
+        choices = output.get("choices")
+        if isinstance(choices, list):
+            for position, choice in enumerate(choices):
+                if isinstance(choice, dict):
+                    self._choice(choice, position, out)
+        elif "text" in output:  # result_format "text": only if an upstream ignores our request
+            self._choice({"message": {"content": output["text"]}, **output}, 0, out)
+        return out
+
+    def finish(self) -> list[Event]:
+        out: list[Event] = []
+        self._settle_runs(out, include_empty=True)
+        if self._usage is not None:
+            out.append(_usage(self._usage))
+        return out
+
+    def _payload(self, event: SSEEvent) -> dict[str, Any] | None:
+        status = event.status
+        if event.event == "error" or (status is not None and status >= 400):
+            raise native_error(event.data, status)
+        if not event.data:
+            return None
+        try:
+            payload = orjson.loads(event.data)
+        except orjson.JSONDecodeError:
+            raise UpstreamUnavailable(
+                "DashScope sent a frame that is not JSON", code="upstream_protocol_error"
+            ) from None
+        if not isinstance(payload, dict):
+            raise UpstreamUnavailable(
+                "DashScope sent a frame that is not a JSON object", code="upstream_protocol_error"
+            )
+        if payload.get("code") and "output" not in payload:
+            raise native_error(event.data, status)
+        request_id = payload.get("request_id")
+        if self.request_id is None and isinstance(request_id, str):
+            self.request_id = request_id
+        return payload
+
+    def _choice(self, choice: dict[str, Any], position: int, out: list[Event]) -> None:
+        index = choice.get("index", position)
+        if not isinstance(index, int):
+            index = position
+        message = choice.get("message")
+        if isinstance(message, dict):
+            self._message(index, message, out)
+        reason = choice.get("finish_reason")
+        if isinstance(reason, str) and reason != "null" and index not in self._finished:
+            if index == 0:
+                self._settle_runs(out, include_empty=True)
+            self._finished.add(index)
+            self._open_choices.add(index)
+            out.append(Finish(index, reason))
+
+    def _message(self, index: int, message: dict[str, Any], out: list[Event]) -> None:
+        self._open_choices.add(index)
+        tool_calls = message.get("tool_calls")
+        if isinstance(tool_calls, list):
+            for call in tool_calls:
+                if isinstance(call, dict):
+                    out.append(_function_call(index, call))
+        reasoning = message.get("reasoning_content")
+        if isinstance(reasoning, str) and reasoning:
+            if index == 0:
+                self._settle_runs(out)
+            out.append(ReasoningDelta(index, reasoning))
+        content = _text(message.get("content"))
+        if content:
+            if index == 0:
+                self._settle_runs(out)
+            out.append(ContentDelta(index, content))
+
+    def _diff_runs(self, tool_info: list[Any], out: list[Event]) -> None:
+        self._open_choices.add(0)
+        for position, entry in enumerate(tool_info):
+            code = _run_code(entry)
+            if code is None:
+                continue
+            while len(self._runs) <= position:
+                self._runs.append(_Run())
+            run = self._runs[position]
+            if run.done or code == run.latest:
+                continue
+            # A new run with code settles the earlier ones: the interpreter runs them in order.
+            if code and not run.shown:
+                self._settle_runs(out, before=position)
+            run.latest = code
+            if code.startswith(run.shown) and len(code) > len(run.shown):
+                out.append(CodeDelta(0, position, code[len(run.shown) :]))
+                run.shown = code
+
+    def _settle_runs(
+        self, out: list[Event], *, before: int | None = None, include_empty: bool = False
+    ) -> None:
+        for position, run in enumerate(self._runs[:before]):
+            if run.done or not (run.shown or include_empty):
+                continue
+            run.done = True
+            out.append(CodeDone(0, position, run.latest))
+
+
+def _run_code(entry: Any) -> str | None:
+    if not isinstance(entry, dict):
+        return None
+    body = entry.get(entry.get("type") or "code_interpreter")
+    if not isinstance(body, dict):
+        body = entry.get("code_interpreter")
+    if not isinstance(body, dict):
+        return None
+    code = body.get("code")
+    return code if isinstance(code, str) else ""
+
+
+def _text(content: Any) -> str:
+    """Text of a message's content: a string (text endpoint) or `[{"text": ...}]` (multimodal)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            part["text"]
+            for part in content
+            if isinstance(part, dict) and isinstance(part.get("text"), str)
+        )
+    return ""
+
+
+def _function_call(choice: int, call: dict[str, Any]) -> FunctionCallDelta:
+    function = call.get("function")
+    function = function if isinstance(function, dict) else {}
+    call_id = call.get("id")
+    name = function.get("name")
+    arguments = function.get("arguments")
+    index = call.get("index")
+    return FunctionCallDelta(
+        choice,
+        index if isinstance(index, int) else 0,
+        call_id if isinstance(call_id, str) and call_id else None,
+        name if isinstance(name, str) and name else None,
+        arguments if isinstance(arguments, str) else "",
+    )
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _usage(usage: dict[str, Any]) -> Usage:
+    prompt = _int(usage.get("input_tokens")) or 0
+    completion = _int(usage.get("output_tokens")) or 0
+    output_details = usage.get("output_tokens_details")
+    prompt_details = usage.get("prompt_tokens_details")
+    plugins = usage.get("plugins")
+    reasoning = (
+        _int(output_details.get("reasoning_tokens")) if isinstance(output_details, dict) else None
+    )
+    cached = _int(prompt_details.get("cached_tokens")) if isinstance(prompt_details, dict) else None
+    if cached is None:
+        cached = _int(usage.get("cached_tokens"))
+    runs = None
+    if isinstance(plugins, dict) and isinstance(plugins.get("code_interpreter"), dict):
+        runs = _int(plugins["code_interpreter"].get("count"))
+    return Usage(prompt, completion, reasoning, cached, runs)

@@ -1,0 +1,254 @@
+"""What the simulated DashScope answers, as data: status line, content type, frames or body.
+
+Pure: the app in `proxy.simulator.app` only picks a scenario and writes it to the wire.
+"""
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import orjson
+
+from proxy.simulator import scripts
+from proxy.simulator.scripts import Script
+from proxy.simulator.timeline import PlayOptions, play
+
+SSE_CONTENT_TYPE = "text/event-stream;charset=UTF-8"
+JSON_CONTENT_TYPE = "application/json"
+
+
+@dataclass(frozen=True, slots=True)
+class SimFrame:
+    event: str  # "result" | "error"
+    status: int  # the per-event `:HTTP_STATUS/NNN`, independent of the status line
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Scenario:
+    http_status: int
+    content_type: str
+    request_id: str  # also sent as the `x-request-id` header
+    frames: tuple[SimFrame, ...] = ()  # an SSE body when non-empty
+    body: dict[str, Any] | None = None  # a JSON body otherwise
+
+
+Builder = Callable[[Mapping[str, Any]], Scenario]
+
+
+def render_frame(n: int, frame: SimFrame) -> bytes:
+    """One native SSE event: no space after the colons, one-line JSON, UTF-8 left unescaped."""
+    head = f"id:{n}\nevent:{frame.event}\n:HTTP_STATUS/{frame.status}\ndata:".encode()
+    return head + orjson.dumps(frame.data) + b"\n\n"
+
+
+# ---- request inspection ---------------------------------------------------------------------
+
+_MARKER = re.compile(r"\[sim:([^\]\s]+)\]")
+
+
+def _parameters(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    params = body.get("parameters")
+    return params if isinstance(params, dict) else {}
+
+
+def _flag(body: Mapping[str, Any], name: str) -> bool:
+    return _parameters(body).get(name) is True
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        # Both `{"text": ...}` (multimodal) and `{"type": "text", "text": ...}` parts.
+        parts = [p.get("text") for p in content if isinstance(p, dict)]
+        return "\n".join(p for p in parts if isinstance(p, str))
+    return ""
+
+
+def _last_user_text(body: Mapping[str, Any]) -> str:
+    inputs = body.get("input")
+    if not isinstance(inputs, dict):
+        return ""
+    messages = inputs.get("messages")
+    if isinstance(messages, list):
+        for message in reversed(messages):
+            if isinstance(message, dict) and message.get("role") == "user":
+                return _text_of(message.get("content"))
+    prompt = inputs.get("prompt")  # legacy single-prompt requests
+    return prompt if isinstance(prompt, str) else ""
+
+
+def select_scenario(request_body: Mapping[str, Any]) -> str:
+    """`[sim:NAME]` in the last user message wins; else what a real model would do."""
+    match = _MARKER.search(_last_user_text(request_body))
+    if match:
+        return match.group(1)
+    if _flag(request_body, "enable_code_interpreter"):
+        return "seed_single_run"
+    return "plain_text"
+
+
+# ---- building blocks ------------------------------------------------------------------------
+
+
+def json_error(status: int, code: str, message: str, request_id: str) -> Scenario:
+    body = {"code": code, "message": message, "request_id": request_id}
+    return Scenario(
+        http_status=status, content_type=JSON_CONTENT_TYPE, request_id=request_id, body=body
+    )
+
+
+def _error_frame(status: int, code: str, message: str, request_id: str) -> SimFrame:
+    return SimFrame("error", status, {"code": code, "message": message, "request_id": request_id})
+
+
+def _results(script: Script, body: Mapping[str, Any], *, thinking: bool) -> tuple[SimFrame, ...]:
+    opts = PlayOptions(
+        request_id=script.request_id,
+        input_tokens=script.input_tokens,
+        thinking=thinking,
+        incremental=_flag(body, "incremental_output"),
+    )
+    return tuple(SimFrame("result", 200, data) for data in play(script.steps, opts))
+
+
+def _sse(request_id: str, frames: tuple[SimFrame, ...], http_status: int = 200) -> Scenario:
+    return Scenario(
+        http_status=http_status,
+        content_type=SSE_CONTENT_TYPE,
+        request_id=request_id,
+        frames=frames,
+    )
+
+
+def _code_run(script: Callable[[], Script]) -> Builder:
+    # The interpreter only works in thinking mode, so these always reason.
+    def build(body: Mapping[str, Any]) -> Scenario:
+        played = script()
+        return _sse(played.request_id, _results(played, body, thinking=True))
+
+    return build
+
+
+def _answer(script: Callable[[bool], Script]) -> Builder:
+    def build(body: Mapping[str, Any]) -> Scenario:
+        thinking = _flag(body, "enable_thinking")
+        played = script(thinking)
+        return _sse(played.request_id, _results(played, body, thinking=thinking))
+
+    return build
+
+
+def _json(status: int, code: str, message: str, request_id: str) -> Builder:
+    def build(body: Mapping[str, Any]) -> Scenario:
+        return json_error(status, code, message, request_id)
+
+    return build
+
+
+# ---- streams that fail ----------------------------------------------------------------------
+
+
+def _error_event_first(body: Mapping[str, Any]) -> Scenario:
+    # Verbatim recorded exchange: a validation error on an HTTP 200 event stream.
+    request_id = "7671ecd8-93cc-9ee9-bc89-739f0fd8b809"
+    message = "Role must be user or assistant and Content length must be greater than 0"
+    return _sse(request_id, (_error_frame(400, "InvalidParameter", message, request_id),))
+
+
+def _error_sse_non2xx(body: Mapping[str, Any]) -> Scenario:
+    # Gateway errors come with a non-2xx status line and still an event-stream body.
+    request_id = "566e3621-7b1c-4f0a-9d2e-3c4b5a6f7e8d"
+    data = {
+        "request_id": request_id,
+        "code": "Throttling.AllocationQuota",
+        "message": "Allocated quota exceeded, please increase your quota limit.",
+    }
+    return _sse(request_id, (SimFrame("error", 429, data),), http_status=429)
+
+
+def _error_event_midstream(body: Mapping[str, Any]) -> Scenario:
+    thinking = _flag(body, "enable_thinking")
+    played = scripts.before_moderation(thinking)
+    message = "Output data may contain inappropriate content."
+    error = _error_frame(400, "DataInspectionFailed", message, played.request_id)
+    return _sse(played.request_id, (*_results(played, body, thinking=thinking), error))
+
+
+SCENARIOS: Mapping[str, Builder] = {
+    "seed_single_run": _code_run(scripts.seed_single_run),
+    "seed_two_runs": _code_run(scripts.seed_two_runs),
+    "code_growing": _code_run(scripts.code_growing),
+    "interleaved": _code_run(scripts.interleaved),
+    "plain_text": _answer(scripts.plain_text),
+    "length": _answer(scripts.length),
+    "truncated": _answer(scripts.truncated),
+    "error_401": _json(
+        401, "InvalidApiKey", "Invalid API-key provided.", "a1c0561c-1dfe-98a6-a62f-983577b8bc5e"
+    ),
+    "error_429": _json(
+        429,
+        "Throttling.RateQuota",
+        "Requests rate limit exceeded, please try again later.",
+        "4d5e6f7a-8b9c-4d0e-a1f2-b3c4d5e6f7a8",
+    ),
+    "error_400": _json(
+        400,
+        "InvalidParameter",
+        "Range of input length should be [1, 129024]",
+        "b2c3d4e5-f6a7-4b8c-9d0e-1f2a3b4c5d6e",
+    ),
+    "error_500": _json(
+        500,
+        "InternalError",
+        "An internal error has occured, please try again later or contact service support.",
+        "c3d4e5f6-a7b8-4c9d-8e0f-2a3b4c5d6e7f",
+    ),
+    "error_503": _json(
+        503,
+        "ModelUnavailable",
+        "Model is unavailable, please try again later.",
+        "d4e5f6a7-b8c9-4d0e-9f1a-3b4c5d6e7f8a",
+    ),
+    "error_event_first": _error_event_first,
+    "error_sse_non2xx": _error_sse_non2xx,
+    "error_event_midstream": _error_event_midstream,
+}
+
+UNKNOWN_SCENARIO_REQUEST_ID = "e5f6a7b8-c9d0-4e1f-8a2b-4c5d6e7f8a9b"
+
+
+def unknown_scenario(name: str) -> Scenario:
+    valid = ", ".join(sorted(SCENARIOS))
+    message = f"Unknown simulator scenario '{name}'. Valid scenarios: {valid}"
+    return json_error(400, "InvalidParameter", message, UNKNOWN_SCENARIO_REQUEST_ID)
+
+
+def _multimodal_frame(frame: SimFrame) -> SimFrame:
+    # The multimodal endpoint sends content as a list of parts, `[]` when there is no text.
+    if frame.event != "result":
+        return frame
+    output = frame.data["output"]
+    choices = []
+    for choice in output["choices"]:
+        text = choice["message"]["content"]
+        message = {**choice["message"], "content": [{"text": text}] if text else []}
+        choices.append({**choice, "message": message})
+    return SimFrame(
+        frame.event, frame.status, {**frame.data, "output": {**output, "choices": choices}}
+    )
+
+
+def build_scenario(
+    name: str, request_body: Mapping[str, Any], *, multimodal: bool = False
+) -> Scenario:
+    """The scenario `name` for this request; an `InvalidParameter` error if there is none."""
+    builder = SCENARIOS.get(name)
+    if builder is None:
+        return unknown_scenario(name)
+    scenario = builder(request_body)
+    if multimodal:
+        scenario = replace(scenario, frames=tuple(map(_multimodal_frame, scenario.frames)))
+    return scenario
