@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 import httpx
 import orjson
 from starlette.applications import Starlette
@@ -89,7 +90,7 @@ def create_app(
             first = await stream.first_events()
             chunks = translation.feed(first) if first else translation.finish()
         except BaseException:
-            await stream.aclose()
+            await _close(stream)
             raise
         request_id = translation.request_id or stream.request_id
         if request_id:
@@ -148,7 +149,7 @@ async def _folded(
                 chunks.extend(translation.feed(events))
             chunks.extend(translation.finish())
     finally:
-        await stream.aclose()
+        await _close(stream)
     return json_response(fold_chunks(chunks), headers=headers)
 
 
@@ -175,8 +176,15 @@ async def _stream_body(
         log.exception("stream translation failed")
         yield encode_data(ProxyError("internal error in the proxy").to_body())
     finally:
-        await stream.aclose()
+        await _close(stream)
     yield DONE
+
+
+async def _close(stream: UpstreamStream) -> None:
+    # On a client disconnect the surrounding scope is cancelled, and anyio would cancel this
+    # await too; shielding it makes sure the upstream connection really is released.
+    with anyio.CancelScope(shield=True):
+        await stream.aclose()
 
 
 async def _json_body(request: Request) -> Any:

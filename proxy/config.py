@@ -116,8 +116,8 @@ def _models(value: Any) -> tuple[str, ...]:
     ids = value.get("ids") if isinstance(value, dict) else None
     if isinstance(value, dict) and set(value) - {"ids"}:
         raise ConfigError(f"unknown key(s) in [models]: {', '.join(sorted(set(value) - {'ids'}))}")
-    if not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):
-        raise ConfigError("[models] ids must be a list of non-empty strings")
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
+        raise ConfigError("[models] ids must be a non-empty list of non-empty strings")
     return tuple(ids)
 
 

@@ -14,7 +14,7 @@ import httpx
 import orjson
 
 from proxy.config import UpstreamSettings
-from proxy.errors import UpstreamTimeout, UpstreamUnavailable
+from proxy.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from proxy.native_stream import native_error
 from proxy.sse import SSEDecoder, SSEEvent
 
@@ -89,12 +89,14 @@ async def _error_from_response(response: httpx.Response) -> Exception:
     finally:
         await response.aclose()
     status = response.status_code
+    error: UpstreamError | None = None
     if "event-stream" in response.headers.get("content-type", ""):
         decoder = SSEDecoder()
         events = decoder.feed(body) + decoder.finish()
-        if events:
-            return native_error(events[0].data, events[0].status or status)
-    error = native_error(body, status)
+        # The request id may be only in the header, for SSE error bodies as for JSON ones.
+        error = native_error(events[0].data, events[0].status or status) if events else None
+    if error is None:
+        error = native_error(body, status)
     if error.request_id is None:
         error.request_id = response.headers.get("x-request-id")
     return error

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import tomllib
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+
+from proxy.config import (
+    DEFAULT_MODELS,
+    ENVIRONMENT,
+    ConfigError,
+    Settings,
+    load_settings,
+    settings_from_mapping,
+)
+
+EXAMPLE = Path(__file__).parent.parent / "config.example.toml"
+
+
+def test_defaults_listen_on_loopback_in_beijing_with_pass_through_keys() -> None:
+    settings = load_settings()
+    assert (settings.server.host, settings.server.port) == ("127.0.0.1", 8000)
+    assert settings.upstream.url == "https://dashscope.aliyuncs.com"
+    assert settings.upstream.api_key == ""
+    assert settings.models == DEFAULT_MODELS
+
+
+def test_example_config_documents_every_key_with_its_default() -> None:
+    raw = tomllib.loads(EXAMPLE.read_text())
+    defaults = Settings()
+    for section in ("server", "upstream", "traffic_log"):
+        documented = raw[section]
+        current = getattr(defaults, section)
+        assert set(documented) == {f.name for f in fields(current)}, section
+        for key, value in documented.items():
+            assert getattr(current, key) == value, f"[{section}] {key}"
+    assert tuple(raw["models"]["ids"]) == DEFAULT_MODELS
+    assert load_settings(EXAMPLE) == defaults
+
+
+def test_example_config_documents_every_environment_variable() -> None:
+    text = EXAMPLE.read_text()
+    for name in ENVIRONMENT:
+        assert name in text
+
+
+def test_region_presets_and_base_url_wins(tmp_path: Path) -> None:
+    assert (
+        settings_from_mapping({"upstream": {"region": "singapore"}}).upstream.url
+        == "https://dashscope-intl.aliyuncs.com"
+    )
+    custom = settings_from_mapping(
+        {"upstream": {"region": "singapore", "base_url": "http://127.0.0.1:9/"}}
+    )
+    assert custom.upstream.url == "http://127.0.0.1:9"
+
+
+def test_environment_overrides_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[server]\nport = 9000\n[upstream]\napi_key = "from-file"\n')
+    settings = load_settings(
+        path,
+        {"DASHSCOPE_API_KEY": "sk-test-env", "DASHSCOPE_PROXY_PORT": "9100"},
+    )
+    assert settings.server.port == 9100
+    assert settings.upstream.api_key == "sk-test-env"
+
+
+def test_api_key_is_not_in_the_settings_repr() -> None:
+    settings = load_settings(None, {"DASHSCOPE_API_KEY": "sk-test-secret-value"})
+    assert "sk-test-secret-value" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("raw", "named"),
+    [
+        ({"server": {"port": "eighty"}}, "[server] port"),
+        ({"server": {"port": 70000}}, "[server] port"),
+        ({"server": {"prot": 1}}, "[server] prot"),
+        ({"upstream": {"region": "mars"}}, "[upstream] region"),
+        ({"upstream": {"base_url": "ftp://x"}}, "[upstream] base_url"),
+        ({"upstream": {"read_timeout": 0}}, "[upstream] read_timeout"),
+        ({"upstream": {"api_key": 5}}, "[upstream] api_key"),
+        ({"upstream": {"connect_timeout": True}}, "[upstream] connect_timeout"),
+        ({"upstrem": {}}, "[upstrem]"),
+        ({"models": {"ids": []}}, "[models] ids"),
+        ({"models": {"ids": ["a"], "extra": 1}}, "[models]"),
+        ({"server": 3}, "[server]"),
+    ],
+)
+def test_invalid_settings_name_the_key(raw: dict[str, object], named: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        settings_from_mapping(raw)
+    assert named in str(caught.value)
+
+
+def test_bad_files_are_reported(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_settings(tmp_path / "missing.toml")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[server\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings(broken)

@@ -1,0 +1,101 @@
+"""A client that goes away mid-stream: the upstream stream must be closed, nothing left hanging.
+
+The ASGI app is driven by hand so the disconnect arrives exactly after the first chunk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import orjson
+
+from proxy.app import create_app
+from proxy.config import Settings, UpstreamSettings
+from proxy.simulator import build_scenario, render_frame
+
+REQUEST = {
+    "model": "qwen3-max-preview",
+    "messages": [{"role": "user", "content": "What is 123 to the power of 21?"}],
+    "stream": True,
+    "enable_code_interpreter": True,
+    "enable_thinking": True,
+}
+
+
+class SlowUpstream(httpx.AsyncByteStream):
+    """The seed stream, one frame at a time, that never ends on its own after a few frames."""
+
+    def __init__(self) -> None:
+        self.closed = asyncio.Event()
+        self.frames_sent = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        scenario = build_scenario("seed_single_run", {"parameters": {"incremental_output": True}})
+        for n, frame in enumerate(scenario.frames[:5], 1):
+            self.frames_sent += 1
+            yield render_frame(n, frame)
+        await asyncio.Event().wait()  # an interpreter run that takes forever
+
+    async def aclose(self) -> None:
+        await asyncio.sleep(0)  # closing a real connection awaits, so a cancelled close is lost
+        self.closed.set()
+
+
+def make_app(upstream: SlowUpstream) -> Any:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=upstream)
+
+    settings = Settings(
+        upstream=UpstreamSettings(base_url="http://upstream.test", api_key="sk-test")
+    )
+    return create_app(settings, upstream_transport=httpx.MockTransport(handler))
+
+
+async def test_client_disconnect_closes_the_upstream_stream() -> None:
+    upstream = SlowUpstream()
+    app = make_app(upstream)
+    body = orjson.dumps(REQUEST)
+    disconnect = asyncio.Event()
+    sent: list[dict[str, Any]] = []
+    requested = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal requested
+        if not requested:
+            requested = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await disconnect.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+        if message["type"] == "http.response.body" and message.get("body"):
+            disconnect.set()
+
+    scope = {
+        "type": "http",
+        # uvicorn announces spec 2.3: Starlette then listens for http.disconnect.
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/chat/completions",
+        "raw_path": b"/v1/chat/completions",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 8000),
+    }
+    await asyncio.wait_for(app(scope, receive, send), timeout=5)
+    await asyncio.wait_for(upstream.closed.wait(), timeout=5)
+
+    assert sent[0]["type"] == "http.response.start"
+    assert sent[0]["status"] == 200
+    chunks = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    assert chunks.startswith(b"data: ")
+    assert b"[DONE]" not in chunks  # the client left; nothing more was written for it
+    assert upstream.frames_sent == 5
