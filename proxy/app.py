@@ -42,7 +42,8 @@ def error_response(error: ProxyError, headers: dict[str, str] | None = None) -> 
         headers["x-should-retry"] = "false"
     request_id = getattr(error, "request_id", None)
     if request_id:
-        headers["x-dashscope-request-id"] = request_id
+        # Both names, as on success: the SDKs expose `x-request-id` as `APIStatusError.request_id`.
+        headers["x-request-id"] = headers["x-dashscope-request-id"] = request_id
     return json_response(error.to_body(), error.status, headers)
 
 
@@ -89,12 +90,13 @@ def create_app(
             # many request errors as an `event:error` frame on an HTTP 200.
             first = await stream.first_events()
             chunks = translation.feed(first) if first else translation.finish()
+        except ProxyError as error:
+            await _close(stream)
+            return error_response(error, _with_request_id(headers, translation, stream))
         except BaseException:
             await _close(stream)
             raise
-        request_id = translation.request_id or stream.request_id
-        if request_id:
-            headers["x-request-id"] = headers["x-dashscope-request-id"] = request_id
+        headers = _with_request_id(headers, translation, stream)
         if plan.stream:
             return StreamingResponse(
                 _stream_body(stream, translation, chunks, ended=not first),
@@ -142,15 +144,28 @@ async def _folded(
     *,
     ended: bool,
 ) -> Response:
-    """Non-stream clients: the same chunks, folded. Nothing is sent yet, so errors keep status."""
+    """Non-stream clients: the same chunks, folded. Nothing is sent yet, so errors keep status
+    (and the headers already chosen, such as the upstream request id)."""
     try:
         if not ended:
             async for events in stream.events():
                 chunks.extend(translation.feed(events))
             chunks.extend(translation.finish())
+        completion = fold_chunks(chunks)
+    except ProxyError as error:
+        return error_response(error, headers)
     finally:
         await _close(stream)
-    return json_response(fold_chunks(chunks), headers=headers)
+    return json_response(completion, headers=headers)
+
+
+def _with_request_id(
+    headers: dict[str, str], translation: ChatTranslation, stream: UpstreamStream
+) -> dict[str, str]:
+    request_id = translation.request_id or stream.request_id
+    if not request_id:
+        return headers
+    return {**headers, "x-request-id": request_id, "x-dashscope-request-id": request_id}
 
 
 async def _stream_body(

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from proxy.chat_stream import ChatChunkEncoder, ChunkIdentity
-from proxy.errors import UpstreamUnavailable
+from proxy.errors import ProxyError, UpstreamUnavailable
 from proxy.native_stream import NativeStreamTranslator
 from proxy.sse import SSEEvent
 
@@ -17,6 +17,7 @@ class ChatTranslation:
     def __init__(self, identity: ChunkIdentity, *, include_usage: bool) -> None:
         self._native = NativeStreamTranslator()
         self._encoder = ChatChunkEncoder(identity, include_usage=include_usage)
+        self._error: ProxyError | None = None  # raised once the chunks before it are out
 
     @property
     def request_id(self) -> str | None:
@@ -24,14 +25,27 @@ class ChatTranslation:
         return self._native.request_id
 
     def feed(self, events: list[SSEEvent]) -> list[dict[str, Any]]:
+        if self._error is not None:
+            raise self._error
         chunks: list[dict[str, Any]] = []
         for event in events:
-            for translated in self._native.feed(event):
-                chunks.extend(self._encoder.feed(translated))
+            try:
+                translated = self._native.feed(event)
+            except ProxyError as error:
+                if not chunks:
+                    raise
+                # Frames before the error came in the same read: their chunks go out first, the
+                # error with the next call, so the output does not depend on how bytes arrive.
+                self._error = error
+                return chunks
+            for item in translated:
+                chunks.extend(self._encoder.feed(item))
         return chunks
 
     def finish(self) -> list[dict[str, Any]]:
         """The closing chunks; raises if the upstream stopped before finishing its answer."""
+        if self._error is not None:
+            raise self._error
         if self._native.truncated:
             raise UpstreamUnavailable(
                 "DashScope's stream ended before the answer was finished",

@@ -167,7 +167,7 @@ class ChatChunkEncoder:
         index, first = self._tool_index(state, ("code", event.run))
         streamed = state.run_code.pop(event.run, "")
         if first:  # never streamed (code stayed empty): the whole call in one delta
-            fragment = orjson.dumps({"code": event.code}).decode()
+            fragment = _ARGS_OPEN + escape_json_text(event.code) + _ARGS_CLOSE
         elif streamed == event.code:
             fragment = _ARGS_CLOSE
         else:

@@ -95,7 +95,8 @@ class NativeStreamTranslator:
     """Feed decoded native SSE events; get events. `finish()` once the upstream stream ends."""
 
     def __init__(self) -> None:
-        self._runs: list[_Run] = []
+        # Keyed by position in tool_info: entries that are not code runs leave gaps.
+        self._runs: dict[int, _Run] = {}
         self._usage: dict[str, Any] | None = None
         self._open_choices: set[int] = set()
         self._finished: set[int] = set()
@@ -167,7 +168,8 @@ class NativeStreamTranslator:
         if isinstance(message, dict):
             self._message(index, message, out)
         reason = choice.get("finish_reason")
-        if isinstance(reason, str) and reason != "null" and index not in self._finished:
+        # "null" (a string) means still generating; an empty string is not a finish either.
+        if isinstance(reason, str) and reason not in ("null", "") and index not in self._finished:
             if index == 0:
                 self._settle_runs(out, include_empty=True)
             self._finished.add(index)
@@ -198,9 +200,9 @@ class NativeStreamTranslator:
             code = _run_code(entry)
             if code is None:
                 continue
-            while len(self._runs) <= position:
-                self._runs.append(_Run())
-            run = self._runs[position]
+            run = self._runs.get(position)
+            if run is None:
+                run = self._runs[position] = _Run()
             if run.done or code == run.latest:
                 continue
             # A new run with code settles the earlier ones: the interpreter runs them in order.
@@ -214,7 +216,9 @@ class NativeStreamTranslator:
     def _settle_runs(
         self, out: list[Event], *, before: int | None = None, include_empty: bool = False
     ) -> None:
-        for position, run in enumerate(self._runs[:before]):
+        for position, run in sorted(self._runs.items()):
+            if before is not None and position >= before:
+                break
             if run.done or not (run.shown or include_empty):
                 continue
             run.done = True
@@ -222,11 +226,10 @@ class NativeStreamTranslator:
 
 
 def _run_code(entry: Any) -> str | None:
-    if not isinstance(entry, dict):
+    """The code of a code-interpreter entry; None for anything else `tool_info` may hold."""
+    if not isinstance(entry, dict) or entry.get("type", "code_interpreter") != "code_interpreter":
         return None
-    body = entry.get(entry.get("type") or "code_interpreter")
-    if not isinstance(body, dict):
-        body = entry.get("code_interpreter")
+    body = entry.get("code_interpreter")
     if not isinstance(body, dict):
         return None
     code = body.get("code")
@@ -262,8 +265,14 @@ def _function_call(choice: int, call: dict[str, Any]) -> FunctionCallDelta:
     )
 
 
+# Token counts beyond this are nonsense, and their sum would not even serialise to JSON.
+_MAX_COUNT = 2**53 - 1
+
+
 def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _MAX_COUNT:
+        return value
+    return None
 
 
 def _usage(usage: dict[str, Any]) -> Usage:

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 _STATUS_COMMENT = b":HTTP_STATUS/"
+_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(slots=True)
@@ -28,10 +29,11 @@ class SSEEvent:
 class SSEDecoder:
     """Feed raw bytes, get complete events. Call `finish()` once the stream has ended."""
 
-    __slots__ = ("_buffer", "_data", "_event", "_has_field", "_id", "_status")
+    __slots__ = ("_buffer", "_data", "_event", "_has_field", "_id", "_started", "_status")
 
     def __init__(self) -> None:
         self._buffer = b""
+        self._started = False
         self._event: str | None = None
         self._data: list[str] = []
         self._id: str | None = None
@@ -40,6 +42,13 @@ class SSEDecoder:
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         buffer = self._buffer + chunk if self._buffer else chunk
+        if not self._started:
+            # The SSE grammar allows one UTF-8 byte-order mark before the first line.
+            if len(buffer) < len(_BOM) and _BOM.startswith(buffer):
+                self._buffer = buffer
+                return []
+            self._started = True
+            buffer = buffer.removeprefix(_BOM)
         # A trailing CR may be the first half of a CRLF: keep it until the next byte decides.
         limit = len(buffer) - 1 if buffer.endswith(b"\r") else len(buffer)
         end = max(buffer.rfind(b"\n", 0, limit), buffer.rfind(b"\r", 0, limit))

@@ -1,0 +1,212 @@
+"""Shared end-to-end setup: a simulated DashScope and proxies in front of it, on loopback.
+
+Session-scoped servers (started once, stopped at the end): the simulator, a proxy holding a
+server-side key, and a pass-through proxy that forwards each client's bearer key. Per-test
+fixtures give SDK clients (`max_retries=0`, closed after the test), a raw httpx client for the
+bytes on the wire, the simulator's request log (cleared before each test), and a `serve`
+factory for tests that need a proxy configured differently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import openai
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from proxy.app import create_app
+from proxy.config import DEFAULT_MODELS, Settings, UpstreamSettings
+from proxy.serving import BackgroundServer
+from proxy.simulator import ReceivedRequest, build_scenario, create_simulator_app
+
+SERVER_KEY = "sk-server-side-dashscope-key"
+CLIENT_KEY = "sk-client-key"
+SLASH_MODEL = "Qwen/Qwen3-Coder-Plus"
+HANGING_REQUEST_ID = "hanging-0000-4000-8000-000000000000"
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    server: str = SERVER_KEY
+    client: str = CLIENT_KEY
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioText:
+    """What the simulator streams for a scenario: the oracle for translated output."""
+
+    request_id: str
+    reasoning: str
+    content: str
+    codes: tuple[str, ...]
+
+
+def proxy_settings(upstream_url: str, *, api_key: str = "", **upstream: Any) -> Settings:
+    return Settings(
+        upstream=UpstreamSettings(base_url=upstream_url, api_key=api_key, **upstream),
+        models=(*DEFAULT_MODELS, SLASH_MODEL),
+    )
+
+
+@pytest.fixture(scope="session")
+def keys() -> Keys:
+    return Keys()
+
+
+@pytest.fixture(scope="session")
+def simulator_app() -> Starlette:
+    return create_simulator_app(frame_delay=0.0)
+
+
+@pytest.fixture(scope="session")
+def simulator_url(simulator_app: Starlette) -> Iterator[str]:
+    with BackgroundServer(simulator_app) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="session")
+def proxy_url(simulator_url: str) -> Iterator[str]:
+    """The proxy with a server-side DashScope key."""
+    with BackgroundServer(create_app(proxy_settings(simulator_url, api_key=SERVER_KEY))) as s:
+        yield s.url
+
+
+@pytest.fixture(scope="session")
+def passthrough_url(simulator_url: str) -> Iterator[str]:
+    """The proxy without a server key: each client's bearer key goes upstream."""
+    with BackgroundServer(create_app(proxy_settings(simulator_url))) as server:
+        yield server.url
+
+
+@pytest.fixture
+def received(simulator_app: Starlette) -> list[ReceivedRequest]:
+    """The simulator's request log, emptied for this test; it fills as requests arrive."""
+    log: list[ReceivedRequest] = simulator_app.state.received
+    log.clear()
+    return log
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[Any], str]]:
+    """Start any ASGI app on loopback for this test only; returns its base URL."""
+    with ExitStack() as stack:
+        yield lambda app: stack.enter_context(BackgroundServer(app)).url
+
+
+def _sdk_client(base_url: str, api_key: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{base_url}/v1", api_key=api_key, max_retries=0, timeout=30)
+
+
+@pytest.fixture
+def client(proxy_url: str) -> Iterator[openai.OpenAI]:
+    with _sdk_client(proxy_url, CLIENT_KEY) as sdk:
+        yield sdk
+
+
+@pytest.fixture
+def passthrough_client(passthrough_url: str) -> Iterator[openai.OpenAI]:
+    with _sdk_client(passthrough_url, CLIENT_KEY) as sdk:
+        yield sdk
+
+
+@pytest.fixture
+def sdk_for() -> Iterator[Callable[..., openai.OpenAI]]:
+    """`sdk_for(base_url, api_key=CLIENT_KEY)`: an SDK client closed after the test."""
+    with ExitStack() as stack:
+
+        def make(base_url: str, api_key: str = CLIENT_KEY) -> openai.OpenAI:
+            return stack.enter_context(_sdk_client(base_url, api_key))
+
+        yield make
+
+
+@pytest.fixture
+async def async_client(proxy_url: str) -> AsyncIterator[openai.AsyncOpenAI]:
+    sdk = openai.AsyncOpenAI(
+        base_url=f"{proxy_url}/v1", api_key=CLIENT_KEY, max_retries=0, timeout=30
+    )
+    async with sdk:
+        yield sdk
+
+
+@pytest.fixture
+def raw(proxy_url: str) -> Iterator[httpx.Client]:
+    """Plain httpx against the server-key proxy, for status lines, headers and raw bytes."""
+    headers = {"authorization": f"Bearer {CLIENT_KEY}"}
+    with httpx.Client(base_url=proxy_url, headers=headers, timeout=30) as http:
+        yield http
+
+
+@pytest.fixture(scope="session")
+def scenario_text() -> Callable[..., ScenarioText]:
+    """`scenario_text(name, thinking=True)`: the texts and codes the simulator will stream."""
+
+    def texts(name: str, *, thinking: bool = True) -> ScenarioText:
+        parameters = {"incremental_output": True, "enable_thinking": thinking}
+        scenario = build_scenario(name, {"parameters": parameters})
+        reasoning, content = [], []
+        codes: tuple[str, ...] = ()
+        for frame in scenario.frames:
+            output = frame.data.get("output", {})
+            for choice in output.get("choices", []):
+                reasoning.append(choice["message"].get("reasoning_content", ""))
+                content.append(choice["message"]["content"])
+            info = output.get("tool_info") or []
+            codes = tuple(entry["code_interpreter"]["code"] for entry in info) or codes
+        return ScenarioText(scenario.request_id, "".join(reasoning), "".join(content), codes)
+
+    return texts
+
+
+@pytest.fixture(scope="session")
+def closed_port_url() -> str:
+    """A loopback URL where nothing listens (the port was bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def _hanging_upstream() -> Starlette:
+    """Answers 200 + event-stream headers, then never sends a frame."""
+
+    async def never() -> AsyncIterator[bytes]:
+        await asyncio.Event().wait()
+        yield b""  # pragma: no cover
+
+    async def generation(request: Request) -> Response:
+        headers = {"x-request-id": HANGING_REQUEST_ID}
+        return StreamingResponse(never(), media_type="text/event-stream", headers=headers)
+
+    return Starlette(routes=[Route("/{path:path}", generation, methods=["POST"])])
+
+
+@dataclass(frozen=True, slots=True)
+class Hanging:
+    url: str
+    request_id: str = HANGING_REQUEST_ID
+
+
+@pytest.fixture
+def hanging_upstream(serve: Callable[[Any], str]) -> Hanging:
+    return Hanging(serve(_hanging_upstream()))
+
+
+@pytest.fixture
+def start_proxy(serve: Callable[[Any], str]) -> Callable[..., str]:
+    """`start_proxy(upstream_url, api_key=..., **upstream_settings)`: a proxy for this test."""
+
+    def start(upstream_url: str, *, api_key: str = SERVER_KEY, **upstream: Any) -> str:
+        return serve(create_app(proxy_settings(upstream_url, api_key=api_key, **upstream)))
+
+    return start
