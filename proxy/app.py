@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 import anyio
@@ -20,11 +21,13 @@ from starlette.routing import Route
 
 from proxy.chat_fold import fold_chunks
 from proxy.chat_pipeline import ChatTranslation
-from proxy.chat_request import translate_chat_request
+from proxy.chat_request import TranslationOptions, translate_chat_request
 from proxy.chat_stream import ChunkIdentity
+from proxy.code_runs import FORMATS
 from proxy.config import Settings
 from proxy.errors import AuthenticationFailed, InvalidRequest, NotFound, ProxyError
-from proxy.sse import DONE, encode_data
+from proxy.heartbeat import with_heartbeat
+from proxy.sse import DONE, KEEPALIVE, encode_data
 from proxy.upstream import UpstreamClient, UpstreamStream
 
 log = logging.getLogger("proxy")
@@ -74,16 +77,29 @@ def create_app(
         finally:
             await upstream.aclose()
 
+    options = TranslationOptions(
+        code_format=settings.code_interpreter.format,
+        multimodal_models=settings.routing.multimodal_models,
+    )
+    keepalive = settings.server.keepalive_interval
+
     async def chat_completions(request: Request) -> Response:
-        plan = translate_chat_request(await _json_body(request))
+        plan = translate_chat_request(await _json_body(request), _path_options(request, options))
         api_key = _upstream_key(request, settings)
         exchange = _Exchange(plan.model)
         headers = {"x-proxy-request-id": exchange.id}
         if plan.notes:
             headers["x-dashscope-proxy-notes"] = "; ".join(plan.notes)[:4000]
         translation = ChatTranslation(
-            exchange.identity, include_usage=plan.include_usage or not plan.stream
+            exchange.identity,
+            include_usage=plan.include_usage or not plan.stream,
+            code_format=plan.code_format,
         )
+        if plan.local_answer is not None:
+            # Only results for the proxy's own calls came in: answering here ends agent loops
+            # and never runs code again.
+            chunks = translation.local_answer(plan.local_answer)
+            return _respond(plan.stream, chunks, None, headers)
         stream = await upstream.open(plan.path, plan.body, api_key)
         try:
             # Commit to a 200 only once the first frame is in and translated: DashScope reports
@@ -97,13 +113,13 @@ def create_app(
             await _close(stream)
             raise
         headers = _with_request_id(headers, translation, stream)
+        rest = _rest(stream, translation, keepalive if plan.stream else 0) if first else None
         if plan.stream:
-            return StreamingResponse(
-                _stream_body(stream, translation, chunks, ended=not first),
-                media_type="text/event-stream; charset=utf-8",
-                headers={**headers, **_SSE_HEADERS},
-            )
-        return await _folded(stream, translation, chunks, headers, ended=not first)
+            return _respond(True, chunks, rest, headers, stream)
+        try:
+            return await _folded(chunks, rest, headers)
+        finally:
+            await _close(stream)
 
     async def list_models(request: Request) -> Response:
         return json_response({"object": "list", "data": [_model(m) for m in settings.models]})
@@ -124,6 +140,11 @@ def create_app(
             Route("/v1/chat/completions", chat_completions, methods=["POST"]),
             Route("/v1/models", list_models, methods=["GET"]),
             Route("/v1/models/{model_id:path}", get_model, methods=["GET"]),
+            # For apps that let a user set only a base URL: /ci/<format>/v1 picks how
+            # code-interpreter runs are shown.
+            Route("/ci/{ci_format}/v1/chat/completions", chat_completions, methods=["POST"]),
+            Route("/ci/{ci_format}/v1/models", list_models, methods=["GET"]),
+            Route("/ci/{ci_format}/v1/models/{model_id:path}", get_model, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", healthz, methods=["GET"]),
         ],
@@ -136,26 +157,60 @@ def create_app(
     )
 
 
-async def _folded(
-    stream: UpstreamStream,
-    translation: ChatTranslation,
+def _path_options(request: Request, options: TranslationOptions) -> TranslationOptions:
+    fmt = request.path_params.get("ci_format")
+    if fmt is None:
+        return options
+    if fmt not in FORMATS:
+        raise NotFound(
+            f"No representation {fmt!r}: use /ci/<format>/v1 with one of {', '.join(FORMATS)}"
+        )
+    return replace(options, code_format=fmt)
+
+
+ChunkBatches = AsyncIterator[list[dict[str, Any]] | None]
+
+
+async def _rest(
+    stream: UpstreamStream, translation: ChatTranslation, keepalive: float
+) -> ChunkBatches:
+    """The chunks of the frames after the first, then the closing ones; None while the
+    upstream is silent for `keepalive` seconds."""
+    async for events in with_heartbeat(stream.events(), keepalive):
+        yield None if events is None else translation.feed(events)
+    yield translation.finish()
+
+
+def _respond(
+    stream_mode: bool,
     chunks: list[dict[str, Any]],
+    rest: ChunkBatches | None,
     headers: dict[str, str],
-    *,
-    ended: bool,
+    upstream: UpstreamStream | None = None,
+) -> Response:
+    return (
+        StreamingResponse(
+            _stream_body(chunks, rest, upstream),
+            media_type="text/event-stream; charset=utf-8",
+            headers={**headers, **_SSE_HEADERS},
+        )
+        if stream_mode
+        else json_response(fold_chunks(chunks), headers=headers)
+    )
+
+
+async def _folded(
+    chunks: list[dict[str, Any]], rest: ChunkBatches | None, headers: dict[str, str]
 ) -> Response:
     """Non-stream clients: the same chunks, folded. Nothing is sent yet, so errors keep status
     (and the headers already chosen, such as the upstream request id)."""
     try:
-        if not ended:
-            async for events in stream.events():
-                chunks.extend(translation.feed(events))
-            chunks.extend(translation.finish())
+        if rest is not None:
+            async for batch in rest:
+                chunks.extend(batch or ())
         completion = fold_chunks(chunks)
     except ProxyError as error:
         return error_response(error, headers)
-    finally:
-        await _close(stream)
     return json_response(completion, headers=headers)
 
 
@@ -169,21 +224,18 @@ def _with_request_id(
 
 
 async def _stream_body(
-    stream: UpstreamStream,
-    translation: ChatTranslation,
-    first_chunks: list[dict[str, Any]],
-    *,
-    ended: bool,
+    first_chunks: list[dict[str, Any]], rest: ChunkBatches | None, upstream: UpstreamStream | None
 ) -> AsyncIterator[bytes]:
     try:
         for chunk in first_chunks:
             yield encode_data(chunk)
-        if not ended:
-            async for events in stream.events():
-                for chunk in translation.feed(events):
+        if rest is not None:
+            async for batch in rest:
+                if batch is None:
+                    yield KEEPALIVE
+                    continue
+                for chunk in batch:
                     yield encode_data(chunk)
-            for chunk in translation.finish():
-                yield encode_data(chunk)
     except ProxyError as error:
         # After the first byte an error can only travel in-band, as OpenAI clients expect it.
         yield encode_data(error.to_body())
@@ -191,7 +243,8 @@ async def _stream_body(
         log.exception("stream translation failed")
         yield encode_data(ProxyError("internal error in the proxy").to_body())
     finally:
-        await _close(stream)
+        if upstream is not None:
+            await _close(upstream)
     yield DONE
 
 

@@ -9,25 +9,48 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from proxy.code_runs import VENDOR_KEY
 from proxy.errors import UpstreamUnavailable
 
 
 class _Choice:
-    __slots__ = ("content", "finish_reason", "reasoning", "tool_calls")
+    __slots__ = (
+        "code_runs",
+        "content",
+        "finish_reason",
+        "logprobs",
+        "reasoning",
+        "search",
+        "tool_calls",
+    )
 
     def __init__(self) -> None:
         self.content: list[str] = []
         self.reasoning: list[str] = []
         self.tool_calls: dict[int, dict[str, Any]] = {}
+        self.code_runs: dict[int, dict[str, Any]] = {}
+        self.logprobs: list[Any] | None = None
+        self.search: Any = None
         self.finish_reason: str | None = None
 
-    def add(self, delta: dict[str, Any]) -> None:
+    def add(self, entry: dict[str, Any]) -> None:
+        delta = entry["delta"]
         if delta.get("content"):
             self.content.append(delta["content"])
         if delta.get("reasoning_content"):
             self.reasoning.append(delta["reasoning_content"])
         for call in delta.get("tool_calls") or ():
             self._add_call(call)
+        for run in delta.get(VENDOR_KEY) or ():
+            slot = self.code_runs.setdefault(run["index"], {"id": run.get("id"), "code": ""})
+            slot["code"] += run.get("code", "")
+        if delta.get("search_info") is not None:
+            self.search = delta["search_info"]
+        logprobs = entry.get("logprobs")
+        if logprobs and logprobs.get("content") is not None:
+            self.logprobs = (self.logprobs or []) + logprobs["content"]
+        if entry.get("finish_reason"):
+            self.finish_reason = entry["finish_reason"]
 
     def _add_call(self, call: dict[str, Any]) -> None:
         slot = self.tool_calls.get(call["index"])
@@ -59,6 +82,10 @@ class _Choice:
                 }
                 for _, call in sorted(self.tool_calls.items())
             ]
+        if self.code_runs:
+            message[VENDOR_KEY] = [run for _, run in sorted(self.code_runs.items())]
+        if self.search is not None:
+            message["search_info"] = self.search
         return message
 
 
@@ -76,9 +103,7 @@ def fold_chunks(chunks: Iterable[dict[str, Any]]) -> dict[str, Any]:
             choice = choices.get(entry["index"])
             if choice is None:
                 choice = choices[entry["index"]] = _Choice()
-            choice.add(entry["delta"])
-            if entry.get("finish_reason"):
-                choice.finish_reason = entry["finish_reason"]
+            choice.add(entry)
     if head is None:
         raise UpstreamUnavailable("DashScope's stream ended without an answer")
     completion: dict[str, Any] = {
@@ -90,7 +115,7 @@ def fold_chunks(chunks: Iterable[dict[str, Any]]) -> dict[str, Any]:
             {
                 "index": index,
                 "message": choice.message(),
-                "logprobs": None,
+                "logprobs": None if choice.logprobs is None else {"content": choice.logprobs},
                 "finish_reason": choice.finish_reason,
             }
             for index, choice in sorted(choices.items())

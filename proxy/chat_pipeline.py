@@ -8,15 +8,21 @@ from __future__ import annotations
 from typing import Any
 
 from proxy.chat_stream import ChatChunkEncoder, ChunkIdentity
+from proxy.code_runs import DEFAULT_FORMAT
 from proxy.errors import ProxyError, UpstreamUnavailable
+from proxy.events import ContentDelta, Finish, Usage
 from proxy.native_stream import NativeStreamTranslator
 from proxy.sse import SSEEvent
 
 
 class ChatTranslation:
-    def __init__(self, identity: ChunkIdentity, *, include_usage: bool) -> None:
+    def __init__(
+        self, identity: ChunkIdentity, *, include_usage: bool, code_format: str = DEFAULT_FORMAT
+    ) -> None:
         self._native = NativeStreamTranslator()
-        self._encoder = ChatChunkEncoder(identity, include_usage=include_usage)
+        self._encoder = ChatChunkEncoder(
+            identity, include_usage=include_usage, code_format=code_format
+        )
         self._error: ProxyError | None = None  # raised once the chunks before it are out
 
     @property
@@ -54,5 +60,13 @@ class ChatTranslation:
         chunks: list[dict[str, Any]] = []
         for translated in self._native.finish():
             chunks.extend(self._encoder.feed(translated))
+        chunks.extend(self._encoder.finish())
+        return chunks
+
+    def local_answer(self, text: str) -> list[dict[str, Any]]:
+        """A complete answer made by the proxy itself, without DashScope (and without tokens)."""
+        chunks: list[dict[str, Any]] = []
+        for event in (ContentDelta(0, text), Finish(0, "stop"), Usage(0, 0, None, None, None)):
+            chunks.extend(self._encoder.feed(event))
         chunks.extend(self._encoder.finish())
         return chunks

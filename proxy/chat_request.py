@@ -1,83 +1,49 @@
 """OpenAI chat-completions request -> DashScope native request (sans-I/O).
 
 Validation happens here, before any response starts, so a bad request is a real 400 naming the
-problem. Nothing is lost silently: OpenAI fields DashScope cannot express are dropped *and
-reported* in `notes`; unknown keys (DashScope extras arriving through `extra_body`) pass through
-into `parameters`.
+problem. Nothing is lost silently: `proxy/fields.py` says what happens to every OpenAI field;
+what DashScope cannot express is dropped *and reported* in `notes`; unknown keys (DashScope
+extras arriving through `extra_body`) pass through into `parameters`.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from proxy.chat_messages import has_media, json_type, translate_messages
+from proxy.code_runs import DEFAULT_FORMAT, FORMATS
+from proxy.echoes import strip_echoes
 from proxy.errors import InvalidRequest
+from proxy.fields import FIELD_BY_NAME
 
 TEXT_GENERATION_PATH = "/api/v1/services/aigc/text-generation/generation"
+MULTIMODAL_GENERATION_PATH = "/api/v1/services/aigc/multimodal-generation/generation"
 
-_NUMBER = (int, float)
-_INT = (int,)
-_BOOL = (bool,)
-
-# OpenAI fields that DashScope's `parameters` accept under the same name and meaning.
-_SAME_NAME: dict[str, tuple[type, ...]] = {
-    "temperature": _NUMBER,
-    "top_p": _NUMBER,
-    "seed": _INT,
-    "presence_penalty": _NUMBER,
-    "max_tokens": _INT,
-    "max_completion_tokens": _INT,
-    "stop": (str, list),
-    "n": _INT,
-    "logprobs": _BOOL,
-    "top_logprobs": _INT,
-    "logit_bias": (dict,),
-    "response_format": (dict,),
-    "tools": (list,),
-    "tool_choice": (str, dict),
-    "parallel_tool_calls": _BOOL,
-}
-
-# DashScope's own knobs, sent by OpenAI SDKs through `extra_body`; typed so mistakes are 400s.
-_DASHSCOPE_EXTRAS: dict[str, tuple[type, ...]] = {
-    "enable_thinking": _BOOL,
-    "thinking_budget": _INT,
-    "enable_code_interpreter": _BOOL,
-    "enable_search": _BOOL,
-    "search_options": (dict,),
-    "top_k": _INT,
-    "repetition_penalty": _NUMBER,
-    "preserve_thinking": _BOOL,
-}
-
-# OpenAI fields with no DashScope equivalent: dropped, and reported.
-_UNSUPPORTED = frozenset(
-    {
-        "frequency_penalty",
-        "user",
-        "metadata",
-        "store",
-        "service_tier",
-        "modalities",
-        "audio",
-        "prediction",
-        "web_search_options",
-        "prompt_cache_key",
-        "prompt_cache_retention",
-        "safety_identifier",
-        "verbosity",
-        "functions",
-        "function_call",
-        "reasoning_effort",
-    }
+# Models DashScope serves only on its multimodal endpoint (the text endpoint answers "url error").
+DEFAULT_MULTIMODAL_MODELS = (
+    r"^qwen-vl",
+    r"^qwen2(\.5)?-vl",
+    r"^qwen3-vl",
+    r"^qwen3\.([5-9]|\d\d)",
+    r"^qwen-omni",
+    r"^qwen3-omni",
+    r"^qvq",
 )
 
-# Handled by the proxy itself; never forwarded as they came.
-_PROXY_OWNED = frozenset({"model", "messages", "stream", "stream_options"})
 # The proxy always streams incrementally in message format (DESIGN.md decision 1).
 _FORCED = {"result_format": "message", "incremental_output": True}
+_THINKING_BUDGETS = {"low": 1024, "medium": 8192, "high": 32768}
+_TOP_P_FLOOR = 1e-6
 
-_ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
+
+@dataclass(frozen=True, slots=True)
+class TranslationOptions:
+    """What the server's configuration decides for every request."""
+
+    code_format: str = DEFAULT_FORMAT
+    multimodal_models: tuple[str, ...] = DEFAULT_MULTIMODAL_MODELS
 
 
 @dataclass(slots=True)
@@ -89,21 +55,46 @@ class UpstreamPlan:
     body: dict[str, Any]
     stream: bool
     include_usage: bool
+    code_format: str = DEFAULT_FORMAT
     notes: list[str] = field(default_factory=list)
+    # Set when the request only answers the proxy's own calls: reply with it, call nobody.
+    local_answer: str | None = None
 
 
-def translate_chat_request(body: Any) -> UpstreamPlan:
+def translate_chat_request(
+    body: Any, options: TranslationOptions = TranslationOptions()
+) -> UpstreamPlan:
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
     notes: list[str] = []
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise InvalidRequest("'model' is required and must be a non-empty string.", param="model")
-    stream = _optional(body, "stream", _BOOL, False)
-    stream_options = _optional(body, "stream_options", (dict,), None) or {}
-    include_usage = _optional(stream_options, "include_usage", _BOOL, False, "stream_options.")
-    messages = [_message(message, i, notes) for i, message in enumerate(_messages(body))]
+    stream = _optional(body, "stream", False)
+    stream_options = _optional(body, "stream_options", None) or {}
+    include_usage = _typed(
+        stream_options.get("include_usage"), (bool,), "stream_options.include_usage"
+    )
+    code_format = _optional(body, "code_interpreter_format", options.code_format)
+    if code_format not in FORMATS:
+        raise InvalidRequest(
+            f"'code_interpreter_format' must be one of {', '.join(FORMATS)}; got {code_format!r}.",
+            param="code_interpreter_format",
+        )
+    echoes = strip_echoes(_messages(body))
+    if echoes.removed_calls or echoes.removed_results:
+        notes.append(
+            f"messages: removed {echoes.removed_calls} echoed code_interpreter call(s) and "
+            f"{echoes.removed_results} result(s) for them"
+        )
     parameters = _parameters(body, notes)
+    multimodal = has_media(echoes.messages) or _matches(model, options.multimodal_models)
+    messages = translate_messages(
+        echoes.messages,
+        multimodal=multimodal,
+        preserve_thinking=bool(parameters.get("preserve_thinking")),
+        notes=notes,
+    )
     if parameters.get("enable_code_interpreter") and parameters.get("tools"):
         raise InvalidRequest(
             "'tools' cannot be combined with 'enable_code_interpreter': DashScope's code "
@@ -112,29 +103,35 @@ def translate_chat_request(body: Any) -> UpstreamPlan:
         )
     return UpstreamPlan(
         model=model,
-        path=TEXT_GENERATION_PATH,
+        path=MULTIMODAL_GENERATION_PATH if multimodal else TEXT_GENERATION_PATH,
         body={"model": model, "input": {"messages": messages}, "parameters": parameters},
         stream=bool(stream),
         include_usage=bool(include_usage),
+        code_format=code_format,
         notes=notes,
+        local_answer=echoes.local_answer,
     )
 
 
-def _optional(
-    body: dict[str, Any], key: str, types: tuple[type, ...], default: Any, prefix: str = ""
-) -> Any:
+def _matches(model: str, patterns: tuple[str, ...]) -> bool:
+    return any(re.search(pattern, model) for pattern in patterns)
+
+
+def _optional(body: dict[str, Any], key: str, default: Any) -> Any:
     value = body.get(key)
     if value is None:
         return default
-    _check_type(value, types, prefix + key)
-    return value
+    return _typed(value, FIELD_BY_NAME[key].types, key)
 
 
-def _check_type(value: Any, types: tuple[type, ...], name: str) -> None:
+def _typed(value: Any, types: tuple[type, ...], name: str) -> Any:
     # bool is an int in Python, but `"temperature": true` is a client bug worth a 400.
+    if value is None:
+        return None
     if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
         expected = " or ".join(_TYPE_NAMES[t] for t in types)
-        raise InvalidRequest(f"'{name}' must be {expected}, got {_json_type(value)}.", param=name)
+        raise InvalidRequest(f"'{name}' must be {expected}, got {json_type(value)}.", param=name)
+    return value
 
 
 _TYPE_NAMES = {
@@ -147,20 +144,6 @@ _TYPE_NAMES = {
 }
 
 
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
-
-
 def _messages(body: dict[str, Any]) -> list[Any]:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
@@ -170,100 +153,94 @@ def _messages(body: dict[str, Any]) -> list[Any]:
     return messages
 
 
-def _message(message: Any, i: int, notes: list[str]) -> dict[str, Any]:
-    where = f"messages[{i}]"
-    if not isinstance(message, dict):
-        raise InvalidRequest(f"'{where}' must be an object.", param=where)
-    role = message.get("role")
-    if role not in _ROLES:
-        raise InvalidRequest(
-            f"'{where}.role' must be one of {', '.join(sorted(_ROLES))}; got {role!r}.",
-            param=f"{where}.role",
-        )
-    if role == "developer":
-        role = "system"
-        notes.append(f"{where}.role: developer sent as system")
-    out: dict[str, Any] = {"role": role, "content": _content(message, role, where)}
-    if role == "assistant" and message.get("tool_calls") is not None:
-        out["tool_calls"] = _tool_calls(message["tool_calls"], where)
-    if role == "tool":
-        call_id = message.get("tool_call_id")
-        if not isinstance(call_id, str) or not call_id:
-            raise InvalidRequest(
-                f"'{where}.tool_call_id' is required for tool messages.",
-                param=f"{where}.tool_call_id",
-            )
-        out["tool_call_id"] = call_id
-    for key in message.keys() - {"role", "content", "tool_calls", "tool_call_id"}:
-        notes.append(f"{where}.{key}: dropped")
-    return out
-
-
-def _content(message: dict[str, Any], role: str, where: str) -> str:
-    content = message.get("content")
-    if isinstance(content, str):
-        return content
-    if content is None and role == "assistant":
-        return ""
-    if isinstance(content, list):
-        return "".join(_text_part(part, f"{where}.content[{j}]") for j, part in enumerate(content))
-    raise InvalidRequest(
-        f"'{where}.content' must be a string or an array of content parts, "
-        f"got {_json_type(content)}.",
-        param=f"{where}.content",
-    )
-
-
-def _text_part(part: Any, where: str) -> str:
-    if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str):
-        return str(part["text"])
-    kind = part.get("type") if isinstance(part, dict) else None
-    raise InvalidRequest(
-        f'\'{where}\' must be a text part ({{"type": "text", "text": ...}}); '
-        f"parts of type {kind!r} are not supported yet.",
-        param=where,
-    )
-
-
-def _tool_calls(calls: Any, where: str) -> list[dict[str, Any]]:
-    if not isinstance(calls, list):
-        raise InvalidRequest(f"'{where}.tool_calls' must be an array.", param=f"{where}.tool_calls")
-    out = []
-    for j, call in enumerate(calls):
-        function = call.get("function") if isinstance(call, dict) else None
-        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
-            raise InvalidRequest(
-                f"'{where}.tool_calls[{j}]' must have a function with a name.",
-                param=f"{where}.tool_calls[{j}]",
-            )
-        out.append(
-            {
-                "id": call.get("id"),
-                "type": "function",
-                "function": {"name": function["name"], "arguments": function.get("arguments", "")},
-            }
-        )
-    return out
-
-
 def _parameters(body: dict[str, Any], notes: list[str]) -> dict[str, Any]:
     parameters: dict[str, Any] = {}
     for key, value in body.items():
-        if key in _PROXY_OWNED:
+        spec = FIELD_BY_NAME.get(key)
+        if value is None or (spec is not None and spec.treatment == "proxy" and key not in _FORCED):
             continue
-        if key in _UNSUPPORTED:
-            if value is not None:
-                notes.append(f"{key}: dropped (DashScope has no equivalent)")
+        if spec is None:  # unknown: a DashScope extra the proxy does not know yet
+            parameters[key] = value
             continue
+        _typed(value, spec.types, key)
         if key in _FORCED:
             if value != _FORCED[key]:
-                notes.append(f"{key}: overridden with {_FORCED[key]!r}")
-            continue
-        if value is None:
-            continue
-        types = _SAME_NAME.get(key) or _DASHSCOPE_EXTRAS.get(key)
-        if types is not None:
-            _check_type(value, types, key)
-        parameters[key] = value
+                notes.append(f"{key}: always {_FORCED[key]!r}")
+        elif spec.treatment == "reported":
+            notes.append(f"{key}: dropped ({spec.how})")
+        elif spec.treatment == "passed":
+            parameters[key] = value
+        elif key in _MAPPERS:
+            _MAPPERS[key](value, body, parameters, notes)
+    _check_tools(parameters)
     parameters.update(_FORCED)
     return parameters
+
+
+def _top_p(value: Any, body: dict[str, Any], parameters: dict[str, Any], notes: list[str]) -> None:
+    clamped = min(max(value, _TOP_P_FLOOR), 1.0)
+    if clamped != value:
+        notes.append(f"top_p: {value} clamped to {clamped} (DashScope accepts (0, 1])")
+    parameters["top_p"] = clamped
+
+
+def _reasoning_effort(
+    value: Any, body: dict[str, Any], parameters: dict[str, Any], notes: list[str]
+) -> None:
+    if value in ("none", "minimal"):
+        thinking, budget = False, None
+    elif value in _THINKING_BUDGETS:
+        thinking, budget = True, _THINKING_BUDGETS[value]
+    elif value in ("xhigh", "max"):
+        thinking, budget = True, None
+    else:
+        raise InvalidRequest(
+            "'reasoning_effort' must be one of none, minimal, low, medium, high, xhigh, max.",
+            param="reasoning_effort",
+        )
+    if body.get("enable_thinking") is None:
+        parameters["enable_thinking"] = thinking
+    if budget is not None and body.get("thinking_budget") is None:
+        parameters["thinking_budget"] = budget
+
+
+def _tool_choice(
+    value: Any, body: dict[str, Any], parameters: dict[str, Any], notes: list[str]
+) -> None:
+    if value == "required":
+        tools = body.get("tools")
+        names = [_tool_name(t) for t in tools] if isinstance(tools, list) else []
+        if len(names) == 1 and names[0]:
+            value = {"type": "function", "function": {"name": names[0]}}
+            notes.append("tool_choice: required sent as the only tool, by name")
+        else:
+            value = "auto"
+            notes.append("tool_choice: required sent as auto (DashScope has no 'required')")
+    elif (isinstance(value, dict) and value.get("type") != "function") or (
+        isinstance(value, str) and value not in ("auto", "none")
+    ):
+        raise InvalidRequest(
+            "'tool_choice' must be auto, none, required or a function by name.",
+            param="tool_choice",
+        )
+    parameters["tool_choice"] = value
+
+
+def _tool_name(tool: Any) -> str | None:
+    function = tool.get("function") if isinstance(tool, dict) else None
+    name = function.get("name") if isinstance(function, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def _check_tools(parameters: dict[str, Any]) -> None:
+    for i, tool in enumerate(parameters.get("tools") or ()):
+        if not isinstance(tool, dict) or tool.get("type", "function") != "function":
+            raise InvalidRequest(
+                f"'tools[{i}]' must be a function tool; DashScope has no custom tools.",
+                param=f"tools[{i}]",
+            )
+        if not _tool_name(tool):
+            raise InvalidRequest(f"'tools[{i}].function.name' is required.", param=f"tools[{i}]")
+
+
+_MAPPERS = {"top_p": _top_p, "reasoning_effort": _reasoning_effort, "tool_choice": _tool_choice}

@@ -6,9 +6,7 @@ per delta; tool-call `index` 0-based and contiguous per choice, with `id`, `type
 `function.name` only on a call's first delta; exactly one `finish_reason` per choice; the usage
 chunk (`choices: []`) last, and only when asked for.
 
-A code-interpreter run becomes a `code_interpreter` function call whose arguments concatenate to
-`{"code": "<final code>"}`. The code is streamed as it grows, so the call appears as soon as its
-code is known; the closing `"}` follows when the run is settled.
+How code-interpreter runs are shown is chosen per response; `proxy/code_runs.py` renders them.
 """
 
 from __future__ import annotations
@@ -16,8 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
+from proxy.code_runs import (
+    DEFAULT_FORMAT,
+    code_delta,
+    code_done,
+    tool_call_payload,
+    uses_tool_index,
+)
 from proxy.events import (
     CodeDelta,
     CodeDone,
@@ -26,20 +29,12 @@ from proxy.events import (
     Finish,
     FunctionCallDelta,
     ReasoningDelta,
+    SearchResults,
     Usage,
 )
 
-CODE_INTERPRETER_TOOL = "code_interpreter"
-_ARGS_OPEN = '{"code": "'
-_ARGS_CLOSE = '"}'
 # finish_reason values OpenAI clients know; anything else upstream invents is reported as "stop".
 _FINISH_REASONS = frozenset({"stop", "length", "tool_calls", "content_filter", "function_call"})
-
-
-def escape_json_text(text: str) -> str:
-    """`text` escaped for the inside of a JSON string. Escaping is per character, so the escapes
-    of consecutive pieces concatenate to the escape of the whole."""
-    return orjson.dumps(text).decode()[1:-1]
 
 
 @dataclass(slots=True, frozen=True)
@@ -53,22 +48,33 @@ class ChunkIdentity:
 
 
 class _ChoiceState:
-    __slots__ = ("finished", "next_tool_index", "role_sent", "run_code", "tool_index")
+    __slots__ = (
+        "finished",
+        "next_run_index",
+        "next_tool_index",
+        "role_sent",
+        "run_code",
+        "tool_index",
+    )
 
     def __init__(self) -> None:
         self.role_sent = False
         self.finished = False
         self.tool_index: dict[tuple[str, int], int] = {}
         self.next_tool_index = 0
-        self.run_code: dict[int, str] = {}  # code each run's arguments have streamed so far
+        self.next_run_index = 0  # runs shown outside tool_calls number separately
+        self.run_code: dict[int, str] = {}  # code each run has streamed so far
 
 
 class ChatChunkEncoder:
     """Feed events, get chunk dicts; `finish()` adds the usage chunk when it was requested."""
 
-    def __init__(self, identity: ChunkIdentity, *, include_usage: bool) -> None:
+    def __init__(
+        self, identity: ChunkIdentity, *, include_usage: bool, code_format: str = DEFAULT_FORMAT
+    ) -> None:
         self._identity = identity
         self._include_usage = include_usage
+        self._code_format = code_format
         self._choices: dict[int, _ChoiceState] = {}
         self._usage: Usage | None = None
 
@@ -80,11 +86,11 @@ class ChatChunkEncoder:
         if isinstance(event, ReasoningDelta):
             return [self._delta(event.choice, {"reasoning_content": event.text})]
         if isinstance(event, ContentDelta):
-            return [self._delta(event.choice, {"content": event.text})]
-        if isinstance(event, CodeDelta):
-            return [self._code_delta(event)]
-        if isinstance(event, CodeDone):
-            return self._code_done(event)
+            return [self._delta(event.choice, {"content": event.text}, logprobs=event.logprobs)]
+        if isinstance(event, CodeDelta | CodeDone):
+            return self._code(event)
+        if isinstance(event, SearchResults):
+            return [self._delta(event.choice, {"search_info": {"search_results": event.results}})]
         if isinstance(event, FunctionCallDelta):
             return [self._function_delta(event)]
         if isinstance(event, Finish):
@@ -117,79 +123,55 @@ class ChatChunkEncoder:
         return chunk
 
     def _delta(
-        self, choice: int, delta: dict[str, Any], finish_reason: str | None = None
+        self,
+        choice: int,
+        delta: dict[str, Any],
+        finish_reason: str | None = None,
+        logprobs: list[Any] | None = None,
     ) -> dict[str, Any]:
         state = self._state(choice)
         if not state.role_sent:
             state.role_sent = True
             delta = {"role": "assistant", **delta}
-        return self._chunk(
-            [{"index": choice, "delta": delta, "logprobs": None, "finish_reason": finish_reason}]
-        )
+        entry = {
+            "index": choice,
+            "delta": delta,
+            "logprobs": None if logprobs is None else {"content": logprobs},
+            "finish_reason": finish_reason,
+        }
+        return self._chunk([entry])
 
     def _tool_index(self, state: _ChoiceState, key: tuple[str, int]) -> tuple[int, bool]:
         index = state.tool_index.get(key)
         if index is not None:
             return index, False
-        index = state.tool_index[key] = state.next_tool_index
-        state.next_tool_index += 1
+        if key[0] == "code" and not uses_tool_index(self._code_format):
+            index = state.next_run_index
+            state.next_run_index += 1
+        else:
+            index = state.next_tool_index
+            state.next_tool_index += 1
+        state.tool_index[key] = index
         return index, True
 
-    def _tool_delta(
-        self, choice: int, index: int, first: bool, call_id: str, name: str, arguments: str
-    ) -> dict[str, Any]:
-        call: dict[str, Any]
-        if first:
-            call = {
-                "index": index,
-                "id": call_id,
-                "type": "function",
-                "function": {"name": name, "arguments": arguments},
-            }
-        else:
-            call = {"index": index, "function": {"arguments": arguments}}
-        return self._delta(choice, {"tool_calls": [call]})
-
-    def _code_delta(self, event: CodeDelta) -> dict[str, Any]:
+    def _code(self, event: CodeDelta | CodeDone) -> list[dict[str, Any]]:
         state = self._state(event.choice)
-        index, first = self._tool_index(state, ("code", event.run))
-        fragment = escape_json_text(event.text)
-        if first:
-            fragment = _ARGS_OPEN + fragment
-        state.run_code[event.run] = state.run_code.get(event.run, "") + event.text
+        index, _ = self._tool_index(state, ("code", event.run))
         call_id = f"{self._identity.call_id_prefix}{event.run}"
-        return self._tool_delta(
-            event.choice, index, first, call_id, CODE_INTERPRETER_TOOL, fragment
-        )
-
-    def _code_done(self, event: CodeDone) -> list[dict[str, Any]]:
-        state = self._state(event.choice)
-        index, first = self._tool_index(state, ("code", event.run))
-        streamed = state.run_code.pop(event.run, "")
-        if first:  # never streamed (code stayed empty): the whole call in one delta
-            fragment = _ARGS_OPEN + escape_json_text(event.code) + _ARGS_CLOSE
-        elif streamed == event.code:
-            fragment = _ARGS_CLOSE
+        streamed = state.run_code.get(event.run)
+        if isinstance(event, CodeDelta):
+            state.run_code[event.run] = (streamed or "") + event.text
+            payload = code_delta(self._code_format, index, call_id, event.text, streamed is None)
         else:
-            # The upstream rewrote a snapshot we had already streamed. JSON parsers keep the last
-            # of duplicate keys, so the arguments still parse to {"code": <final code>}.
-            fragment = '", "code": ' + orjson.dumps(event.code).decode() + "}"
-        call_id = f"{self._identity.call_id_prefix}{event.run}"
-        return [
-            self._tool_delta(event.choice, index, first, call_id, CODE_INTERPRETER_TOOL, fragment)
-        ]
+            payload = code_done(self._code_format, index, call_id, streamed, event.code)
+        return [] if payload is None else [self._delta(event.choice, payload)]
 
     def _function_delta(self, event: FunctionCallDelta) -> dict[str, Any]:
         state = self._state(event.choice)
         index, first = self._tool_index(state, ("function", event.key))
-        return self._tool_delta(
-            event.choice,
-            index,
-            first,
-            event.call_id or f"call_{self._identity.id}_{index}",
-            event.name or "",
-            event.arguments,
-        )
+        call_id = event.call_id or f"call_{self._identity.id}_{index}"
+        payload = tool_call_payload(index, call_id, event.name or "", event.arguments, first)
+        return self._delta(event.choice, payload)
 
     def _finish(self, event: Finish) -> list[dict[str, Any]]:
         state = self._state(event.choice)

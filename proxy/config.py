@@ -6,11 +6,15 @@ Every error names the offending key, so a typo in a config file is caught before
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+
+from proxy.chat_request import DEFAULT_MULTIMODAL_MODELS
+from proxy.code_runs import DEFAULT_FORMAT, FORMATS
 
 REGIONS = {
     "beijing": "https://dashscope.aliyuncs.com",
@@ -30,6 +34,9 @@ class ConfigError(Exception):
 class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8000
+    # Seconds of upstream silence (an interpreter run) after which an SSE comment keeps the
+    # client's and intermediaries' read timeouts from firing; 0 turns it off.
+    keepalive_interval: float = 15.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +62,25 @@ class TrafficLogSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class CodeInterpreterSettings:
+    # tool_calls | reasoning | content | vendor | off (see proxy/code_runs.py)
+    format: str = DEFAULT_FORMAT
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingSettings:
+    # Regular expressions (searched in the model name) for models served by DashScope's
+    # multimodal-generation endpoint; requests with images or videos go there too.
+    multimodal_models: tuple[str, ...] = DEFAULT_MULTIMODAL_MODELS
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     upstream: UpstreamSettings = field(default_factory=UpstreamSettings)
     traffic_log: TrafficLogSettings = field(default_factory=TrafficLogSettings)
+    code_interpreter: CodeInterpreterSettings = field(default_factory=CodeInterpreterSettings)
+    routing: RoutingSettings = field(default_factory=RoutingSettings)
     models: tuple[str, ...] = DEFAULT_MODELS
 
 
@@ -66,6 +88,8 @@ _SECTIONS: dict[str, type[Any]] = {
     "server": ServerSettings,
     "upstream": UpstreamSettings,
     "traffic_log": TrafficLogSettings,
+    "code_interpreter": CodeInterpreterSettings,
+    "routing": RoutingSettings,
 }
 
 # Environment variables override the file: (section, key) they set.
@@ -147,12 +171,20 @@ def _coerce(where: str, value: Any, kind: type) -> Any:
             return float(value)
         if kind is str and isinstance(value, str):
             return value
+        if kind is tuple and isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(value)
     except (TypeError, ValueError):
         pass
     raise ConfigError(f"{where} must be {_KIND_NAMES[kind]}, got {value!r}")
 
 
-_KIND_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "a boolean"}
+_KIND_NAMES = {
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    bool: "a boolean",
+    tuple: "a list of strings",
+}
 
 
 def _check_server(server: ServerSettings) -> None:
@@ -160,6 +192,29 @@ def _check_server(server: ServerSettings) -> None:
         raise ConfigError(f"[server] port must be between 0 and 65535, got {server.port}")
     if not server.host:
         raise ConfigError("[server] host must not be empty")
+
+
+def _check_keepalive(server: ServerSettings) -> None:
+    if server.keepalive_interval < 0:
+        raise ConfigError("[server] keepalive_interval must be 0 (off) or positive")
+
+
+def _check_format(settings: CodeInterpreterSettings) -> None:
+    if settings.format not in FORMATS:
+        raise ConfigError(
+            f"[code_interpreter] format must be one of {', '.join(FORMATS)}, "
+            f"got {settings.format!r}"
+        )
+
+
+def _check_routing(routing: RoutingSettings) -> None:
+    for pattern in routing.multimodal_models:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ConfigError(
+                f"[routing] multimodal_models: {pattern!r} is not a regular expression: {exc}"
+            ) from None
 
 
 def _check_upstream(upstream: UpstreamSettings) -> None:
@@ -177,6 +232,8 @@ def _check_upstream(upstream: UpstreamSettings) -> None:
 
 
 _CHECKS: dict[str, tuple[Callable[[Any], None], ...]] = {
-    "server": (_check_server,),
+    "server": (_check_server, _check_keepalive),
     "upstream": (_check_upstream,),
+    "code_interpreter": (_check_format,),
+    "routing": (_check_routing,),
 }

@@ -7,6 +7,7 @@ Responses API later) has its own encoder over them. `choice` is the upstream cho
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(slots=True, frozen=True)
@@ -19,6 +20,8 @@ class ReasoningDelta:
 class ContentDelta:
     choice: int
     text: str
+    # OpenAI-shaped `logprobs.content` entries for this text, when they were asked for.
+    logprobs: list[Any] | None = None
 
 
 @dataclass(slots=True, frozen=True)
@@ -52,6 +55,14 @@ class FunctionCallDelta:
 
 
 @dataclass(slots=True, frozen=True)
+class SearchResults:
+    """Web-search sources (`enable_search` with `search_options.enable_source`)."""
+
+    choice: int
+    results: list[Any]
+
+
+@dataclass(slots=True, frozen=True)
 class Finish:
     choice: int
     reason: str
@@ -66,4 +77,13 @@ class Usage:
     code_interpreter_runs: int | None
 
 
-Event = ReasoningDelta | ContentDelta | CodeDelta | CodeDone | FunctionCallDelta | Finish | Usage
+Event = (
+    ReasoningDelta
+    | ContentDelta
+    | CodeDelta
+    | CodeDone
+    | FunctionCallDelta
+    | SearchResults
+    | Finish
+    | Usage
+)

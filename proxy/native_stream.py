@@ -22,6 +22,7 @@ from proxy.events import (
     Finish,
     FunctionCallDelta,
     ReasoningDelta,
+    SearchResults,
     Usage,
 )
 from proxy.sse import SSEEvent
@@ -91,6 +92,29 @@ class _Run:
         self.done = False
 
 
+class _CallArguments:
+    """Arguments of one function call so far. DashScope streams them as fragments when the
+    output is incremental, but has sent cumulative arguments (each frame the whole text so
+    far); the second non-empty fragment tells which, and cumulative ones are diffed."""
+
+    __slots__ = ("cumulative", "text")
+
+    def __init__(self, first: str) -> None:
+        self.text = first
+        self.cumulative: bool | None = None
+
+    def fragment(self, arguments: str) -> str:
+        if not arguments:
+            return ""
+        if self.cumulative is None and self.text:
+            self.cumulative = arguments.startswith(self.text)
+        if self.cumulative and arguments.startswith(self.text):
+            new, self.text = arguments[len(self.text) :], arguments
+            return new
+        self.text += arguments
+        return arguments
+
+
 class NativeStreamTranslator:
     """Feed decoded native SSE events; get events. `finish()` once the upstream stream ends."""
 
@@ -100,6 +124,8 @@ class NativeStreamTranslator:
         self._usage: dict[str, Any] | None = None
         self._open_choices: set[int] = set()
         self._finished: set[int] = set()
+        self._calls: dict[tuple[int, int], _CallArguments] = {}
+        self._searched = False
         self.request_id: str | None = None
 
     @property
@@ -118,6 +144,8 @@ class NativeStreamTranslator:
         output = payload.get("output")
         if not isinstance(output, dict):
             return out
+        if "search_info" in output:
+            self._search_info(output["search_info"], out)
         tool_info = output.get("tool_info")
         if isinstance(tool_info, list) and tool_info:
             self._diff_runs(tool_info, out)
@@ -166,7 +194,9 @@ class NativeStreamTranslator:
             index = position
         message = choice.get("message")
         if isinstance(message, dict):
-            self._message(index, message, out)
+            logprobs = choice.get("logprobs")
+            content = logprobs.get("content") if isinstance(logprobs, dict) else None
+            self._message(index, message, content if isinstance(content, list) else None, out)
         reason = choice.get("finish_reason")
         # "null" (a string) means still generating; an empty string is not a finish either.
         if isinstance(reason, str) and reason not in ("null", "") and index not in self._finished:
@@ -176,23 +206,48 @@ class NativeStreamTranslator:
             self._open_choices.add(index)
             out.append(Finish(index, reason))
 
-    def _message(self, index: int, message: dict[str, Any], out: list[Event]) -> None:
+    def _message(
+        self,
+        index: int,
+        message: dict[str, Any],
+        logprobs: list[Any] | None,
+        out: list[Event],
+    ) -> None:
         self._open_choices.add(index)
-        tool_calls = message.get("tool_calls")
-        if isinstance(tool_calls, list):
-            for call in tool_calls:
-                if isinstance(call, dict):
-                    out.append(_function_call(index, call))
         reasoning = message.get("reasoning_content")
         if isinstance(reasoning, str) and reasoning:
             if index == 0:
                 self._settle_runs(out)
             out.append(ReasoningDelta(index, reasoning))
+        tool_calls = message.get("tool_calls")
+        if isinstance(tool_calls, list):
+            for call in tool_calls:
+                if isinstance(call, dict):
+                    self._function_call(index, call, out)
         content = _text(message.get("content"))
-        if content:
+        if content or logprobs:
             if index == 0:
                 self._settle_runs(out)
-            out.append(ContentDelta(index, content))
+            out.append(ContentDelta(index, content, logprobs))
+
+    def _function_call(self, choice: int, call: dict[str, Any], out: list[Event]) -> None:
+        delta = _function_call(choice, call)
+        state = self._calls.get((choice, delta.key))
+        if state is None:
+            self._calls[(choice, delta.key)] = _CallArguments(delta.arguments)
+        else:
+            arguments = state.fragment(delta.arguments)
+            if not arguments and not delta.call_id and not delta.name:
+                return
+            delta = FunctionCallDelta(choice, delta.key, delta.call_id, delta.name, arguments)
+        out.append(delta)
+
+    def _search_info(self, info: Any, out: list[Event]) -> None:
+        results = info.get("search_results") if isinstance(info, dict) else None
+        # Sent in full once; later frames repeat it empty (unlike tool_info, it is no snapshot).
+        if isinstance(results, list) and results and not self._searched:
+            self._searched = True
+            out.append(SearchResults(0, results))
 
     def _diff_runs(self, tool_info: list[Any], out: list[Event]) -> None:
         self._open_choices.add(0)

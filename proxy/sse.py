@@ -124,6 +124,8 @@ class SSEDecoder:
 
 
 DONE = b"data: [DONE]\n\n"
+# A comment line: OpenAI clients ignore it, but it resets read timeouts along the way.
+KEEPALIVE = b": keep-alive\n\n"
 
 
 def encode_data(payload: Any) -> bytes:

@@ -136,9 +136,9 @@ def test_unknown_message_keys_are_reported() -> None:
             "got a number",
         ),
         (
-            {"model": "m", "messages": [{"role": "user", "content": [{"type": "image_url"}]}]},
+            {"model": "m", "messages": [{"role": "user", "content": [{"type": "file"}]}]},
             "messages[0].content[0]",
-            "'image_url'",
+            "'file'",
         ),
         (
             {"model": "m", "messages": [{"role": "tool", "content": "x"}]},

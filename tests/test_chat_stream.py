@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from proxy.chat_fold import fold_chunks
-from proxy.chat_stream import ChatChunkEncoder, ChunkIdentity, escape_json_text, usage_object
+from proxy.chat_stream import ChatChunkEncoder, ChunkIdentity, usage_object
+from proxy.code_runs import escape_json_text
 from proxy.errors import UpstreamUnavailable
 from proxy.events import (
     CodeDelta,

@@ -29,12 +29,13 @@ def test_defaults_listen_on_loopback_in_beijing_with_pass_through_keys() -> None
 def test_example_config_documents_every_key_with_its_default() -> None:
     raw = tomllib.loads(EXAMPLE.read_text())
     defaults = Settings()
-    for section in ("server", "upstream", "traffic_log"):
+    for section in ("server", "upstream", "traffic_log", "code_interpreter", "routing"):
         documented = raw[section]
         current = getattr(defaults, section)
         assert set(documented) == {f.name for f in fields(current)}, section
         for key, value in documented.items():
-            assert getattr(current, key) == value, f"[{section}] {key}"
+            expected = getattr(current, key)
+            assert (tuple(value) if isinstance(value, list) else value) == expected, key
     assert tuple(raw["models"]["ids"]) == DEFAULT_MODELS
     assert load_settings(EXAMPLE) == defaults
 
@@ -87,6 +88,10 @@ def test_api_key_is_not_in_the_settings_repr() -> None:
         ({"models": {"ids": []}}, "[models] ids"),
         ({"models": {"ids": ["a"], "extra": 1}}, "[models]"),
         ({"server": 3}, "[server]"),
+        ({"server": {"keepalive_interval": -1}}, "[server] keepalive_interval"),
+        ({"code_interpreter": {"format": "xml"}}, "[code_interpreter] format"),
+        ({"routing": {"multimodal_models": ["("]}}, "[routing] multimodal_models"),
+        ({"routing": {"multimodal_models": "qwen-vl"}}, "[routing] multimodal_models"),
     ],
 )
 def test_invalid_settings_name_the_key(raw: dict[str, object], named: str) -> None:

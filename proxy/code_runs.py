@@ -1,0 +1,106 @@
+"""How a server-executed code-interpreter run is shown to a Chat Completions client (sans-I/O).
+
+Agent frameworks execute every `tool_calls` entry they see, so the representation is
+selectable (DESIGN.md decision 3):
+
+- `tool_calls` (default): a `code_interpreter` function call whose arguments concatenate to
+  `{"code": "<final code>"}`, streamed as the code grows.
+- `reasoning`: a fenced ```python block inside `reasoning_content`.
+- `content`: a fenced ```python block inside `content`.
+- `vendor`: only the non-standard delta key `code_interpreter_calls`
+  (`[{"index", "id", "code"}]`, `id` on the first fragment), which OpenAI clients ignore.
+- `off`: not shown (the run still counts in `usage.x_tools`).
+
+Each function returns the delta payload to send, or None.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+FORMATS = ("tool_calls", "reasoning", "content", "vendor", "off")
+DEFAULT_FORMAT = "tool_calls"
+CODE_INTERPRETER_TOOL = "code_interpreter"
+VENDOR_KEY = "code_interpreter_calls"
+
+_ARGS_OPEN = '{"code": "'
+_ARGS_CLOSE = '"}'
+_FENCE_OPEN = "\n\n```python\n"
+_FENCE_CLOSE = "\n```\n\n"
+_TEXT_KEY = {"reasoning": "reasoning_content", "content": "content"}
+
+
+def escape_json_text(text: str) -> str:
+    """`text` escaped for the inside of a JSON string. Escaping is per character, so the escapes
+    of consecutive pieces concatenate to the escape of the whole."""
+    return orjson.dumps(text).decode()[1:-1]
+
+
+def uses_tool_index(fmt: str) -> bool:
+    """Whether runs take places in the choice's tool-call index sequence."""
+    return fmt == "tool_calls"
+
+
+def code_delta(fmt: str, index: int, call_id: str, text: str, first: bool) -> dict[str, Any] | None:
+    """The run's code grew by `text`; `first` when this starts the run."""
+    if fmt == "tool_calls":
+        fragment = escape_json_text(text)
+        return _tool_call(index, call_id, _ARGS_OPEN + fragment if first else fragment, first)
+    if fmt in _TEXT_KEY:
+        return {_TEXT_KEY[fmt]: _FENCE_OPEN + text if first else text}
+    if fmt == "vendor":
+        entry: dict[str, Any] = {"index": index, "code": text}
+        if first:
+            entry = {"index": index, "id": call_id, "code": text}
+        return {VENDOR_KEY: [entry]}
+    return None
+
+
+def code_done(
+    fmt: str, index: int, call_id: str, streamed: str | None, code: str
+) -> dict[str, Any] | None:
+    """The run's code is final. `streamed` is what `code_delta` already sent (None: nothing)."""
+    if streamed is None:  # never streamed (its code stayed empty): the whole run at once
+        if fmt == "tool_calls":
+            return _tool_call(
+                index, call_id, _ARGS_OPEN + escape_json_text(code) + _ARGS_CLOSE, True
+            )
+        if fmt in _TEXT_KEY:
+            return {_TEXT_KEY[fmt]: _FENCE_OPEN + code + _FENCE_CLOSE}
+        if fmt == "vendor":
+            return {VENDOR_KEY: [{"index": index, "id": call_id, "code": code}]}
+        return None
+    rewritten = streamed != code
+    if fmt == "tool_calls":
+        # After a rewrite of already-streamed code, repeat the key: JSON parsers keep the last of
+        # duplicate keys, so the arguments still parse to {"code": <final code>}.
+        tail = '", "code": ' + orjson.dumps(code).decode() + "}" if rewritten else _ARGS_CLOSE
+        return _tool_call(index, call_id, tail, False)
+    if fmt in _TEXT_KEY:
+        tail = _FENCE_CLOSE + ("```python\n" + code + _FENCE_CLOSE if rewritten else "")
+        return {_TEXT_KEY[fmt]: tail}
+    return None  # vendor: fragments already concatenate to the code as far as it was streamed
+
+
+def tool_call_payload(
+    index: int, call_id: str, name: str, arguments: str, first: bool
+) -> dict[str, Any]:
+    """A `tool_calls` delta: `id`, `type` and `name` only on a call's first delta, because
+    clients concatenate repeated strings (`get_weatherget_weather`)."""
+    call: dict[str, Any]
+    if first:
+        call = {
+            "index": index,
+            "id": call_id,
+            "type": "function",
+            "function": {"name": name, "arguments": arguments},
+        }
+    else:
+        call = {"index": index, "function": {"arguments": arguments}}
+    return {"tool_calls": [call]}
+
+
+def _tool_call(index: int, call_id: str, arguments: str, first: bool) -> dict[str, Any]:
+    return tool_call_payload(index, call_id, CODE_INTERPRETER_TOOL, arguments, first)

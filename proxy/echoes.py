@@ -1,0 +1,92 @@
+"""Harmless echoes (DESIGN.md decision 4), on the client's messages before translation.
+
+Agent frameworks send the proxy's own code-interpreter calls back in history, often answered by
+fake tool results ("Error: code_interpreter is not a valid tool", ""). The code already ran on
+DashScope's side, so those calls and results are removed before the upstream call, and a request
+whose only new input is such results is answered without one: the loop ends there.
+
+The proxy's calls are recognised statelessly by the ids it issued, which clients keep.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+CALL_ID_PREFIX = "call_ci_"
+
+
+def is_own_call_id(call_id: Any) -> bool:
+    return isinstance(call_id, str) and call_id.startswith(CALL_ID_PREFIX)
+
+
+@dataclass(slots=True)
+class EchoResult:
+    messages: list[Any]
+    removed_calls: int = 0
+    removed_results: int = 0
+    # Set when the request only answers the proxy's own calls: the reply to give without DashScope.
+    local_answer: str | None = None
+
+
+def strip_echoes(messages: list[Any]) -> EchoResult:
+    local = _local_answer(messages)
+    result = EchoResult([], local_answer=local)
+    for message in messages:
+        if not isinstance(message, dict):
+            result.messages.append(message)
+        elif message.get("role") == "tool" and is_own_call_id(message.get("tool_call_id")):
+            result.removed_results += 1
+        elif message.get("role") == "assistant" and isinstance(message.get("tool_calls"), list):
+            kept = [c for c in message["tool_calls"] if not _is_own_call(c)]
+            result.removed_calls += len(message["tool_calls"]) - len(kept)
+            if kept:
+                result.messages.append({**message, "tool_calls": kept})
+            elif _text_of(message.get("content")) or message.get("reasoning_content"):
+                result.messages.append({k: v for k, v in message.items() if k != "tool_calls"})
+        else:
+            result.messages.append(message)
+    return result
+
+
+def _is_own_call(call: Any) -> bool:
+    return isinstance(call, dict) and is_own_call_id(call.get("id"))
+
+
+def _local_answer(messages: list[Any]) -> str | None:
+    """The last assistant turn's text, if everything after it answers only the proxy's calls."""
+    tail: list[Any] = []
+    for message in reversed(messages):
+        if isinstance(message, dict) and message.get("role") == "assistant":
+            calls = message.get("tool_calls")
+            if (
+                tail
+                and isinstance(calls, list)
+                and calls
+                and all(_is_own_call(c) for c in calls)
+                and all(_answers_own_call(m) for m in tail)
+            ):
+                return _text_of(message.get("content"))
+            return None
+        tail.append(message)
+    return None
+
+
+def _answers_own_call(message: Any) -> bool:
+    return (
+        isinstance(message, dict)
+        and message.get("role") == "tool"
+        and is_own_call_id(message.get("tool_call_id"))
+    )
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            part.get("text", "")
+            for part in content
+            if isinstance(part, dict) and isinstance(part.get("text"), str)
+        )
+    return ""
