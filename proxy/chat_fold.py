@@ -89,38 +89,58 @@ class _Choice:
         return message
 
 
+class ChunkFold:
+    """Folds chunks as they pass, so a stream can be summarised without keeping it."""
+
+    __slots__ = ("_choices", "_head", "_usage")
+
+    def __init__(self) -> None:
+        self._head: dict[str, Any] | None = None
+        self._usage: Any = None
+        self._choices: dict[int, _Choice] = {}
+
+    @property
+    def empty(self) -> bool:
+        return self._head is None
+
+    def add(self, chunk: dict[str, Any]) -> None:
+        if self._head is None:
+            self._head = chunk
+        if chunk.get("usage") is not None:
+            self._usage = chunk["usage"]
+        for entry in chunk["choices"]:
+            choice = self._choices.get(entry["index"])
+            if choice is None:
+                choice = self._choices[entry["index"]] = _Choice()
+            choice.add(entry)
+
+    def completion(self) -> dict[str, Any]:
+        head = self._head
+        if head is None:
+            raise UpstreamUnavailable("DashScope's stream ended without an answer")
+        completion: dict[str, Any] = {
+            "id": head["id"],
+            "object": "chat.completion",
+            "created": head["created"],
+            "model": head["model"],
+            "choices": [
+                {
+                    "index": index,
+                    "message": choice.message(),
+                    "logprobs": None if choice.logprobs is None else {"content": choice.logprobs},
+                    "finish_reason": choice.finish_reason,
+                }
+                for index, choice in sorted(self._choices.items())
+            ],
+        }
+        if self._usage is not None:
+            completion["usage"] = self._usage
+        return completion
+
+
 def fold_chunks(chunks: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """One `chat.completion` from the chunks of a complete stream (usage chunk included)."""
-    head: dict[str, Any] | None = None
-    usage: Any = None
-    choices: dict[int, _Choice] = {}
+    fold = ChunkFold()
     for chunk in chunks:
-        if head is None:
-            head = chunk
-        if chunk.get("usage") is not None:
-            usage = chunk["usage"]
-        for entry in chunk["choices"]:
-            choice = choices.get(entry["index"])
-            if choice is None:
-                choice = choices[entry["index"]] = _Choice()
-            choice.add(entry)
-    if head is None:
-        raise UpstreamUnavailable("DashScope's stream ended without an answer")
-    completion: dict[str, Any] = {
-        "id": head["id"],
-        "object": "chat.completion",
-        "created": head["created"],
-        "model": head["model"],
-        "choices": [
-            {
-                "index": index,
-                "message": choice.message(),
-                "logprobs": None if choice.logprobs is None else {"content": choice.logprobs},
-                "finish_reason": choice.finish_reason,
-            }
-            for index, choice in sorted(choices.items())
-        ],
-    }
-    if usage is not None:
-        completion["usage"] = usage
-    return completion
+        fold.add(chunk)
+    return fold.completion()

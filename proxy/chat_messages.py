@@ -50,10 +50,11 @@ def _message(
     if role == "developer":
         role = "system"
         notes.append(f"{where}.role: developer sent as system")
-    parts = _parts(message, role, where)
-    if message.get("cache_control") is not None and parts:
-        # Clients (Open WebUI) mark a whole message; DashScope marks a content part.
-        parts[-1] = {**parts[-1], "cache_control": message["cache_control"]}
+    parts = _parts(message, role, where, notes)
+    texts = [j for j, part in enumerate(parts) if "text" in part]
+    if message.get("cache_control") is not None and texts:
+        # Clients (Open WebUI) mark a whole message; DashScope marks a text part.
+        parts[texts[-1]] = {**parts[texts[-1]], "cache_control": message["cache_control"]}
     out: dict[str, Any] = {"role": role, "content": _content(parts, multimodal)}
     if role == "assistant" and message.get("tool_calls") is not None:
         out["tool_calls"] = _tool_calls(message["tool_calls"], where)
@@ -74,7 +75,9 @@ def _message(
     return out
 
 
-def _parts(message: dict[str, Any], role: str, where: str) -> list[dict[str, Any]]:
+def _parts(
+    message: dict[str, Any], role: str, where: str, notes: list[str]
+) -> list[dict[str, Any]]:
     """The content as native parts (`{"text"}`, `{"image"}`, `{"video"}`), before the endpoint
     decides whether it travels as a string."""
     content = message.get("content")
@@ -83,7 +86,7 @@ def _parts(message: dict[str, Any], role: str, where: str) -> list[dict[str, Any
     if content is None and role == "assistant":
         return []
     if isinstance(content, list):
-        return [_part(part, f"{where}.content[{j}]") for j, part in enumerate(content)]
+        return [_part(part, f"{where}.content[{j}]", notes) for j, part in enumerate(content)]
     raise InvalidRequest(
         f"'{where}.content' must be a string or an array of content parts, "
         f"got {json_type(content)}.",
@@ -91,17 +94,18 @@ def _parts(message: dict[str, Any], role: str, where: str) -> list[dict[str, Any
     )
 
 
-def _part(part: Any, where: str) -> dict[str, Any]:
+def _part(part: Any, where: str, notes: list[str]) -> dict[str, Any]:
     kind = part.get("type") if isinstance(part, dict) else None
     if kind == "text" and isinstance(part.get("text"), str):
         out: dict[str, Any] = {"text": part["text"]}
         if part.get("cache_control") is not None:
             out["cache_control"] = part["cache_control"]
         return out
-    if kind == "image_url":
-        return {"image": _url(part.get("image_url"), f"{where}.image_url")}
-    if kind == "video_url":
-        return {"video": _url(part.get("video_url"), f"{where}.video_url")}
+    if kind in ("image_url", "video_url"):
+        media = part.get(kind)
+        url = _url(media, f"{where}.{kind}")
+        notes.extend(f"{where}.{kind}.{key}: dropped" for key in sorted(media.keys() - {"url"}))
+        return {"image" if kind == "image_url" else "video": url}
     if kind == "video" and isinstance(part.get("video"), list | str):
         return {"video": part["video"]}  # DashScope's own form: a URL or a list of frame URLs
     raise InvalidRequest(

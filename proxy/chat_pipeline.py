@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from proxy.chat_stream import ChatChunkEncoder, ChunkIdentity
+from proxy.chat_stream import ChatChunkEncoder, ChunkIdentity, usage_object
 from proxy.code_runs import DEFAULT_FORMAT
 from proxy.errors import ProxyError, UpstreamUnavailable
 from proxy.events import ContentDelta, Finish, Usage
@@ -19,6 +19,8 @@ class ChatTranslation:
     def __init__(
         self, identity: ChunkIdentity, *, include_usage: bool, code_format: str = DEFAULT_FORMAT
     ) -> None:
+        self.identity = identity
+        self.finished = False  # the answer is complete: its closing chunks were produced
         self._native = NativeStreamTranslator()
         self._encoder = ChatChunkEncoder(
             identity, include_usage=include_usage, code_format=code_format
@@ -29,6 +31,16 @@ class ChatTranslation:
     def request_id(self) -> str | None:
         """DashScope's request id, once a frame has carried it."""
         return self._native.request_id
+
+    @property
+    def code_runs(self) -> list[str]:
+        return self._native.code_runs
+
+    @property
+    def usage(self) -> dict[str, Any] | None:
+        """The final usage in OpenAI's shape, whether or not the client asked to receive it."""
+        usage = self._encoder.usage
+        return None if usage is None else usage_object(usage)
 
     def feed(self, events: list[SSEEvent]) -> list[dict[str, Any]]:
         if self._error is not None:
@@ -61,6 +73,7 @@ class ChatTranslation:
         for translated in self._native.finish():
             chunks.extend(self._encoder.feed(translated))
         chunks.extend(self._encoder.finish())
+        self.finished = True
         return chunks
 
     def local_answer(self, text: str) -> list[dict[str, Any]]:
@@ -69,4 +82,5 @@ class ChatTranslation:
         for event in (ContentDelta(0, text), Finish(0, "stop"), Usage(0, 0, None, None, None)):
             chunks.extend(self._encoder.feed(event))
         chunks.extend(self._encoder.finish())
+        self.finished = True
         return chunks

@@ -8,7 +8,9 @@ selectable (DESIGN.md decision 3):
 - `reasoning`: a fenced ```python block inside `reasoning_content`.
 - `content`: a fenced ```python block inside `content`.
 - `vendor`: only the non-standard delta key `code_interpreter_calls`
-  (`[{"index", "id", "code"}]`, `id` on the first fragment), which OpenAI clients ignore.
+  (`[{"index", "id", "code"}]`), which OpenAI clients ignore: one entry per run with its
+  final code, sent once the run is settled (clients concatenate strings, so a run streamed
+  piecemeal could not be corrected if DashScope rewrote its code).
 - `off`: not shown (the run still counts in `usage.x_tools`).
 
 Each function returns the delta payload to send, or None.
@@ -50,18 +52,15 @@ def code_delta(fmt: str, index: int, call_id: str, text: str, first: bool) -> di
         return _tool_call(index, call_id, _ARGS_OPEN + fragment if first else fragment, first)
     if fmt in _TEXT_KEY:
         return {_TEXT_KEY[fmt]: _FENCE_OPEN + text if first else text}
-    if fmt == "vendor":
-        entry: dict[str, Any] = {"index": index, "code": text}
-        if first:
-            entry = {"index": index, "id": call_id, "code": text}
-        return {VENDOR_KEY: [entry]}
-    return None
+    return None  # vendor: the run is sent whole once settled; off: never
 
 
 def code_done(
     fmt: str, index: int, call_id: str, streamed: str | None, code: str
 ) -> dict[str, Any] | None:
     """The run's code is final. `streamed` is what `code_delta` already sent (None: nothing)."""
+    if fmt == "vendor":
+        return {VENDOR_KEY: [{"index": index, "id": call_id, "code": code}]}
     if streamed is None:  # never streamed (its code stayed empty): the whole run at once
         if fmt == "tool_calls":
             return _tool_call(
@@ -69,8 +68,6 @@ def code_done(
             )
         if fmt in _TEXT_KEY:
             return {_TEXT_KEY[fmt]: _FENCE_OPEN + code + _FENCE_CLOSE}
-        if fmt == "vendor":
-            return {VENDOR_KEY: [{"index": index, "id": call_id, "code": code}]}
         return None
     rewritten = streamed != code
     if fmt == "tool_calls":
@@ -81,7 +78,7 @@ def code_done(
     if fmt in _TEXT_KEY:
         tail = _FENCE_CLOSE + ("```python\n" + code + _FENCE_CLOSE if rewritten else "")
         return {_TEXT_KEY[fmt]: tail}
-    return None  # vendor: fragments already concatenate to the code as far as it was streamed
+    return None
 
 
 def tool_call_payload(

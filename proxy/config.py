@@ -58,7 +58,14 @@ class UpstreamSettings:
 
 @dataclass(frozen=True, slots=True)
 class TrafficLogSettings:
-    path: str = ""
+    path: str = ""  # a JSONL file, "stdout", or "" for none
+    max_bytes: int = 50 * 1024 * 1024  # rotate the file beyond this size
+    retention: int = 5  # rotated files kept: path.1 .. path.N
+    queue_size: int = 10_000  # records waiting for the writer; beyond it they are counted lost
+    capture_frames: bool = False  # keep the raw upstream frames (needed by `logs replay`)
+    capture_chunks: bool = False  # keep the emitted chunks (replay compares with them)
+    # Extra regular expressions to mask, beyond the built-in key formats.
+    redact_patterns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +171,10 @@ def _coerce(where: str, value: Any, kind: type) -> Any:
     """Values from the environment are strings; convert them like the TOML types they stand for."""
     try:
         if kind is bool:
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.lower() in _BOOLEANS:
+                return _BOOLEANS[value.lower()]
             raise TypeError
         if kind is int and not isinstance(value, bool):
             return int(value)
@@ -177,6 +188,8 @@ def _coerce(where: str, value: Any, kind: type) -> Any:
         pass
     raise ConfigError(f"{where} must be {_KIND_NAMES[kind]}, got {value!r}")
 
+
+_BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 _KIND_NAMES = {
     int: "an integer",
@@ -192,6 +205,22 @@ def _check_server(server: ServerSettings) -> None:
         raise ConfigError(f"[server] port must be between 0 and 65535, got {server.port}")
     if not server.host:
         raise ConfigError("[server] host must not be empty")
+
+
+def _check_traffic_log(traffic: TrafficLogSettings) -> None:
+    if traffic.max_bytes < 1024:
+        raise ConfigError("[traffic_log] max_bytes must be at least 1024")
+    if traffic.retention < 0:
+        raise ConfigError("[traffic_log] retention must be 0 or more")
+    if traffic.queue_size < 1:
+        raise ConfigError("[traffic_log] queue_size must be at least 1")
+    for pattern in traffic.redact_patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ConfigError(
+                f"[traffic_log] redact_patterns: {pattern!r} is not a regular expression: {exc}"
+            ) from None
 
 
 def _check_keepalive(server: ServerSettings) -> None:
@@ -234,6 +263,7 @@ def _check_upstream(upstream: UpstreamSettings) -> None:
 _CHECKS: dict[str, tuple[Callable[[Any], None], ...]] = {
     "server": (_check_server, _check_keepalive),
     "upstream": (_check_upstream,),
+    "traffic_log": (_check_traffic_log,),
     "code_interpreter": (_check_format,),
     "routing": (_check_routing,),
 }

@@ -129,6 +129,11 @@ class NativeStreamTranslator:
         self.request_id: str | None = None
 
     @property
+    def code_runs(self) -> list[str]:
+        """The latest code of every interpreter run so far, in run order."""
+        return [run.latest for _, run in sorted(self._runs.items())]
+
+    @property
     def truncated(self) -> bool:
         """True when the stream ended before every started choice had its finish_reason."""
         return not self._finished or bool(self._open_choices - self._finished)
@@ -237,7 +242,7 @@ class NativeStreamTranslator:
             self._calls[(choice, delta.key)] = _CallArguments(delta.arguments)
         else:
             arguments = state.fragment(delta.arguments)
-            if not arguments and not delta.call_id and not delta.name:
+            if not arguments:  # a repeat (cumulative upstreams resend id and name too)
                 return
             delta = FunctionCallDelta(choice, delta.key, delta.call_id, delta.name, arguments)
         out.append(delta)

@@ -1,0 +1,277 @@
+"""One chat-completions exchange, from the client's body to its traffic record.
+
+The I/O around the pure translation: it opens the upstream stream, waits for the first frame
+before committing to a 200, then either streams encoded chunks or folds them, and in every
+outcome (success, error, client gone) hands one record to the traffic writer. Framework-free:
+`proxy/app.py` wraps the results into Starlette responses.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import orjson
+
+from proxy.chat_fold import fold_chunks
+from proxy.chat_pipeline import ChatTranslation
+from proxy.chat_request import TranslationOptions, UpstreamPlan, translate_chat_request
+from proxy.chat_stream import ChunkIdentity
+from proxy.errors import InvalidRequest, ProxyError
+from proxy.heartbeat import with_heartbeat
+from proxy.sse import DONE, KEEPALIVE, SSEEvent, encode_data
+from proxy.traffic.record import ExchangeRecorder
+from proxy.upstream import UpstreamClient, UpstreamStream
+
+log = logging.getLogger("proxy")
+
+Submit = Callable[[dict[str, Any], tuple[str, ...]], None]
+
+
+@dataclass(slots=True)
+class Reply:
+    """What to answer: a stream of bytes, or a JSON body, with headers and status."""
+
+    headers: dict[str, str]
+    status: int = 200
+    body: Any = None  # a JSON-able object, for non-stream replies and errors
+    stream: AsyncIterator[bytes] | None = None
+
+
+class ChatExchange:
+    def __init__(
+        self,
+        *,
+        upstream: UpstreamClient,
+        options: TranslationOptions,
+        keepalive: float,
+        recorder: ExchangeRecorder,
+        submit: Submit,
+        client_key: str,
+    ) -> None:
+        self.id = recorder.exchange_id
+        self._upstream = upstream
+        self._options = options
+        self._keepalive = keepalive
+        self._recorder = recorder
+        self._submit = submit
+        self._client_key = client_key
+        self._headers = {"x-proxy-request-id": self.id}
+        self._translation: ChatTranslation | None = None
+        self._stream: UpstreamStream | None = None
+
+    async def run(self, raw_body: bytes, upstream_key: Callable[[], str]) -> Reply:
+        """Everything up to the first byte. Errors become replies with their status, recorded."""
+        try:
+            return await self._start(raw_body, upstream_key)
+        except ProxyError as error:
+            reply = self._error_reply(error)  # before closing: it reads the upstream request id
+            await self._close()
+            return reply
+        except anyio.get_cancelled_exc_class():
+            await self._close()
+            self._record(status=499, outcome="cancelled")  # the client left before an answer
+            raise
+        except BaseException:
+            await self._close()
+            self._record(status=500, outcome="error", error=ProxyError("internal error"))
+            raise
+
+    async def _start(self, raw_body: bytes, upstream_key: Callable[[], str]) -> Reply:
+        body = _json(raw_body)
+        self._recorder.request(body)
+        plan = translate_chat_request(body, self._options)
+        key = upstream_key()
+        translation = self._translation = ChatTranslation(
+            _identity(self.id, plan.model),
+            include_usage=plan.include_usage or not plan.stream,
+            code_format=plan.code_format,
+        )
+        self._plan(plan, translation)
+        if plan.local_answer is not None:
+            # Only results for the proxy's own calls came in: answering here ends agent loops
+            # and never runs code again.
+            return self._reply(plan, translation.local_answer(plan.local_answer), None, "local")
+        self._stream = await self._upstream.open(plan.path, plan.body, key)
+        # Commit to a 200 only once the first frame is in and translated: DashScope reports
+        # many request errors as an `event:error` frame on an HTTP 200.
+        first = await self._stream.first_events()
+        chunks = self._feed(first) if first else self._finish_translation()
+        self._recorder.upstream_request_id(translation.request_id or self._stream.request_id)
+        rest = self._rest(self._stream, plan.stream) if first else None
+        if plan.stream:
+            return self._reply(plan, chunks, rest, "ok")
+        try:
+            async for batch in rest or _nothing():
+                chunks.extend(batch or ())
+        finally:
+            await self._close()
+        return self._reply(plan, chunks, None, "ok")
+
+    def _plan(self, plan: UpstreamPlan, translation: ChatTranslation) -> None:
+        if plan.notes:
+            self._headers["x-dashscope-proxy-notes"] = header_text("; ".join(plan.notes))
+        identity = translation.identity
+        self._recorder.plan(
+            path=plan.path,
+            body=plan.body,
+            notes=plan.notes,
+            translation={
+                "chunk_id": identity.id,
+                "created": identity.created,
+                "model": identity.model,
+                "call_id_prefix": identity.call_id_prefix,
+                "code_format": plan.code_format,
+                "include_usage": plan.include_usage or not plan.stream,
+            },
+        )
+
+    def _reply(
+        self,
+        plan: UpstreamPlan,
+        chunks: list[dict[str, Any]],
+        rest: AsyncIterator[list[dict[str, Any]] | None] | None,
+        outcome: str,
+    ) -> Reply:
+        self._with_request_id()
+        if plan.stream:
+            if outcome == "local":
+                self._recorder.chunks(chunks)
+            return Reply(self._headers, stream=self._body(chunks, rest, outcome))
+        if outcome == "local":
+            self._recorder.chunks(chunks)
+        completion = fold_chunks(chunks)
+        self._recorder.first_byte()
+        self._record(status=200, outcome=outcome)
+        return Reply(self._headers, body=completion)
+
+    def _feed(self, events: list[SSEEvent]) -> list[dict[str, Any]]:
+        assert self._translation is not None
+        self._recorder.frames(events)
+        chunks = self._translation.feed(events)
+        self._recorder.chunks(chunks)
+        return chunks
+
+    def _finish_translation(self) -> list[dict[str, Any]]:
+        assert self._translation is not None
+        chunks = self._translation.finish()
+        self._recorder.chunks(chunks)
+        return chunks
+
+    async def _rest(
+        self, stream: UpstreamStream, keepalive_on: bool
+    ) -> AsyncIterator[list[dict[str, Any]] | None]:
+        """The chunks of the frames after the first, then the closing ones; None while the
+        upstream is silent for the keep-alive interval."""
+        interval = self._keepalive if keepalive_on else 0
+        async for events in with_heartbeat(stream.events(), interval):
+            yield None if events is None else self._feed(events)
+        yield self._finish_translation()
+
+    async def _body(
+        self,
+        chunks: list[dict[str, Any]],
+        rest: AsyncIterator[list[dict[str, Any]] | None] | None,
+        outcome: str,
+    ) -> AsyncIterator[bytes]:
+        error: ProxyError | None = None
+        try:
+            self._recorder.first_byte()
+            for chunk in chunks:
+                yield encode_data(chunk)
+            async for batch in rest or _nothing():
+                if batch is None:
+                    yield KEEPALIVE
+                    continue
+                for chunk in batch:
+                    yield encode_data(chunk)
+        except ProxyError as exc:
+            # After the first byte an error can only travel in-band, as OpenAI clients expect it.
+            error = exc
+            yield encode_data(exc.to_body())
+        except Exception:
+            log.exception("stream translation failed")
+            error = ProxyError("internal error in the proxy")
+            yield encode_data(error.to_body())
+        finally:
+            await self._close()
+            # Neither an error nor a finished translation: the client went away mid-stream.
+            finished = self._translation is not None and self._translation.finished
+            ended = "error" if error else (outcome if finished else "cancelled")
+            self._record(status=200, outcome=ended, error=error)
+        yield DONE
+
+    def _error_reply(self, error: ProxyError) -> Reply:
+        self._with_request_id(getattr(error, "request_id", None))
+        headers = dict(self._headers)
+        if not error.retryable:
+            headers["x-should-retry"] = "false"
+        self._record(status=error.status, outcome="error", error=error)
+        return Reply(headers, status=error.status, body=error.to_body())
+
+    def _with_request_id(self, fallback: str | None = None) -> None:
+        translation, stream = self._translation, self._stream
+        request_id = (translation.request_id if translation else None) or (
+            stream.request_id if stream else None
+        )
+        request_id = request_id or fallback
+        if request_id:
+            self._headers["x-request-id"] = self._headers["x-dashscope-request-id"] = request_id
+            self._recorder.upstream_request_id(request_id)
+
+    def _record(self, *, status: int, outcome: str, error: ProxyError | None = None) -> None:
+        translation = self._translation
+        record = self._recorder.finish(
+            status=status,
+            outcome=outcome,
+            error=error,
+            code_runs=translation.code_runs if translation else [],
+            usage=translation.usage if translation else None,
+        )
+        if record:
+            self._submit(record, (self._client_key,))
+
+    async def _close(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            # On a client disconnect the surrounding scope is cancelled, and anyio would cancel
+            # this await too; shielding it makes sure the upstream connection is released.
+            with anyio.CancelScope(shield=True):
+                await stream.aclose()
+
+
+def header_text(text: str, limit: int = 4000) -> str:
+    """`text` safe for an HTTP header: notes quote client-chosen names, which may hold CR/LF
+    (header injection) or characters a header cannot carry; both are escaped as in JSON."""
+    return json.dumps(text[:limit], ensure_ascii=True)[1:-1]
+
+
+def new_exchange_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _identity(exchange_id: str, model: str) -> ChunkIdentity:
+    return ChunkIdentity(
+        id=f"chatcmpl-{exchange_id}",
+        created=int(time.time()),
+        model=model,
+        call_id_prefix=f"call_ci_{exchange_id[:16]}_",
+    )
+
+
+def _json(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"The request body is not valid JSON: {exc}") from None
+
+
+async def _nothing() -> AsyncIterator[Any]:
+    return
+    yield

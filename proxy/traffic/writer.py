@@ -1,0 +1,145 @@
+"""Appends traffic records as JSON lines without ever hurting the proxy.
+
+Requests only put a finished record on a bounded queue (never blocking, never raising). One
+thread redacts, serialises and writes. A slow, full, read-only or vanished disk costs records,
+not requests: what cannot be queued or written is counted and reported in the app log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import sys
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+
+from proxy.traffic.redact import Redactor
+
+log = logging.getLogger("proxy.traffic")
+
+STDOUT = "stdout"
+_REPORT_EVERY = 30.0  # seconds between two app-log reports of lost records
+_STOP = object()
+
+
+class TrafficWriter:
+    def __init__(
+        self,
+        path: str,
+        *,
+        redactor: Redactor,
+        max_bytes: int = 50 * 1024 * 1024,
+        retention: int = 5,
+        queue_size: int = 10_000,
+    ) -> None:
+        self._path = None if path == STDOUT else Path(path)
+        self._redactor = redactor
+        self._max_bytes = max_bytes
+        self._retention = retention
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
+        self._thread = threading.Thread(target=self._run, name="traffic-writer", daemon=True)
+        self._file: BinaryIO | None = None
+        self._size = 0
+        self._reported_at = 0.0
+        self._lock = threading.Lock()  # counters change on the loop thread and the writer's
+        self.written = 0
+        self.dropped = 0
+
+    def start(self) -> TrafficWriter:
+        self._thread.start()
+        return self
+
+    def submit(self, record: dict[str, Any], secrets: Iterable[str] = ()) -> None:
+        try:
+            self._queue.put_nowait((record, tuple(secrets)))
+        except queue.Full:
+            self._lost("the traffic-log queue is full")
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Write what is queued, then stop. Records still queued after `timeout` are lost."""
+        if not self._thread.is_alive():
+            return
+        try:
+            self._queue.put(_STOP, timeout=timeout)
+        except queue.Full:
+            log.warning("traffic log: the writer did not drain in %.0f s", timeout)
+            return
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                break
+            record, secrets = item
+            try:
+                line = orjson.dumps(self._redactor.redact(record, secrets)) + b"\n"
+            except (TypeError, ValueError) as exc:
+                self._lost(f"a record could not be serialised ({exc})")
+                continue
+            self._write(line)
+        self._close_file()
+
+    def _write(self, line: bytes) -> None:
+        try:
+            if self._path is None:
+                sys.stdout.buffer.write(line)
+                sys.stdout.buffer.flush()
+            else:
+                self._write_file(line)
+        except (OSError, ValueError) as exc:
+            self._close_file()
+            self._lost(f"writing failed ({exc.__class__.__name__}: {exc})")
+            return
+        self.written += 1
+
+    def _write_file(self, line: bytes) -> None:
+        assert self._path is not None
+        if self._file is None:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = self._path.open("ab")
+            self._size = self._file.tell()
+        if self._size and self._size + len(line) > self._max_bytes:
+            self._rotate()
+            return self._write_file(line)
+        self._file.write(line)
+        self._file.flush()
+        self._size += len(line)
+        return None
+
+    def _rotate(self) -> None:
+        """path -> path.1 -> path.2 ...; the oldest beyond `retention` is deleted."""
+        assert self._path is not None
+        self._close_file()
+        oldest = self._path.with_name(f"{self._path.name}.{self._retention}")
+        oldest.unlink(missing_ok=True)
+        for n in range(self._retention - 1, 0, -1):
+            older = self._path.with_name(f"{self._path.name}.{n}")
+            if older.exists():
+                older.rename(self._path.with_name(f"{self._path.name}.{n + 1}"))
+        if self._retention > 0:
+            self._path.rename(self._path.with_name(f"{self._path.name}.1"))
+        else:
+            self._path.unlink(missing_ok=True)
+
+    def _close_file(self) -> None:
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()
+            self._file = None
+
+    def _lost(self, why: str) -> None:
+        with self._lock:
+            self.dropped += 1
+            now = time.monotonic()
+            report = now - self._reported_at >= _REPORT_EVERY
+            if report:
+                self._reported_at = now
+        if report:
+            log.warning("traffic log: %s; %d record(s) lost so far", why, self.dropped)
