@@ -207,6 +207,14 @@ def _check_server(server: ServerSettings) -> None:
         raise ConfigError("[server] host must not be empty")
 
 
+def _check_patterns(where: str, patterns: tuple[str, ...]) -> None:
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ConfigError(f"{where}: {pattern!r} is not a regular expression: {exc}") from None
+
+
 def _check_traffic_log(traffic: TrafficLogSettings) -> None:
     if traffic.max_bytes < 1024:
         raise ConfigError("[traffic_log] max_bytes must be at least 1024")
@@ -214,13 +222,7 @@ def _check_traffic_log(traffic: TrafficLogSettings) -> None:
         raise ConfigError("[traffic_log] retention must be 0 or more")
     if traffic.queue_size < 1:
         raise ConfigError("[traffic_log] queue_size must be at least 1")
-    for pattern in traffic.redact_patterns:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ConfigError(
-                f"[traffic_log] redact_patterns: {pattern!r} is not a regular expression: {exc}"
-            ) from None
+    _check_patterns("[traffic_log] redact_patterns", traffic.redact_patterns)
 
 
 def _check_keepalive(server: ServerSettings) -> None:
@@ -237,13 +239,7 @@ def _check_format(settings: CodeInterpreterSettings) -> None:
 
 
 def _check_routing(routing: RoutingSettings) -> None:
-    for pattern in routing.multimodal_models:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ConfigError(
-                f"[routing] multimodal_models: {pattern!r} is not a regular expression: {exc}"
-            ) from None
+    _check_patterns("[routing] multimodal_models", routing.multimodal_models)
 
 
 def _check_upstream(upstream: UpstreamSettings) -> None:
