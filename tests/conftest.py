@@ -210,3 +210,39 @@ def start_proxy(serve: Callable[[Any], str]) -> Callable[..., str]:
         return serve(create_app(proxy_settings(upstream_url, api_key=api_key, **upstream)))
 
     return start
+
+
+# ---- added for the representation, echo and translation end-to-end tests -----------------
+
+
+@pytest.fixture
+def start_configured_proxy(serve: Callable[[Any], str]) -> Callable[..., str]:
+    """`start_configured_proxy(upstream_url, server=..., code_interpreter=...)`: a proxy for this
+    test whose other settings sections (`Settings` fields) are given as keyword arguments."""
+
+    def start(upstream_url: str, *, api_key: str = SERVER_KEY, **sections: Any) -> str:
+        upstream = UpstreamSettings(base_url=upstream_url, api_key=api_key)
+        settings = Settings(upstream=upstream, models=(*DEFAULT_MODELS, SLASH_MODEL), **sections)
+        return serve(create_app(settings))
+
+    return start
+
+
+@pytest.fixture
+def http_for() -> Iterator[Callable[[str], httpx.Client]]:
+    """`http_for(base_url)`: plain httpx with the client key, closed after the test."""
+    with ExitStack() as stack:
+
+        def make(base_url: str) -> httpx.Client:
+            headers = {"authorization": f"Bearer {CLIENT_KEY}"}
+            client = httpx.Client(base_url=base_url, headers=headers, timeout=30)
+            return stack.enter_context(client)
+
+        yield make
+
+
+@pytest.fixture(scope="session")
+def slow_simulator_url() -> Iterator[str]:
+    """A simulator that waits 0.3 s between frames, for keep-alive tests."""
+    with BackgroundServer(create_simulator_app(frame_delay=0.3)) as server:
+        yield server.url

@@ -10,7 +10,14 @@ from typing import Any
 
 import orjson
 
-from proxy.simulator import scripts
+from proxy.simulator import feature_scripts, scripts
+from proxy.simulator.request_view import (
+    flag,
+    has_tool_result,
+    last_user_text,
+    media,
+    parameters,
+)
 from proxy.simulator.scripts import Script
 from proxy.simulator.timeline import PlayOptions, play
 
@@ -48,44 +55,12 @@ def render_frame(n: int, frame: SimFrame) -> bytes:
 _MARKER = re.compile(r"\[sim:([^\]\s]+)\]")
 
 
-def _parameters(body: Mapping[str, Any]) -> Mapping[str, Any]:
-    params = body.get("parameters")
-    return params if isinstance(params, dict) else {}
-
-
-def _flag(body: Mapping[str, Any], name: str) -> bool:
-    return _parameters(body).get(name) is True
-
-
-def _text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        # Both `{"text": ...}` (multimodal) and `{"type": "text", "text": ...}` parts.
-        parts = [p.get("text") for p in content if isinstance(p, dict)]
-        return "\n".join(p for p in parts if isinstance(p, str))
-    return ""
-
-
-def _last_user_text(body: Mapping[str, Any]) -> str:
-    inputs = body.get("input")
-    if not isinstance(inputs, dict):
-        return ""
-    messages = inputs.get("messages")
-    if isinstance(messages, list):
-        for message in reversed(messages):
-            if isinstance(message, dict) and message.get("role") == "user":
-                return _text_of(message.get("content"))
-    prompt = inputs.get("prompt")  # legacy single-prompt requests
-    return prompt if isinstance(prompt, str) else ""
-
-
 def select_scenario(request_body: Mapping[str, Any]) -> str:
     """`[sim:NAME]` in the last user message wins; else what a real model would do."""
-    match = _MARKER.search(_last_user_text(request_body))
+    match = _MARKER.search(last_user_text(request_body))
     if match:
         return match.group(1)
-    if _flag(request_body, "enable_code_interpreter"):
+    if flag(request_body, "enable_code_interpreter"):
         return "seed_single_run"
     return "plain_text"
 
@@ -104,12 +79,24 @@ def _error_frame(status: int, code: str, message: str, request_id: str) -> SimFr
     return SimFrame("error", status, {"code": code, "message": message, "request_id": request_id})
 
 
-def _results(script: Script, body: Mapping[str, Any], *, thinking: bool) -> tuple[SimFrame, ...]:
+def _top_logprobs(body: Mapping[str, Any]) -> int | None:
+    """Alternatives per token when `logprobs` was asked for (any scenario honours it)."""
+    if not flag(body, "logprobs"):
+        return None
+    top = parameters(body).get("top_logprobs")
+    return top if isinstance(top, int) and not isinstance(top, bool) and 0 < top <= 5 else 0
+
+
+def _results(
+    script: Script, body: Mapping[str, Any], *, thinking: bool, **options: Any
+) -> tuple[SimFrame, ...]:
     opts = PlayOptions(
         request_id=script.request_id,
         input_tokens=script.input_tokens,
         thinking=thinking,
-        incremental=_flag(body, "incremental_output"),
+        incremental=flag(body, "incremental_output"),
+        top_logprobs=_top_logprobs(body),
+        **options,
     )
     return tuple(SimFrame("result", 200, data) for data in play(script.steps, opts))
 
@@ -132,13 +119,54 @@ def _code_run(script: Callable[[], Script]) -> Builder:
     return build
 
 
-def _answer(script: Callable[[bool], Script]) -> Builder:
+def _answer(script: Callable[[bool], Script], **options: Any) -> Builder:
     def build(body: Mapping[str, Any]) -> Scenario:
-        thinking = _flag(body, "enable_thinking")
+        thinking = flag(body, "enable_thinking")
         played = script(thinking)
-        return _sse(played.request_id, _results(played, body, thinking=thinking))
+        return _sse(played.request_id, _results(played, body, thinking=thinking, **options))
 
     return build
+
+
+def _function_calls(
+    calls: Callable[[bool], Script], answer: Callable[[bool], Script], **options: Any
+) -> Builder:
+    """Calls a function; once the conversation carries a `tool` result, answers in text."""
+
+    def build(body: Mapping[str, Any]) -> Scenario:
+        thinking = flag(body, "enable_thinking")
+        played = answer(thinking) if has_tool_result(body) else calls(thinking)
+        return _sse(played.request_id, _results(played, body, thinking=thinking, **options))
+
+    return build
+
+
+def _n_choices(body: Mapping[str, Any]) -> Scenario:
+    played = feature_scripts.choices(2 if parameters(body).get("n") == 2 else 1)
+    thinking = flag(body, "enable_thinking")
+    return _sse(played.request_id, _results(played, body, thinking=thinking, indexed=True))
+
+
+def _search(body: Mapping[str, Any]) -> Scenario:
+    """Sources (`search_info`) only with `search_options.enable_source`, as DashScope does."""
+    searched = flag(body, "enable_search")
+    search_options = parameters(body).get("search_options")
+    sources = searched and isinstance(search_options, dict) and search_options.get("enable_source")
+    thinking = flag(body, "enable_thinking")
+    played = feature_scripts.search_answer(thinking)
+    frames = _results(
+        played,
+        body,
+        thinking=thinking,
+        search_results=feature_scripts.SEARCH_RESULTS if sources is True else None,
+        search_count=1 if searched else None,
+    )
+    return _sse(played.request_id, frames)
+
+
+def _vision(body: Mapping[str, Any]) -> Scenario:
+    played = feature_scripts.vision_answer(media(body))
+    return _sse(played.request_id, _results(played, body, thinking=flag(body, "enable_thinking")))
 
 
 def _json(status: int, code: str, message: str, request_id: str) -> Builder:
@@ -170,7 +198,7 @@ def _error_sse_non2xx(body: Mapping[str, Any]) -> Scenario:
 
 
 def _error_event_midstream(body: Mapping[str, Any]) -> Scenario:
-    thinking = _flag(body, "enable_thinking")
+    thinking = flag(body, "enable_thinking")
     played = scripts.before_moderation(thinking)
     message = "Output data may contain inappropriate content."
     error = _error_frame(400, "DataInspectionFailed", message, played.request_id)
@@ -215,6 +243,20 @@ SCENARIOS: Mapping[str, Builder] = {
     "error_event_first": _error_event_first,
     "error_sse_non2xx": _error_sse_non2xx,
     "error_event_midstream": _error_event_midstream,
+    "function_call": _function_calls(
+        feature_scripts.weather_call, feature_scripts.weather_answer, indexed=True
+    ),
+    "function_call_cumulative": _function_calls(
+        feature_scripts.weather_call, feature_scripts.weather_answer, cumulative_calls=True
+    ),
+    "parallel_calls": _function_calls(
+        feature_scripts.parallel_calls, feature_scripts.parallel_answer, indexed=True
+    ),
+    "n2": _n_choices,
+    "search": _search,
+    "logprobs": _answer(feature_scripts.logprobs_answer),
+    "json_answer": _answer(feature_scripts.json_answer),
+    "vision": _vision,
 }
 
 UNKNOWN_SCENARIO_REQUEST_ID = "e5f6a7b8-c9d0-4e1f-8a2b-4c5d6e7f8a9b"
