@@ -140,12 +140,10 @@ class ChatExchange:
         outcome: str,
     ) -> Reply:
         self._with_request_id()
-        if plan.stream:
-            if outcome == "local":
-                self._recorder.chunks(chunks)
-            return Reply(self._headers, stream=self._body(chunks, rest, outcome))
-        if outcome == "local":
+        if outcome == "local":  # upstream chunks were recorded as they were translated
             self._recorder.chunks(chunks)
+        if plan.stream:
+            return Reply(self._headers, stream=self._body(chunks, rest, outcome))
         completion = fold_chunks(chunks)
         self._recorder.first_byte()
         self._record(status=200, outcome=outcome)
