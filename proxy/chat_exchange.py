@@ -118,9 +118,9 @@ class ChatExchange:
         if plan.notes:
             self._headers["x-dashscope-proxy-notes"] = header_text("; ".join(plan.notes))
         identity = translation.identity
+        local = plan.local_answer is not None
         self._recorder.plan(
-            path=plan.path,
-            body=plan.body,
+            upstream=None if local else {"path": plan.path, "body": plan.body},
             notes=plan.notes,
             translation={
                 "chunk_id": identity.id,

@@ -10,10 +10,12 @@ factory for tests that need a proxy configured differently.
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,9 +27,10 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from proxy.app import create_app
-from proxy.config import DEFAULT_MODELS, Settings, UpstreamSettings
+from proxy.config import DEFAULT_MODELS, Settings, TrafficLogSettings, UpstreamSettings
 from proxy.serving import BackgroundServer
 from proxy.simulator import ReceivedRequest, build_scenario, create_simulator_app
+from proxy.traffic.writer import TrafficWriter
 
 SERVER_KEY = "sk-server-side-dashscope-key"
 CLIENT_KEY = "sk-client-key"
@@ -246,3 +249,45 @@ def slow_simulator_url() -> Iterator[str]:
     """A simulator that waits 0.3 s between frames, for keep-alive tests."""
     with BackgroundServer(create_simulator_app(frame_delay=0.3)) as server:
         yield server.url
+
+
+# ---- added for the traffic-log tests ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficProxy:
+    """A proxy writing a traffic log, in front of the simulator, stopped on demand."""
+
+    url: str
+    writer: TrafficWriter
+    server: BackgroundServer
+
+    def stop(self) -> None:
+        """Stop serving: the lifespan closes the writer, which writes what is queued first."""
+        self.server.stop()
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Every line of a traffic log, parsed; each must be one complete JSON object."""
+    data = path.read_bytes()
+    assert not data or data.endswith(b"\n"), f"{path} ends with a partial line"
+    records = [json.loads(line) for line in data.splitlines()]
+    assert all(isinstance(r, dict) for r in records)
+    return records
+
+
+@pytest.fixture
+def traffic_proxy(simulator_url: str) -> Iterator[Callable[..., TrafficProxy]]:
+    """`traffic_proxy(TrafficLogSettings(...), api_key=SERVER_KEY)`: a proxy for this test with
+    the given traffic-log settings; `.stop()` flushes the log (also done after the test)."""
+    with ExitStack() as stack:
+
+        def start(traffic: TrafficLogSettings, *, api_key: str = SERVER_KEY) -> TrafficProxy:
+            settings = replace(proxy_settings(simulator_url, api_key=api_key), traffic_log=traffic)
+            app = create_app(settings)
+            writer = app.state.traffic_writer
+            assert isinstance(writer, TrafficWriter)
+            server = stack.enter_context(BackgroundServer(app))
+            return TrafficProxy(server.url, writer, server)
+
+        yield start

@@ -52,6 +52,7 @@ class ExchangeRecorder:
             "request": None,
             "upstream_request": None,
             "notes": [],
+            "translation": None,
         }
 
     def request(self, body: Any) -> None:
@@ -64,13 +65,13 @@ class ExchangeRecorder:
     def plan(
         self,
         *,
-        path: str,
-        body: dict[str, Any],
+        upstream: dict[str, Any] | None,
         notes: list[str],
         translation: dict[str, Any],
     ) -> None:
-        """What the proxy decided to send, and what replaying the translation needs."""
-        self._record["upstream_request"] = {"path": path, "body": body}
+        """What the proxy sends upstream (None when it answers itself), and what replaying the
+        translation needs."""
+        self._record["upstream_request"] = upstream
         self._record["notes"] = list(notes)
         self._record["translation"] = translation
 

@@ -27,7 +27,8 @@ _SHORTEST_SECRET = 6  # shorter "keys" would mask ordinary words
 
 class Redactor:
     def __init__(self, patterns: Iterable[str] = (), secrets: Iterable[str] = ()) -> None:
-        self._pattern = re.compile("|".join(f"(?:{p})" for p in (*DEFAULT_PATTERNS, *patterns)))
+        # Compiled one by one: a pattern may carry inline flags, which cannot be joined.
+        self._patterns = tuple(re.compile(p) for p in (*DEFAULT_PATTERNS, *patterns))
         self._secrets = tuple(s for s in secrets if len(s) >= _SHORTEST_SECRET)
 
     def redact(self, value: Any, secrets: Iterable[str] = ()) -> Any:
@@ -44,7 +45,7 @@ class Redactor:
             return self._text(value, exact)
         if isinstance(value, dict):
             return {
-                key: MASK
+                self._text(key, exact) if isinstance(key, str) else key: MASK
                 if isinstance(key, str) and _SECRET_NAMES.match(key) and value[key]
                 else self._walk(value[key], exact)
                 for key in value
@@ -54,7 +55,11 @@ class Redactor:
         return value
 
     def _text(self, text: str, exact: list[str]) -> str:
+        # Patterns first: a key of a known shape is masked whole, even if it starts with a
+        # shorter known secret.
+        for pattern in self._patterns:
+            text = pattern.sub(MASK, text)
         for secret in exact:
             if secret in text:
                 text = text.replace(secret, MASK)
-        return self._pattern.sub(MASK, text)
+        return text

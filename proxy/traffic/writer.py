@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import queue
+import stat
 import sys
 import threading
 import time
@@ -45,8 +47,9 @@ class TrafficWriter:
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
         self._thread = threading.Thread(target=self._run, name="traffic-writer", daemon=True)
         self._file: BinaryIO | None = None
+        self._regular = True
         self._size = 0
-        self._reported_at = 0.0
+        self._reported_at = -_REPORT_EVERY  # the first loss is reported at once
         self._lock = threading.Lock()  # counters change on the loop thread and the writer's
         self.written = 0
         self.dropped = 0
@@ -80,8 +83,10 @@ class TrafficWriter:
             record, secrets = item
             try:
                 line = orjson.dumps(self._redactor.redact(record, secrets)) + b"\n"
-            except (TypeError, ValueError) as exc:
-                self._lost(f"a record could not be serialised ({exc})")
+            except (TypeError, ValueError, RecursionError) as exc:
+                # A client's body may nest deeper than redaction or JSON can follow: that record
+                # is lost, the writer goes on.
+                self._lost(f"a record could not be serialised ({exc.__class__.__name__})")
                 continue
             self._write(line)
         self._close_file()
@@ -101,11 +106,15 @@ class TrafficWriter:
 
     def _write_file(self, line: bytes) -> None:
         assert self._path is not None
+        if self._file is not None and self._regular and not self._path.exists():
+            self._close_file()  # deleted (with its directory?) since it was opened: start anew
         if self._file is None:
             self._path.parent.mkdir(parents=True, exist_ok=True)
             self._file = self._path.open("ab")
-            self._size = self._file.tell()
-        if self._size and self._size + len(line) > self._max_bytes:
+            # Pipes and devices can neither tell their size nor be rotated.
+            self._regular = stat.S_ISREG(os.fstat(self._file.fileno()).st_mode)
+            self._size = self._file.tell() if self._regular else 0
+        if self._regular and self._size and self._size + len(line) > self._max_bytes:
             self._rotate()
             return self._write_file(line)
         self._file.write(line)

@@ -1,0 +1,245 @@
+"""The record builder (`ExchangeRecorder`) on its own, with a clock the test moves by hand."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from proxy.errors import ProxyError
+from proxy.sse import SSEEvent
+from proxy.traffic.record import ExchangeRecorder, NullRecorder
+
+# The version-1 fields of docs/traffic-log.md that every record carries (frames and chunks only
+# with capture).
+FIELDS = {
+    "v",
+    "id",
+    "upstream_request_id",
+    "client_request_id",
+    "started_at",
+    "endpoint",
+    "model",
+    "stream",
+    "status",
+    "outcome",
+    "error",
+    "timings_ms",
+    "usage",
+    "request",
+    "upstream_request",
+    "notes",
+    "translation",
+    "response",
+}
+USAGE = {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12}
+
+
+class FakeClock:
+    def __init__(self, now: float = 100.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def recorder(clock: FakeClock, *, frames: bool = False, chunks: bool = False) -> ExchangeRecorder:
+    return ExchangeRecorder(
+        exchange_id="abc123",
+        started_at=1_700_000_000.5,
+        clock=clock,
+        endpoint="/v1/chat/completions",
+        client_request_id="client-7",
+        capture_frames=frames,
+        capture_chunks=chunks,
+    )
+
+
+def chunk(delta: dict[str, Any], finish: str | None = None, usage: Any = None) -> dict[str, Any]:
+    choices = [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
+    body = {"id": "chatcmpl-abc123", "object": "chat.completion.chunk", "created": 1}
+    return {**body, "model": "qwen-plus", "choices": choices, "usage": usage}
+
+
+def call(arguments: str, first: bool) -> dict[str, Any]:
+    head = {"id": "call_ci_abc_0", "type": "function"} if first else {}
+    name = {"name": "code_interpreter"} if first else {}
+    return {"index": 0, **head, "function": {**name, "arguments": arguments}}
+
+
+STREAM = [
+    chunk({"role": "assistant", "reasoning_content": "Let me "}),
+    chunk({"reasoning_content": "compute."}),
+    chunk({"tool_calls": [call('{"code": ', first=True)]}),
+    chunk({"tool_calls": [call('"6*7"}', first=False)]}),
+    chunk({"content": "It is "}),
+    chunk({"content": "42."}, finish="stop"),
+    {**chunk({}), "choices": [], "usage": USAGE},
+]
+FRAMES = [SSEEvent("result", '{"output": 1}', "1", 200), SSEEvent("result", '{"output": 2}', "2")]
+
+
+def test_timings_are_milliseconds_since_arrival_and_only_the_first_moment_counts() -> None:
+    clock = FakeClock(100.0)
+    rec = recorder(clock)
+    clock.now = 100.1
+    rec.frames([])  # an empty read is not a frame
+    clock.now = 100.25
+    rec.frames(FRAMES[:1])
+    clock.now = 100.3
+    rec.frames(FRAMES[1:])
+    clock.now = 100.5
+    rec.first_byte()
+    clock.now = 101.0
+    rec.first_byte()
+    clock.now = 102.0
+    record = rec.finish(status=200, outcome="ok")
+    assert record["timings_ms"] == {
+        "upstream_first_frame": 250.0,
+        "first_byte": 500.0,
+        "total": 2000.0,
+    }
+    assert record["started_at"] == 1_700_000_000.5
+
+
+def test_moments_never_reached_are_null() -> None:
+    clock = FakeClock()
+    rec = recorder(clock)
+    clock.now += 0.004
+    record = rec.finish(status=429, outcome="error")
+    assert record["timings_ms"] == {"upstream_first_frame": None, "first_byte": None, "total": 4.0}
+
+
+def test_chunks_fold_into_the_message_a_non_stream_client_would_get() -> None:
+    rec = recorder(FakeClock())
+    for item in STREAM:
+        rec.chunks([item])
+    record = rec.finish(status=200, outcome="ok", code_runs=["6*7"])
+    code_call = {
+        "id": "call_ci_abc_0",
+        "type": "function",
+        "function": {"name": "code_interpreter", "arguments": '{"code": "6*7"}'},
+    }
+    message = {
+        "role": "assistant",
+        "content": "It is 42.",
+        "reasoning_content": "Let me compute.",
+        "tool_calls": [code_call],
+    }
+    assert record["response"] == {
+        "choices": [{"index": 0, "finish_reason": "stop", "message": message}],
+        "code_runs": ["6*7"],
+    }
+    assert record["usage"] == USAGE  # the usage chunk, as no better usage was given
+
+
+def test_the_translations_usage_wins_over_the_streamed_one() -> None:
+    rec = recorder(FakeClock())
+    rec.chunks(STREAM)
+    usage = {**USAGE, "x_tools": {"code_interpreter": {"count": 1}}}
+    assert rec.finish(status=200, outcome="ok", usage=usage)["usage"] == usage
+
+
+def test_nothing_streamed_gives_an_empty_response() -> None:
+    record = recorder(FakeClock()).finish(status=502, outcome="error")
+    assert record["response"] == {"choices": [], "code_runs": []}
+    assert record["usage"] is None
+
+
+def test_without_capture_neither_frames_nor_chunks_are_kept() -> None:
+    rec = recorder(FakeClock())
+    rec.frames(FRAMES)
+    rec.chunks(STREAM)
+    record = rec.finish(status=200, outcome="ok")
+    assert "frames" not in record
+    assert "chunks" not in record
+    assert record["response"]["choices"][0]["message"]["content"] == "It is 42."
+
+
+@pytest.mark.parametrize(("frames", "chunks"), [(True, False), (False, True), (True, True)])
+def test_capture_keeps_what_was_asked_for_in_order(frames: bool, chunks: bool) -> None:
+    rec = recorder(FakeClock(), frames=frames, chunks=chunks)
+    rec.frames(FRAMES[:1])
+    rec.chunks(STREAM[:3])
+    rec.frames(FRAMES[1:])
+    rec.chunks(STREAM[3:])
+    record = rec.finish(status=200, outcome="ok")
+    expected_frames = [
+        {"event": "result", "status": 200, "data": '{"output": 1}'},
+        {"event": "result", "status": None, "data": '{"output": 2}'},
+    ]
+    assert record.get("frames") == (expected_frames if frames else None)
+    assert record.get("chunks") == (STREAM if chunks else None)
+
+
+def test_request_plan_and_identifiers_are_recorded() -> None:
+    rec = recorder(FakeClock())
+    body = {"model": "qwen-plus", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+    rec.request(body)
+    notes = ["store: dropped (no DashScope equivalent)"]
+    upstream = {"model": "qwen-plus", "input": {}, "parameters": {"incremental_output": True}}
+    translation = {"chunk_id": "chatcmpl-abc123", "code_format": "tool_calls"}
+    rec.plan(upstream={"path": "/api/v1/x", "body": upstream}, notes=notes, translation=translation)
+    notes.append("changed later")  # the record keeps what was true when planned
+    rec.upstream_request_id("req-1")
+    rec.upstream_request_id(None)  # an unknown id later does not erase the known one
+    record = rec.finish(status=200, outcome="ok")
+    assert record["request"] == body
+    assert (record["model"], record["stream"]) == ("qwen-plus", True)
+    assert record["upstream_request"] == {"path": "/api/v1/x", "body": upstream}
+    assert record["notes"] == ["store: dropped (no DashScope equivalent)"]
+    assert record["translation"] == translation
+    assert record["upstream_request_id"] == "req-1"
+    assert (record["id"], record["client_request_id"]) == ("abc123", "client-7")
+    assert (record["v"], record["endpoint"]) == (1, "/v1/chat/completions")
+
+
+@pytest.mark.parametrize("body", [None, ["not", "an", "object"], {"model": 7}])
+def test_a_request_without_a_usable_model_records_none(body: Any) -> None:
+    rec = recorder(FakeClock())
+    rec.request(body)
+    record = rec.finish(status=400, outcome="error")
+    assert record["request"] == body
+    assert record["model"] is None
+
+
+def test_an_error_is_recorded_with_type_code_and_message() -> None:
+    error = ProxyError("slow down", status=429, type="rate_limit_error", code="Throttling")
+    record = recorder(FakeClock()).finish(status=429, outcome="error", error=error)
+    assert record["error"] == {
+        "type": "rate_limit_error",
+        "code": "Throttling",
+        "message": "slow down",
+    }
+    assert (record["status"], record["outcome"]) == (429, "error")
+
+
+def test_a_full_record_is_plain_json_with_every_documented_field() -> None:
+    rec = recorder(FakeClock(), frames=True, chunks=True)
+    rec.request({"model": "qwen-plus", "messages": []})
+    rec.plan(upstream={"path": "/p", "body": {}}, notes=[], translation={"chunk_id": "c"})
+    rec.frames(FRAMES)
+    rec.chunks(STREAM)
+    record = rec.finish(status=200, outcome="ok")
+    assert orjson.loads(orjson.dumps(record)) == record
+    assert set(record) == FIELDS | {"frames", "chunks"}
+
+
+def test_a_record_that_ends_before_any_plan_still_has_every_documented_field() -> None:
+    # A malformed body ends the exchange before a plan exists; readers of version 1 expect
+    # each documented field, null when unknown (as `upstream_request` already is).
+    record = recorder(FakeClock()).finish(status=400, outcome="error")
+    assert set(record) == FIELDS
+
+
+def test_the_null_recorder_records_nothing() -> None:
+    clock = FakeClock()
+    null = NullRecorder(
+        exchange_id="x", started_at=0.0, clock=clock, endpoint="/v1/chat/completions"
+    )
+    null.request({"model": "qwen-plus"})
+    null.frames(FRAMES)
+    null.chunks(STREAM)
+    null.first_byte()
+    assert null.finish(status=200, outcome="ok", code_runs=["1"], usage=USAGE) == {}
