@@ -1,4 +1,4 @@
-"""`dashscope-proxy serve | demo`: the command line."""
+"""`dashscope-proxy serve | demo | logs`: the command line."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ import argparse
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 
 from proxy import __version__
 from proxy.config import ConfigError, Settings, load_settings
+from proxy.inspect.commands import add_logs_parser, run_logs
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
         help="keep the proxy and simulator running to try your own client against them",
     )
     demo.add_argument("--port", type=int, default=0, help="proxy port with --serve (default 8000)")
+    add_logs_parser(commands)
     return parser
 
 
@@ -51,6 +54,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "logs":
+        return run_logs(args, clock=time.time, sleep=time.sleep)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     # One line per upstream call from the HTTP clients is noise next to the proxy's own logs.
     for noisy in ("httpx", "httpx2", "httpcore"):

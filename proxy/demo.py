@@ -9,7 +9,8 @@ import time
 from typing import Any, TextIO
 
 from proxy.app import create_app
-from proxy.config import Settings, UpstreamSettings
+from proxy.config import Settings, TrafficLogSettings, UpstreamSettings
+from proxy.inspect.commands import DEMO_TRAFFIC_LOG
 from proxy.serving import BackgroundServer
 from proxy.simulator import create_simulator_app
 
@@ -24,17 +25,34 @@ class _Style:
         return f"\033[{code}m{text}\033[0m" if self._on else text
 
 
-def run_demo(*, serve: bool = False, port: int = 0, out: TextIO = sys.stdout) -> int:
+def run_demo(
+    *,
+    serve: bool = False,
+    port: int = 0,
+    out: TextIO | None = None,
+    traffic_log: str = DEMO_TRAFFIC_LOG,
+) -> int:
+    out = out or sys.stdout  # looked up now: tests and callers may have redirected it
     simulator = BackgroundServer(create_simulator_app(frame_delay=0 if not serve else 0.02))
     with simulator:
         settings = Settings(
-            upstream=UpstreamSettings(base_url=simulator.url, api_key="sk-demo-simulator")
+            upstream=UpstreamSettings(base_url=simulator.url, api_key="sk-demo-simulator"),
+            # Captured in full so `dashscope-proxy logs show` and `logs replay` have it all.
+            traffic_log=TrafficLogSettings(
+                path=traffic_log, capture_frames=True, capture_chunks=True
+            ),
         )
         proxy_port = (port or 8000) if serve else 0
         with BackgroundServer(create_app(settings), port=proxy_port) as proxy:
             if serve:
                 return _wait(proxy.url, simulator.url, out)
-            return _sample_request(f"{proxy.url}/v1", out)
+            status = _sample_request(f"{proxy.url}/v1", out)
+    print(
+        f"\nThe exchange is in the traffic log {traffic_log}. Look at it with:\n"
+        "  dashscope-proxy logs list\n  dashscope-proxy logs show <id>",
+        file=out,
+    )
+    return status
 
 
 def _wait(proxy_url: str, simulator_url: str, out: TextIO) -> int:

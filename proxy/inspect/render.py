@@ -1,0 +1,217 @@
+"""Rich renderings of exchange rows, stats and replay results (the one rich user, with
+`render_show`). Consoles never interpret markup or emoji codes in logged text, and print no
+colours when the output is not a terminal."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, TextIO
+
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from proxy.inspect.query import Record, is_error, started_at, status_of, text, timing, usage_of
+from proxy.inspect.replay import ReplayResult
+from proxy.inspect.stats import NO_MODEL, PERCENTILES
+
+# header, width (fixed in follow mode, the least otherwise; the model column gives way), justify
+_COLUMNS = (
+    ("time", 15, "left"),
+    ("id", 8, "left"),
+    ("model", 18, "left"),
+    ("status", 13, "left"),
+    ("1st byte", 8, "right"),
+    ("total", 6, "right"),
+    ("tokens", 11, "right"),
+    ("runs", 4, "right"),
+)
+_SHRINKS = frozenset({"model", "status", "tokens"})
+
+
+def make_console(
+    file: TextIO | None = None, *, stderr: bool = False, width: int | None = None
+) -> Console:
+    """A console for logged text: no markup, emoji codes or number highlighting in it; colours
+    only on a terminal; the terminal's width (else $COLUMNS, else 80) unless `width` is given."""
+    return Console(
+        file=file, stderr=stderr, width=width, markup=False, emoji=False, highlight=False
+    )
+
+
+def local_time(timestamp: float, *, short: bool = False) -> str:
+    """Local time: `Nov 24 07:01:31` in rows, `2025-11-24 07:01:31 CET` otherwise."""
+    moment = datetime.fromtimestamp(timestamp).astimezone()
+    return moment.strftime("%b %d %H:%M:%S" if short else "%Y-%m-%d %H:%M:%S %Z")
+
+
+def duration(ms: float | None, *, short: bool = False) -> str:
+    """`36 ms`, `1.2 s`, `123 s` (`36ms` .. when short); `-` for a moment never reached."""
+    if ms is None:
+        return "-"
+    space = "" if short else " "
+    if ms < 1000:
+        return f"{ms:.0f}{space}ms"
+    if ms < 100_000:
+        return f"{ms / 1000:.1f}{space}s"
+    return f"{ms / 1000:.0f}{space}s"
+
+
+def tokens(record: Record) -> str:
+    usage = usage_of(record)
+    if usage.prompt is None and usage.completion is None:
+        return "-"
+    return f"{_n(usage.prompt)}/{_n(usage.completion)}"
+
+
+def _n(value: int | None) -> str:
+    return "-" if value is None else str(value)
+
+
+def status_label(record: Record, *, always_outcome: bool = False) -> str:
+    """`200`, or `200 error`, `499 cancelled`, `200 local`: the outcome when it is not ok."""
+    status = status_of(record)
+    outcome = text(record.get("outcome"))
+    label = "-" if status is None else str(status)
+    shown = outcome and (always_outcome or outcome != "ok")
+    return f"{label} {outcome}" if shown else label
+
+
+def _status_style(record: Record) -> str:
+    if record.get("outcome") == "cancelled":
+        return "yellow"
+    return "bold red" if is_error(record) else "green"
+
+
+def rows_table(
+    records: list[Record], *, header: bool = True, fixed_width: int | None = None
+) -> Table:
+    """One row per exchange. With `fixed_width` (the console's), every column has a fixed
+    width, so rows printed one batch at a time (`tail -f`) line up; the model column takes
+    what is left."""
+    table = _table(show_header=header, tight=True)
+    fixed = fixed_width is not None
+    others = sum(width for name, width, _ in _COLUMNS if name != "model") + len(_COLUMNS) - 1
+    for name, width, justify in _COLUMNS:
+        if name == "model" and fixed_width is not None:
+            width = max(8, min(24, fixed_width - others))
+        table.add_column(
+            name,
+            justify="right" if justify == "right" else "left",
+            no_wrap=True,
+            overflow="ellipsis",
+            width=width if fixed else None,
+            min_width=None if fixed or name in _SHRINKS else width,
+            max_width=24 if name == "model" and not fixed else None,
+        )
+    for record in records:
+        runs = usage_of(record).runs
+        table.add_row(
+            Text(local_time(started_at(record), short=True), style="dim"),
+            Text(text(record.get("id"))[:8], style="cyan"),
+            text(record.get("model")) or "-",
+            Text(status_label(record), style=_status_style(record)),
+            duration(timing(record, "first_byte"), short=True),
+            duration(timing(record, "total"), short=True),
+            tokens(record),
+            str(runs) if runs else "",
+        )
+    return table
+
+
+def _table(*, show_header: bool = True, tight: bool = False) -> Table:
+    """Columns apart by two spaces (`tight`: one, for rows that must fit 80 columns)."""
+    return Table(
+        box=box.SIMPLE_HEAD,
+        show_header=show_header,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 0) if tight else (0, 1),
+        collapse_padding=True,
+        header_style="bold",
+    )
+
+
+def _model_column(table: Table, header: str = "model") -> None:
+    table.add_column(header, no_wrap=True, overflow="ellipsis", max_width=24)
+
+
+def stats_view(stats: dict[str, Any], since: str | None = None) -> RenderableType:
+    overall = stats["overall"]
+    title = f"{overall['exchanges']} exchange(s)" + (f" since {since}" if since else "")
+    parts: list[RenderableType] = [Text(title, style="bold")]
+    if not overall["exchanges"]:
+        return Group(*parts)
+    groups: list[tuple[str, dict[str, Any]]] = [("all", overall), *stats["models"].items()]
+    counts = _table()
+    _model_column(counts)
+    for header in ("exchanges", "errors", "error rate", "prompt", "completion", "reasoning"):
+        counts.add_column(header, justify="right", no_wrap=True)
+    counts.add_column("runs", justify="right", no_wrap=True)
+    latency = _table()
+    _model_column(latency, "latency")
+    for moment in ("1st byte", "total"):
+        for q in PERCENTILES:
+            latency.add_column(f"{moment} p{q}", justify="right", no_wrap=True)
+    errors = _table()
+    _model_column(errors, "errors by code")
+    errors.add_column("model", no_wrap=True, overflow="ellipsis", max_width=24)
+    errors.add_column("count", justify="right")
+    errors.add_column("rate", justify="right")
+    for label, group in groups:
+        shown = Text(label, style="bold" if label == "all" else "dim" if label == NO_MODEL else "")
+        tokens = group["tokens"]
+        counts.add_row(
+            shown,
+            str(group["exchanges"]),
+            str(group["errors"]),
+            _rate(group["error_rate"]),
+            str(tokens["prompt"]),
+            str(tokens["completion"]),
+            str(tokens["reasoning"]),
+            str(group["interpreter_runs"]),
+        )
+        latency.add_row(
+            shown,
+            *(duration(group["first_byte_ms"][f"p{q}"]) for q in PERCENTILES),
+            *(duration(group["total_ms"][f"p{q}"]) for q in PERCENTILES),
+        )
+        for code, entry in group["errors_by_code"].items():
+            errors.add_row(
+                Text(code, style="red"), label, str(entry["count"]), _rate(entry["rate"])
+            )
+    parts += [Text(""), counts, Text(""), latency]
+    if errors.row_count:
+        parts += [Text(""), errors]
+    return Group(*parts)
+
+
+def _rate(rate: float) -> str:
+    return f"{rate * 100:.1f}%"
+
+
+def replay_view(result: ReplayResult, exchange_id: str) -> RenderableType:
+    what = (
+        f"{result.expected_count} chunk(s)"
+        if result.compared == "chunks"
+        else "the folded response (chunks were not captured)"
+    )
+    lines: list[RenderableType] = []
+    if result.matches:
+        lines.append(Text.assemble(("matches", "bold green"), f": {exchange_id}, {what}"))
+    else:
+        head = f"differs: {exchange_id}, compared {what}"
+        lines.append(Text(head, style="bold red"))
+        if result.first_difference is not None:
+            lines.append(
+                Text(
+                    f"first differing chunk: #{result.first_difference} "
+                    f"(recorded {result.expected_count}, replayed {result.actual_count})"
+                )
+            )
+        lines.extend(Text("  " + line) for line in result.differences)
+        lines.append(Text("  (recorded -> replayed)", style="dim"))
+    if result.error:
+        lines.append(Text(f"the replayed translation ended with an error: {result.error}", "dim"))
+    return Group(*lines)

@@ -1,0 +1,200 @@
+"""Re-running today's translator over a recorded exchange's upstream frames (pure).
+
+The bug-report and regression tool: a record captured with `capture_frames` holds the native
+SSE events DashScope sent and the settings the translation ran with (`translation`). Feeding
+those frames to the current `ChatTranslation` must give what the client got: the recorded
+`chunks` when they were captured, otherwise the folded `response` (choices, code runs, usage).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from proxy.chat_fold import fold_chunks
+from proxy.chat_pipeline import ChatTranslation
+from proxy.chat_stream import ChunkIdentity
+from proxy.errors import ProxyError
+from proxy.inspect.query import Record, text
+from proxy.sse import SSEEvent
+
+CAPTURE_HINT = "enable [traffic_log] capture_frames"
+_MAX_DIFFERENCES = 8
+_MAX_VALUE = 70
+
+
+class ReplayUnavailable(Exception):
+    """The record cannot be replayed; the message says why."""
+
+
+@dataclass(slots=True)
+class ReplayResult:
+    compared: str  # "chunks" or "response"
+    expected_count: int  # recorded chunks, or recorded choices
+    actual_count: int
+    first_difference: int | None = None  # chunk index, or None when the response differs
+    differences: list[str] = field(default_factory=list)  # "path: recorded -> replayed"
+    error: str | None = None  # how the replayed translation ended, when it raised
+
+    @property
+    def matches(self) -> bool:
+        return self.first_difference is None and not self.differences
+
+
+@dataclass(slots=True)
+class _Replayed:
+    chunks: list[dict[str, Any]]
+    code_runs: list[str]
+    usage: dict[str, Any] | None
+    error: ProxyError | None
+
+
+def replay(record: Record) -> ReplayResult:
+    frames = record.get("frames")
+    if not isinstance(frames, list):
+        raise ReplayUnavailable(f"this record has no upstream frames: {CAPTURE_HINT}")
+    if record.get("outcome") == "local":
+        raise ReplayUnavailable("the proxy answered this exchange itself; DashScope sent nothing")
+    replayed = _run(record, frames)
+    error = None
+    if replayed.error is not None:
+        error = f"{replayed.error.code or replayed.error.type}: {replayed.error.message}"
+    recorded_chunks = record.get("chunks")
+    if isinstance(recorded_chunks, list):
+        result = _compare_chunks(_plain(recorded_chunks), _plain(replayed.chunks))
+    else:
+        result = _compare_response(record, replayed)
+    result.error = error
+    return result
+
+
+def _run(record: Record, frames: list[Any]) -> _Replayed:
+    settings = record.get("translation")
+    if not isinstance(settings, dict):
+        raise ReplayUnavailable("this record has no `translation` settings to replay with")
+    try:
+        identity = ChunkIdentity(
+            id=str(settings["chunk_id"]),
+            created=int(settings["created"]),
+            model=str(settings["model"]),
+            call_id_prefix=str(settings["call_id_prefix"]),
+        )
+        translation = ChatTranslation(
+            identity,
+            include_usage=bool(settings["include_usage"]),
+            code_format=str(settings["code_format"]),
+        )
+        events = [
+            SSEEvent(
+                event=text(f.get("event")) or "message",
+                data=text(f.get("data")),
+                status=f["status"] if isinstance(f.get("status"), int) else None,
+            )
+            for f in frames
+            if isinstance(f, dict)
+        ]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ReplayUnavailable(
+            f"the record's `translation` settings are incomplete ({exc})"
+        ) from None
+    chunks: list[dict[str, Any]] = []
+    error: ProxyError | None = None
+    try:
+        chunks.extend(translation.feed(events))
+        # A client that left mid-stream never got the closing chunks: do not make them.
+        if record.get("outcome") != "cancelled" or translation.finished:
+            chunks.extend(translation.finish())
+    except ProxyError as exc:
+        error = exc
+    return _Replayed(chunks, list(translation.code_runs), translation.usage, error)
+
+
+def _plain(value: Any) -> Any:
+    """As it would be after a trip through the log: JSON types only."""
+    return orjson.loads(orjson.dumps(value))
+
+
+def _compare_chunks(recorded: list[Any], replayed: list[Any]) -> ReplayResult:
+    result = ReplayResult("chunks", len(recorded), len(replayed))
+    for index, (old, new) in enumerate(zip(recorded, replayed, strict=False)):
+        if old != new:
+            result.first_difference = index
+            result.differences = differences(old, new, f"chunks[{index}]")
+            return result
+    if len(recorded) != len(replayed):
+        index = min(len(recorded), len(replayed))
+        result.first_difference = index
+        old = recorded[index] if index < len(recorded) else None
+        new = replayed[index] if index < len(replayed) else None
+        result.differences = [f"chunks[{index}]: {_short(old)} -> {_short(new)}"]
+    return result
+
+
+def _compare_response(record: Record, replayed: _Replayed) -> ReplayResult:
+    response = record.get("response")
+    if not isinstance(response, dict):
+        response = {}
+    recorded = {
+        "choices": response.get("choices", []),
+        "code_runs": response.get("code_runs", []),
+        "usage": record.get("usage"),
+    }
+    folded = fold_chunks(replayed.chunks)["choices"] if replayed.chunks else []
+    now = _plain(
+        {
+            "choices": [
+                {"index": c["index"], "finish_reason": c["finish_reason"], "message": c["message"]}
+                for c in folded
+            ],
+            "code_runs": replayed.code_runs,
+            "usage": replayed.usage,
+        }
+    )
+    result = ReplayResult("response", len(_as_list(recorded["choices"])), len(now["choices"]))
+    result.differences = differences(_plain(recorded), now, "response")
+    return result
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def differences(old: Any, new: Any, path: str, limit: int = _MAX_DIFFERENCES) -> list[str]:
+    """Compact lines `path: recorded -> replayed` for the leaves that differ (at most `limit`,
+    then a count of the rest)."""
+    found: list[str] = []
+    _walk(old, new, path, found)
+    if len(found) > limit:
+        return [*found[:limit], f"... and {len(found) - limit} more difference(s)"]
+    return found
+
+
+def _walk(old: Any, new: Any, path: str, found: list[str]) -> None:
+    if old == new:
+        return
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in [*old, *(k for k in new if k not in old)]:
+            if key not in new:
+                found.append(f"{path}.{key}: {_short(old[key])} -> (absent)")
+            elif key not in old:
+                found.append(f"{path}.{key}: (absent) -> {_short(new[key])}")
+            else:
+                _walk(old[key], new[key], f"{path}.{key}", found)
+        return
+    if isinstance(old, list) and isinstance(new, list):
+        for index in range(max(len(old), len(new))):
+            if index >= len(old):
+                found.append(f"{path}[{index}]: (absent) -> {_short(new[index])}")
+            elif index >= len(new):
+                found.append(f"{path}[{index}]: {_short(old[index])} -> (absent)")
+            else:
+                _walk(old[index], new[index], f"{path}[{index}]", found)
+        return
+    found.append(f"{path}: {_short(old)} -> {_short(new)}")
+
+
+def _short(value: Any) -> str:
+    shown = orjson.dumps(value).decode()
+    return shown if len(shown) <= _MAX_VALUE else shown[: _MAX_VALUE - 3] + "..."
