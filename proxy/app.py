@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -17,11 +18,21 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from proxy.chat_exchange import ChatExchange, Reply, new_exchange_id
+from proxy.applog import log_exchange
+from proxy.chat_exchange import ChatExchange, Reply, Services, new_exchange_id
 from proxy.chat_request import TranslationOptions
 from proxy.code_runs import FORMATS
 from proxy.config import Settings
-from proxy.errors import AuthenticationFailed, NotFound, ProxyError
+from proxy.errors import (
+    AuthenticationFailed,
+    NotFound,
+    PayloadTooLarge,
+    ProxyError,
+    error_headers,
+)
+from proxy.lifecycle import Lifecycle
+from proxy.metrics import CONTENT_TYPE, Metrics
+from proxy.retry import RetryPolicy
 from proxy.traffic.record import ExchangeRecorder, NullRecorder
 from proxy.traffic.redact import Redactor
 from proxy.traffic.writer import TrafficWriter
@@ -37,9 +48,7 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 
 def error_response(error: ProxyError, headers: dict[str, str] | None = None) -> Response:
-    headers = dict(headers or {})
-    if not error.retryable:
-        headers["x-should-retry"] = "false"
+    headers = {**(headers or {}), **error_headers(error)}
     return json_response(error.to_body(), error.status, headers)
 
 
@@ -47,32 +56,49 @@ def create_app(
     settings: Settings, *, upstream_transport: httpx.AsyncBaseTransport | None = None
 ) -> Starlette:
     """Build the proxy. `upstream_transport` lets tests put an in-process DashScope behind it."""
-    upstream = UpstreamClient(settings.upstream, transport=upstream_transport)
     traffic = settings.traffic_log
-    writer = (
-        TrafficWriter(
-            traffic.path,
-            redactor=Redactor(traffic.redact_patterns, secrets=(settings.upstream.api_key,)),
-            max_bytes=traffic.max_bytes,
-            retention=traffic.retention,
-            queue_size=traffic.queue_size,
-        )
-        if traffic.path
-        else None
+    writer = _writer(settings)
+    metrics = Metrics(dropped_records=lambda: writer.dropped if writer else 0)
+    lifecycle = Lifecycle(
+        max_active=settings.server.max_concurrent_streams,
+        drain_timeout=settings.server.drain_timeout,
+    )
+    metrics.active.set_function(lambda: float(lifecycle.active))
+
+    def on_end(record: dict[str, Any], secrets: tuple[str, ...]) -> None:
+        metrics.exchange(record)
+        log_exchange(record)
+        if writer is not None:
+            writer.submit(record, secrets)
+
+    services = Services(
+        upstream=UpstreamClient(settings.upstream, transport=upstream_transport),
+        lifecycle=lifecycle,
+        retry=RetryPolicy(
+            retries=settings.upstream.retries,
+            max_wait=settings.upstream.retry_max_wait,
+            budget=settings.upstream.retry_budget,
+        ),
+        keepalive=settings.server.keepalive_interval,
+        total_timeout=settings.upstream.total_timeout,
+        on_end=on_end,
+        on_retry=metrics.retries.inc,
     )
     options = TranslationOptions(
         code_format=settings.code_interpreter.format,
         multimodal_models=settings.routing.multimodal_models,
     )
+    forwarded = frozenset(settings.upstream.forward_headers)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        lifecycle.bind()
         if writer is not None:
             writer.start()
         try:
             yield
         finally:
-            await upstream.aclose()
+            await services.upstream.aclose()
             if writer is not None:
                 writer.close()
 
@@ -88,27 +114,25 @@ def create_app(
             capture_chunks=traffic.capture_chunks,
         )
 
-    def submit(record: dict[str, Any], secrets: tuple[str, ...]) -> None:
-        if writer is not None:
-            writer.submit(record, secrets)
-
     async def chat_completions(request: Request) -> Response:
+        _authorize(request, settings)
         exchange = ChatExchange(
-            upstream=upstream,
+            services,
             options=_path_options(request, options),
-            keepalive=settings.server.keepalive_interval,
             recorder=recorder(request),
-            submit=submit,
             client_key=_client_key(request),
+            forward_headers={k: v for k, v in request.headers.items() if k in forwarded},
         )
-        reply = await exchange.run(await request.body(), lambda: _upstream_key(request, settings))
-        return _response(reply)
+        body = await _body(request, settings.server.max_body_bytes)
+        return _response(await exchange.run(body, lambda: _upstream_key(request, settings)))
 
     async def list_models(request: Request) -> Response:
+        _authorize(request, settings)
         _path_options(request, options)  # an unknown /ci/<format> is a 404 here too
         return json_response({"object": "list", "data": [_model(m) for m in settings.models]})
 
     async def get_model(request: Request) -> Response:
+        _authorize(request, settings)
         _path_options(request, options)
         model_id = request.path_params["model_id"]
         if model_id not in settings.models:
@@ -119,6 +143,14 @@ def create_app(
 
     async def healthz(request: Request) -> Response:
         return json_response({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        if lifecycle.draining:
+            return json_response({"status": "draining"}, 503)
+        return json_response({"status": "ok"})
+
+    async def metrics_endpoint(request: Request) -> Response:
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE)
 
     app = Starlette(
         routes=[
@@ -131,7 +163,8 @@ def create_app(
             Route("/ci/{ci_format}/v1/models", list_models, methods=["GET"]),
             Route("/ci/{ci_format}/v1/models/{model_id:path}", get_model, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
-            Route("/readyz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics_endpoint, methods=["GET"]),
         ],
         exception_handlers={
             ProxyError: _proxy_error,
@@ -141,7 +174,51 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.traffic_writer = writer
+    app.state.lifecycle = lifecycle
+    app.state.metrics = metrics
     return app
+
+
+def _writer(settings: Settings) -> TrafficWriter | None:
+    traffic = settings.traffic_log
+    if not traffic.path:
+        return None
+    secrets = (settings.upstream.api_key, *settings.auth.proxy_keys)
+    return TrafficWriter(
+        traffic.path,
+        redactor=Redactor(traffic.redact_patterns, secrets=secrets),
+        max_bytes=traffic.max_bytes,
+        retention=traffic.retention,
+        queue_size=traffic.queue_size,
+    )
+
+
+def _authorize(request: Request, settings: Settings) -> None:
+    """With a server key, clients must present a proxy key (decision 7)."""
+    keys = settings.auth.proxy_keys
+    if not settings.upstream.api_key or not keys:
+        return
+    presented = _client_key(request).encode()
+    # Compare with every key, without stopping early, so timing tells nothing.
+    matched = [hmac.compare_digest(presented, key.encode()) for key in keys]
+    if not any(matched):
+        raise AuthenticationFailed(
+            "Invalid or missing proxy key: send one of the proxy's keys as "
+            "'Authorization: Bearer <key>'."
+        )
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    too_large = PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    body = bytearray()
+    async for piece in request.stream():
+        body += piece
+        if len(body) > limit:
+            raise too_large
+    return bytes(body)
 
 
 def _response(reply: Reply) -> Response:

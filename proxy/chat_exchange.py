@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -23,15 +24,21 @@ from proxy.chat_fold import fold_chunks
 from proxy.chat_pipeline import ChatTranslation
 from proxy.chat_request import TranslationOptions, UpstreamPlan, translate_chat_request
 from proxy.chat_stream import ChunkIdentity
-from proxy.errors import InvalidRequest, ProxyError
-from proxy.heartbeat import with_heartbeat
+from proxy.errors import (
+    InvalidRequest,
+    ProxyError,
+    Unavailable,
+    UpstreamTimeout,
+    error_headers,
+)
+from proxy.heartbeat import Stopped, with_heartbeat
+from proxy.lifecycle import Lifecycle
+from proxy.retry import RetryPolicy, retry_delay
 from proxy.sse import DONE, KEEPALIVE, SSEEvent, encode_data
 from proxy.traffic.record import ExchangeRecorder
 from proxy.upstream import UpstreamClient, UpstreamStream
 
 log = logging.getLogger("proxy")
-
-Submit = Callable[[dict[str, Any], tuple[str, ...]], None]
 
 
 @dataclass(slots=True)
@@ -44,27 +51,42 @@ class Reply:
     stream: AsyncIterator[bytes] | None = None
 
 
+@dataclass(slots=True)
+class Services:
+    """What every exchange of one app shares."""
+
+    upstream: UpstreamClient
+    lifecycle: Lifecycle
+    retry: RetryPolicy
+    keepalive: float
+    total_timeout: float
+    # Gets every finished record (traffic log, metrics, app log) with the secrets to mask.
+    on_end: Callable[[dict[str, Any], tuple[str, ...]], None]
+    on_retry: Callable[[], None] = lambda: None
+
+
 class ChatExchange:
     def __init__(
         self,
+        services: Services,
         *,
-        upstream: UpstreamClient,
         options: TranslationOptions,
-        keepalive: float,
         recorder: ExchangeRecorder,
-        submit: Submit,
         client_key: str,
+        forward_headers: dict[str, str] | None = None,
     ) -> None:
         self.id = recorder.exchange_id
-        self._upstream = upstream
+        self._services = services
         self._options = options
-        self._keepalive = keepalive
         self._recorder = recorder
-        self._submit = submit
         self._client_key = client_key
+        self._forward = forward_headers or {}
         self._headers = {"x-proxy-request-id": self.id}
         self._translation: ChatTranslation | None = None
         self._stream: UpstreamStream | None = None
+        self._admitted = False
+        self._recorded = False
+        self._deadline = time.monotonic() + services.total_timeout
 
     async def run(self, raw_body: bytes, upstream_key: Callable[[], str]) -> Reply:
         """Everything up to the first byte. Errors become replies with their status, recorded."""
@@ -84,6 +106,8 @@ class ChatExchange:
             raise
 
     async def _start(self, raw_body: bytes, upstream_key: Callable[[], str]) -> Reply:
+        self._services.lifecycle.acquire()
+        self._admitted = True
         body = _json(raw_body)
         self._recorder.request(body)
         plan = translate_chat_request(body, self._options)
@@ -98,13 +122,9 @@ class ChatExchange:
             # Only results for the proxy's own calls came in: answering here ends agent loops
             # and never runs code again.
             return self._reply(plan, translation.local_answer(plan.local_answer), None, "local")
-        self._stream = await self._upstream.open(plan.path, plan.body, key)
-        # Commit to a 200 only once the first frame is in and translated: DashScope reports
-        # many request errors as an `event:error` frame on an HTTP 200.
-        first = await self._stream.first_events()
-        chunks = self._feed(first) if first else self._finish_translation()
-        self._recorder.upstream_request_id(translation.request_id or self._stream.request_id)
-        rest = self._rest(self._stream, plan.stream) if first else None
+        first, chunks = await self._first_frame(plan, key, translation)
+        self._recorder.upstream_request_id(translation.request_id or self._stream_request_id())
+        rest = self._rest(plan.stream) if first else None
         if plan.stream:
             return self._reply(plan, chunks, rest, "ok")
         try:
@@ -113,6 +133,46 @@ class ChatExchange:
         finally:
             await self._close()
         return self._reply(plan, chunks, None, "ok")
+
+    async def _first_frame(
+        self, plan: UpstreamPlan, key: str, translation: ChatTranslation
+    ) -> tuple[list[SSEEvent], list[dict[str, Any]]]:
+        """Open the upstream stream and translate its first frame, retrying what may succeed.
+
+        Commit to a 200 only once the first frame is in and translated: DashScope reports many
+        request errors as an `event:error` frame on an HTTP 200. Nothing has reached the
+        client yet, so a retry cannot duplicate output, and no code has run.
+        """
+        started, attempt = time.monotonic(), 0
+        while True:
+            attempt += 1
+            try:
+                self._stream = await self._services.upstream.open(
+                    plan.path, plan.body, key, self._forward
+                )
+                first = await self._stream.first_events()
+                # An error frame first raises here before the translation changes state.
+                chunks = translation.feed(first) if first else translation.finish()
+            except ProxyError as error:
+                delay = retry_delay(
+                    self._services.retry,
+                    error,
+                    attempt=attempt,
+                    elapsed=time.monotonic() - started,
+                    jitter=random.random(),
+                )
+                if delay is None:
+                    raise
+                await self._close()
+                self._services.on_retry()
+                await anyio.sleep(delay)
+                continue
+            self._recorder.frames(first)
+            self._recorder.chunks(chunks)
+            return first, chunks
+
+    def _stream_request_id(self) -> str | None:
+        return self._stream.request_id if self._stream else None
 
     def _plan(self, plan: UpstreamPlan, translation: ChatTranslation) -> None:
         if plan.notes:
@@ -162,14 +222,26 @@ class ChatExchange:
         self._recorder.chunks(chunks)
         return chunks
 
-    async def _rest(
-        self, stream: UpstreamStream, keepalive_on: bool
-    ) -> AsyncIterator[list[dict[str, Any]] | None]:
+    async def _rest(self, stream_mode: bool) -> AsyncIterator[list[dict[str, Any]] | None]:
         """The chunks of the frames after the first, then the closing ones; None while the
         upstream is silent for the keep-alive interval."""
-        interval = self._keepalive if keepalive_on else 0
-        async for events in with_heartbeat(stream.events(), interval):
-            yield None if events is None else self._feed(events)
+        assert self._stream is not None
+        services = self._services
+        interval = services.keepalive if stream_mode else 0
+        stop = services.lifecycle.expired
+        try:
+            async for events in with_heartbeat(self._stream.events(), interval, stop=stop):
+                if time.monotonic() > self._deadline:
+                    raise UpstreamTimeout(
+                        f"the exchange took longer than {services.total_timeout:g} s",
+                        code="total_timeout",
+                    )
+                yield None if events is None else self._feed(events)
+        except Stopped:
+            raise Unavailable(
+                "The proxy is shutting down and its drain time is over; the answer was cut short.",
+                code="draining",
+            ) from None
         yield self._finish_translation()
 
     async def _body(
@@ -207,9 +279,7 @@ class ChatExchange:
 
     def _error_reply(self, error: ProxyError) -> Reply:
         self._with_request_id(getattr(error, "request_id", None))
-        headers = dict(self._headers)
-        if not error.retryable:
-            headers["x-should-retry"] = "false"
+        headers = {**self._headers, **error_headers(error)}
         self._record(status=error.status, outcome="error", error=error)
         return Reply(headers, status=error.status, body=error.to_body())
 
@@ -224,6 +294,12 @@ class ChatExchange:
             self._recorder.upstream_request_id(request_id)
 
     def _record(self, *, status: int, outcome: str, error: ProxyError | None = None) -> None:
+        """The one end of every exchange: its record goes out and its slot is freed."""
+        if self._recorded:
+            return
+        self._recorded = True
+        if self._admitted:
+            self._services.lifecycle.release()
         translation = self._translation
         record = self._recorder.finish(
             status=status,
@@ -232,8 +308,7 @@ class ChatExchange:
             code_runs=translation.code_runs if translation else [],
             usage=translation.usage if translation else None,
         )
-        if record:
-            self._submit(record, (self._client_key,))
+        self._services.on_end(record, (self._client_key,))
 
     async def _close(self) -> None:
         stream, self._stream = self._stream, None

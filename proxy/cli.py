@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from proxy import __version__
-from proxy.config import ConfigError, Settings, load_settings
+from proxy.config import ConfigError, Settings, check_exposure, load_settings
 from proxy.inspect.commands import add_logs_parser, run_logs
 
 
@@ -56,21 +56,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "logs":
         return run_logs(args, clock=time.time, sleep=time.sleep)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    # One line per upstream call from the HTTP clients is noise next to the proxy's own logs.
-    for noisy in ("httpx", "httpx2", "httpcore"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
     if args.command == "demo":
         from proxy.demo import run_demo
 
+        # The demo prints its own story; request lines and client chatter would clutter it.
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
         return run_demo(serve=args.serve, port=args.port)
     try:
         settings = _settings(args)
+        check_exposure(settings)
     except ConfigError as exc:
         print(f"dashscope-proxy: config error: {exc}", file=sys.stderr)
         return 2
     from proxy.app import create_app
+    from proxy.applog import configure_logging
     from proxy.serving import serve_forever
 
-    serve_forever(create_app(settings), settings.server.host, settings.server.port)
+    configure_logging(settings.server.log_level)
+    server = settings.server
+    serve_forever(
+        create_app(settings),
+        server.host,
+        server.port,
+        drain_timeout=server.drain_timeout,
+        log_level=server.log_level,
+    )
     return 0

@@ -6,6 +6,7 @@ Every error names the offending key, so a typo in a config file is caught before
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from collections.abc import Callable, Mapping
@@ -23,6 +24,8 @@ REGIONS = {
     "finance": "https://dashscope-finance.aliyuncs.com",
 }
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
 DEFAULT_MODELS = ("qwen3-max", "qwen3-max-preview", "qwen-plus", "qwen-flash", "qwen-turbo")
 
 
@@ -37,6 +40,21 @@ class ServerSettings:
     # Seconds of upstream silence (an interpreter run) after which an SSE comment keeps the
     # client's and intermediaries' read timeouts from firing; 0 turns it off.
     keepalive_interval: float = 15.0
+    # After SIGTERM: readiness turns 503 and new requests are refused at once; streams in
+    # flight may finish for this many seconds, then end with an in-band error and [DONE].
+    drain_timeout: float = 30.0
+    max_body_bytes: int = 10 * 1024 * 1024  # larger request bodies get a 413
+    # Exchanges served at once; beyond it a 503 with Retry-After (0: no limit).
+    max_concurrent_streams: int = 1000
+    log_level: str = "info"  # the app log: one JSON line per request at info
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSettings:
+    # Keys clients must present (Authorization: Bearer <key>) when [upstream] api_key is set.
+    proxy_keys: tuple[str, ...] = field(default=(), repr=False)
+    # Serve with a server key and no proxy keys on a non-loopback address anyway.
+    allow_unauthenticated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +67,20 @@ class UpstreamSettings:
     first_frame_timeout: float = 120.0
     # Longest silence between two frames; code-interpreter runs are silent while they execute.
     read_timeout: float = 300.0
+    # Longest whole exchange, from the request to the last frame.
+    total_timeout: float = 1800.0
     max_connections: int = 200
+    workspace: str = ""  # X-DashScope-WorkSpace, to use a sub-workspace
+    # Attempts after the first, only before any byte reached the client: connection errors,
+    # 5xx and retryable 429s. Backoff is jittered and honours Retry-After up to retry_max_wait.
+    retries: int = 2
+    retry_max_wait: float = 10.0
+    retry_budget: float = 30.0  # seconds all attempts of one request may take together
+    # Client headers passed upstream as they are (lower case); nothing else is forwarded.
+    forward_headers: tuple[str, ...] = (
+        "x-dashscope-datainspection",
+        "x-dashscope-ossresourceresolve",
+    )
 
     @property
     def url(self) -> str:
@@ -84,6 +115,7 @@ class RoutingSettings:
 @dataclass(frozen=True, slots=True)
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
     upstream: UpstreamSettings = field(default_factory=UpstreamSettings)
     traffic_log: TrafficLogSettings = field(default_factory=TrafficLogSettings)
     code_interpreter: CodeInterpreterSettings = field(default_factory=CodeInterpreterSettings)
@@ -93,6 +125,7 @@ class Settings:
 
 _SECTIONS: dict[str, type[Any]] = {
     "server": ServerSettings,
+    "auth": AuthSettings,
     "upstream": UpstreamSettings,
     "traffic_log": TrafficLogSettings,
     "code_interpreter": CodeInterpreterSettings,
@@ -107,6 +140,7 @@ ENVIRONMENT = {
     "DASHSCOPE_PROXY_REGION": ("upstream", "region"),
     "DASHSCOPE_PROXY_BASE_URL": ("upstream", "base_url"),
     "DASHSCOPE_PROXY_TRAFFIC_LOG": ("traffic_log", "path"),
+    "DASHSCOPE_PROXY_KEYS": ("auth", "proxy_keys"),  # comma-separated
 }
 
 
@@ -124,7 +158,10 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
             raw.setdefault(section, {})
             if not isinstance(raw[section], dict):
                 raise ConfigError(f"[{section}] must be a table")
-            raw[section][key] = env[name]
+            value: Any = env[name]
+            if isinstance(getattr(_SECTIONS[section](), key), tuple):  # lists: comma-separated
+                value = [item.strip() for item in value.split(",") if item.strip()]
+            raw[section][key] = value
     return settings_from_mapping(raw)
 
 
@@ -242,6 +279,42 @@ def _check_routing(routing: RoutingSettings) -> None:
     _check_patterns("[routing] multimodal_models", routing.multimodal_models)
 
 
+def _check_limits(server: ServerSettings) -> None:
+    if server.drain_timeout < 0:
+        raise ConfigError("[server] drain_timeout must be 0 or more")
+    if server.max_body_bytes < 1024:
+        raise ConfigError("[server] max_body_bytes must be at least 1024")
+    if server.max_concurrent_streams < 0:
+        raise ConfigError("[server] max_concurrent_streams must be 0 (no limit) or more")
+    if server.log_level.lower() not in LOG_LEVELS:
+        raise ConfigError(f"[server] log_level must be one of {', '.join(LOG_LEVELS)}")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name: assume it is reachable from elsewhere
+
+
+def check_exposure(settings: Settings) -> None:
+    """Refuse to put a server key on the network without client authentication (decision 7)."""
+    if (
+        settings.upstream.api_key
+        and not settings.auth.proxy_keys
+        and not settings.auth.allow_unauthenticated
+        and not is_loopback(settings.server.host)
+    ):
+        raise ConfigError(
+            f"refusing to listen on {settings.server.host} with a server DashScope key and no "
+            "proxy keys: anyone who can reach the port would spend your quota. Set "
+            "[auth] proxy_keys (or DASHSCOPE_PROXY_KEYS=key1,key2) so clients must present one, "
+            "or set [auth] allow_unauthenticated = true if the network itself is trusted."
+        )
+
+
 def _check_upstream(upstream: UpstreamSettings) -> None:
     if upstream.region not in REGIONS:
         raise ConfigError(
@@ -254,10 +327,14 @@ def _check_upstream(upstream: UpstreamSettings) -> None:
             raise ConfigError(f"[upstream] {key} must be positive")
     if upstream.max_connections < 1:
         raise ConfigError("[upstream] max_connections must be at least 1")
+    if upstream.total_timeout <= 0:
+        raise ConfigError("[upstream] total_timeout must be positive")
+    if upstream.retries < 0 or upstream.retry_max_wait < 0 or upstream.retry_budget < 0:
+        raise ConfigError("[upstream] retries, retry_max_wait and retry_budget must be 0 or more")
 
 
 _CHECKS: dict[str, tuple[Callable[[Any], None], ...]] = {
-    "server": (_check_server, _check_keepalive),
+    "server": (_check_server, _check_keepalive, _check_limits),
     "upstream": (_check_upstream,),
     "traffic_log": (_check_traffic_log,),
     "code_interpreter": (_check_format,),

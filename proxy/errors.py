@@ -78,6 +78,17 @@ class ProxyError(Exception):
         }
 
 
+def error_headers(error: ProxyError) -> dict[str, str]:
+    """Headers that tell SDKs whether and when to retry."""
+    headers = {}
+    if not error.retryable:
+        headers["x-should-retry"] = "false"
+    retry_after = getattr(error, "retry_after", None)
+    if isinstance(retry_after, int | float):
+        headers["retry-after"] = str(max(1, round(retry_after)))
+    return headers
+
+
 class InvalidRequest(ProxyError):
     """The client's request cannot be translated: bad JSON, wrong types, impossible combinations."""
 
@@ -102,10 +113,17 @@ class UpstreamError(ProxyError):
     """DashScope answered with an error; its HTTP status and DashScope code are kept."""
 
     def __init__(
-        self, message: str, *, status: int, code: str | None, request_id: str | None = None
+        self,
+        message: str,
+        *,
+        status: int,
+        code: str | None,
+        request_id: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message, status=status, type=error_type_for(status), code=code)
         self.request_id = request_id
+        self.retry_after = retry_after  # seconds, from DashScope's Retry-After header
 
 
 class UpstreamUnavailable(ProxyError):
@@ -120,3 +138,21 @@ class UpstreamTimeout(ProxyError):
     status = 504
     type = "api_error"
     code = "upstream_timeout"
+
+
+class Unavailable(ProxyError):
+    """The proxy itself cannot take the request now (draining, at its concurrency limit)."""
+
+    status = 503
+    type = "api_error"
+    code = "proxy_unavailable"
+
+    def __init__(self, message: str, *, retry_after: float = 1.0, code: str | None = None):
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+
+
+class PayloadTooLarge(ProxyError):
+    status = 413
+    type = "invalid_request_error"
+    code = "request_too_large"

@@ -1,5 +1,6 @@
 """Keep-alive during silent gaps: while DashScope's code interpreter runs, the upstream sends
-nothing for seconds, and clients or load balancers with read timeouts would give up."""
+nothing for seconds, and clients or load balancers with read timeouts would give up. The same
+wait also notices when a shutdown's drain time is over."""
 
 from __future__ import annotations
 
@@ -11,23 +12,38 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-async def with_heartbeat(source: AsyncIterator[T], interval: float) -> AsyncIterator[T | None]:
-    """Yield the source's items, and None after every `interval` seconds without one.
+class Stopped(Exception):
+    """The `stop` event was set while items were still coming."""
+
+
+async def with_heartbeat(
+    source: AsyncIterator[T], interval: float, stop: asyncio.Event | None = None
+) -> AsyncIterator[T | None]:
+    """Yield the source's items, and None after every `interval` seconds without one (0: never);
+    raise `Stopped` as soon as `stop` is set.
 
     The pending read is never cancelled by a heartbeat (cancelling a half-done network read
-    would lose bytes); it is only cancelled when the consumer stops early.
+    would lose bytes); it is only cancelled when the consumer stops early or `stop` is set.
     """
-    if interval <= 0:
+    if interval <= 0 and stop is None:
         async for item in source:
             yield item
         return
     pending: asyncio.Future[T] | None = None
+    stopping = asyncio.ensure_future(stop.wait()) if stop is not None else None
     try:
         while True:
             if pending is None:
                 pending = asyncio.ensure_future(anext(source))
-            done, _ = await asyncio.wait({pending}, timeout=interval)
-            if not done:
+            waiting: set[asyncio.Future[object]] = {pending}  # type: ignore[arg-type]
+            if stopping is not None:
+                waiting.add(stopping)  # type: ignore[arg-type]
+            await asyncio.wait(
+                waiting, timeout=interval if interval > 0 else None, return_when="FIRST_COMPLETED"
+            )
+            if stopping is not None and stopping.done():
+                raise Stopped
+            if not pending.done():
                 yield None
                 continue
             finished, pending = pending, None
@@ -37,7 +53,8 @@ async def with_heartbeat(source: AsyncIterator[T], interval: float) -> AsyncIter
                 return
             yield item
     finally:
-        if pending is not None:
-            pending.cancel()
-            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                await pending
+        for future in (pending, stopping):
+            if future is not None and not future.done():
+                future.cancel()
+                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                    await future

@@ -3,29 +3,83 @@ demo and the tests, which need real servers on loopback with an ephemeral port).
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import threading
 import time
-from types import TracebackType
+from collections.abc import Iterator
+from types import FrameType, TracebackType
 from typing import Any
 
 import uvicorn
 
+# Streams end themselves (in-band error, [DONE]) when the drain time is over; uvicorn's own
+# deadline, which cancels whatever is left, comes this much later.
+_CANCEL_MARGIN = 5.0
 
-def uvicorn_config(app: Any, host: str, port: int, log_level: str = "info") -> uvicorn.Config:
+
+def uvicorn_config(
+    app: Any,
+    host: str,
+    port: int,
+    log_level: str = "info",
+    *,
+    drain_timeout: float = 30.0,
+    own_logging: bool = False,
+) -> uvicorn.Config:
     return uvicorn.Config(
         app,
         host=host,
         port=port,
         log_level=log_level,
         lifespan="on",
-        # The proxy writes its own JSON bodies and SSE; uvicorn's defaults are fine otherwise.
         server_header=False,
-        timeout_graceful_shutdown=30,
+        timeout_graceful_shutdown=int(drain_timeout + _CANCEL_MARGIN),
+        # With the proxy's JSON app log configured, uvicorn must not install its own handlers.
+        log_config=None if own_logging else uvicorn.config.LOGGING_CONFIG,
+        access_log=not own_logging,
     )
 
 
-def serve_forever(app: Any, host: str, port: int) -> None:
-    uvicorn.Server(uvicorn_config(app, host, port)).run()
+class DrainingServer(uvicorn.Server):
+    """On SIGTERM (or Ctrl-C), drains the app first: readiness turns 503 and new requests are
+    refused while the listener stays open; once the streams in flight are done, or cut at the
+    drain deadline, uvicorn shuts down as usual. A second signal stops at once. The process
+    then exits 0 instead of dying by the signal again."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        lifecycle = getattr(getattr(self.config.app, "state", None), "lifecycle", None)
+        if lifecycle is None or lifecycle.draining:
+            super().handle_exit(sig, frame)
+            return
+        lifecycle.begin_drain(on_drained=self._drained)
+
+    def _drained(self) -> None:
+        self.should_exit = True
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # uvicorn's own version re-raises the signal after shutdown, so a drained proxy would
+        # still die "killed by SIGTERM"; a clean drain should exit 0.
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        handled = (signal.SIGINT, signal.SIGTERM)
+        original = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+        try:
+            yield
+        finally:
+            for sig, handler in original.items():
+                signal.signal(sig, handler)
+
+
+def serve_forever(
+    app: Any, host: str, port: int, *, drain_timeout: float = 30.0, log_level: str = "info"
+) -> None:
+    config = uvicorn_config(
+        app, host, port, log_level, drain_timeout=drain_timeout, own_logging=True
+    )
+    DrainingServer(config).run()
 
 
 class BackgroundServer:

@@ -16,6 +16,7 @@ import orjson
 from proxy.config import UpstreamSettings
 from proxy.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from proxy.native_stream import native_error
+from proxy.retry import parse_retry_after
 from proxy.sse import SSEDecoder, SSEEvent
 
 _MAX_ERROR_BODY = 64 * 1024
@@ -46,20 +47,29 @@ class UpstreamClient:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def open(self, path: str, body: dict[str, Any], api_key: str) -> UpstreamStream:
-        """POST a streaming request; raise the mapped error unless DashScope answered 2xx."""
+    async def open(
+        self,
+        path: str,
+        body: dict[str, Any],
+        api_key: str,
+        headers: dict[str, str] | None = None,
+    ) -> UpstreamStream:
+        """POST a streaming request; raise the mapped error unless DashScope answered 2xx.
+
+        `headers` (forwarded client headers) cannot override the protocol's own.
+        """
+        protocol = {
+            "Authorization": f"Bearer {api_key}",
+            "Content-Type": "application/json",
+            "Accept": "text/event-stream",
+            "X-DashScope-SSE": "enable",
+            "X-Accel-Buffering": "no",
+            "User-Agent": "dashscope-proxy",
+        }
+        if self._settings.workspace:
+            protocol["X-DashScope-WorkSpace"] = self._settings.workspace
         request = self._client.build_request(
-            "POST",
-            path,
-            content=orjson.dumps(body),
-            headers={
-                "Authorization": f"Bearer {api_key}",
-                "Content-Type": "application/json",
-                "Accept": "text/event-stream",
-                "X-DashScope-SSE": "enable",
-                "X-Accel-Buffering": "no",
-                "User-Agent": "dashscope-proxy",
-            },
+            "POST", path, content=orjson.dumps(body), headers={**(headers or {}), **protocol}
         )
         try:
             response = await self._client.send(request, stream=True)
@@ -99,6 +109,7 @@ async def _error_from_response(response: httpx.Response) -> Exception:
         error = native_error(body, status)
     if error.request_id is None:
         error.request_id = response.headers.get("x-request-id")
+    error.retry_after = parse_retry_after(response.headers.get("retry-after"))
     return error
 
 

@@ -11,6 +11,7 @@ from proxy.config import (
     ENVIRONMENT,
     ConfigError,
     Settings,
+    check_exposure,
     load_settings,
     settings_from_mapping,
 )
@@ -29,7 +30,7 @@ def test_defaults_listen_on_loopback_in_beijing_with_pass_through_keys() -> None
 def test_example_config_documents_every_key_with_its_default() -> None:
     raw = tomllib.loads(EXAMPLE.read_text())
     defaults = Settings()
-    for section in ("server", "upstream", "traffic_log", "code_interpreter", "routing"):
+    for section in ("server", "auth", "upstream", "traffic_log", "code_interpreter", "routing"):
         documented = raw[section]
         current = getattr(defaults, section)
         assert set(documented) == {f.name for f in fields(current)}, section
@@ -66,6 +67,42 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
     )
     assert settings.server.port == 9100
     assert settings.upstream.api_key == "sk-test-env"
+
+
+def test_proxy_keys_come_from_the_environment_comma_separated() -> None:
+    settings = load_settings(None, {"DASHSCOPE_PROXY_KEYS": " key-one-123 ,key-two-456,, "})
+    assert settings.auth.proxy_keys == ("key-one-123", "key-two-456")
+    assert "key-one" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("host", "refused"),
+    [
+        ("0.0.0.0", True),
+        ("10.1.2.3", True),
+        ("proxy.internal", True),
+        ("127.0.0.1", False),
+        ("127.9.9.9", False),
+        ("localhost", False),
+        ("::1", False),
+    ],
+)
+def test_a_server_key_without_proxy_keys_is_refused_off_loopback(host: str, refused: bool) -> None:
+    exposed = settings_from_mapping(
+        {"server": {"host": host}, "upstream": {"api_key": "sk-test-x"}}
+    )
+    if refused:
+        with pytest.raises(ConfigError, match="proxy_keys"):
+            check_exposure(exposed)
+    else:
+        check_exposure(exposed)
+
+
+def test_proxy_keys_or_an_explicit_opt_out_allow_exposure() -> None:
+    base = {"server": {"host": "0.0.0.0"}, "upstream": {"api_key": "sk-test-x"}}
+    check_exposure(settings_from_mapping({**base, "auth": {"proxy_keys": ["k-123456"]}}))
+    check_exposure(settings_from_mapping({**base, "auth": {"allow_unauthenticated": True}}))
+    check_exposure(settings_from_mapping({"server": {"host": "0.0.0.0"}}))  # pass-through keys
 
 
 def test_api_key_is_not_in_the_settings_repr() -> None:

@@ -233,13 +233,28 @@ def test_a_record_that_ends_before_any_plan_still_has_every_documented_field() -
     assert set(record) == FIELDS
 
 
-def test_the_null_recorder_records_nothing() -> None:
+def test_the_null_recorder_keeps_the_summary_but_no_bodies_or_captures() -> None:
+    """With the traffic log off, metrics and the app log still need status, timings, usage."""
     clock = FakeClock()
     null = NullRecorder(
-        exchange_id="x", started_at=0.0, clock=clock, endpoint="/v1/chat/completions"
+        exchange_id="x",
+        started_at=0.0,
+        clock=clock,
+        endpoint="/v1/chat/completions",
+        capture_frames=True,
+        capture_chunks=True,
     )
     null.request({"model": "qwen-plus"})
+    clock.now += 0.002
     null.frames(FRAMES)
     null.chunks(STREAM)
+    clock.now += 0.001
     null.first_byte()
-    assert null.finish(status=200, outcome="ok", code_runs=["1"], usage=USAGE) == {}
+    record = null.finish(status=200, outcome="ok", code_runs=["1"], usage=USAGE)
+    assert (record["status"], record["outcome"], record["model"]) == (200, "ok", "qwen-plus")
+    assert record["usage"] == USAGE
+    assert record["timings_ms"]["upstream_first_frame"] is not None
+    assert record["timings_ms"]["first_byte"] is not None
+    assert record["response"]["choices"] == []  # nothing folded
+    assert "frames" not in record
+    assert "chunks" not in record

@@ -148,21 +148,16 @@ class ExchangeRecorder:
 
 
 class NullRecorder(ExchangeRecorder):
-    """Records nothing: the traffic log is off, so the hot path skips folding and capture."""
+    """Keeps the summary (status, timings, usage) that metrics and the app log need, but
+    neither folds nor captures: the traffic log is off, so the hot path skips that work."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._frames = self._chunks = None
 
     def frames(self, events: list[SSEEvent]) -> None:
-        return None
+        if self._first_frame is None and events:
+            self._first_frame = self._clock()
 
     def chunks(self, chunks: list[dict[str, Any]]) -> None:
         return None
-
-    def finish(
-        self,
-        *,
-        status: int,
-        outcome: str,
-        error: ProxyError | None = None,
-        code_runs: list[str] | None = None,
-        usage: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        return {}

@@ -1,0 +1,77 @@
+"""The application log: JSON lines on stderr, one per request at info, for log pipelines.
+
+Unlike the traffic log it holds no prompts or answers: ids, status, timings, token counts.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from typing import Any
+
+import orjson
+
+log = logging.getLogger("proxy.requests")
+
+# Attributes every LogRecord has; anything else was passed through `extra=` and is kept.
+# (uvicorn adds `color_message`, the same text with terminal colours.)
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message",
+    "color_message",
+}
+
+
+class JSONFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        line.update((k, v) for k, v in vars(record).items() if k not in _STANDARD)
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(line, default=str).decode()
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    formatter = JSONFormatter()
+    formatter.converter = time.gmtime  # the "Z" in the timestamps
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # One line per request comes from the proxy itself; the HTTP clients' and uvicorn's
+    # per-request lines would only repeat it.
+    for noisy in ("httpx", "httpx2", "httpcore", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+
+
+def log_exchange(record: dict[str, Any]) -> None:
+    """The request line, from the exchange's record (never its bodies)."""
+    timings = record.get("timings_ms") or {}
+    usage = record.get("usage") or {}
+    error = record.get("error") or {}
+    log.info(
+        "request",
+        extra={
+            "id": record.get("id"),
+            "upstream_request_id": record.get("upstream_request_id"),
+            "endpoint": record.get("endpoint"),
+            "model": record.get("model"),
+            "stream": record.get("stream"),
+            "status": record.get("status"),
+            "outcome": record.get("outcome"),
+            "error_code": error.get("code"),
+            "first_byte_ms": timings.get("first_byte"),
+            "total_ms": timings.get("total"),
+            "prompt_tokens": usage.get("prompt_tokens"),
+            "completion_tokens": usage.get("completion_tokens"),
+        },
+    )
