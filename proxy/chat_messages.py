@@ -19,7 +19,9 @@ _KEPT_KEYS = frozenset({"role", "content", "tool_calls", "tool_call_id", "cache_
 def has_media(messages: list[Any]) -> bool:
     """Whether any message carries an image or a video, which only the multimodal endpoint takes."""
     return any(
-        isinstance(part, dict) and part.get("type") in _MEDIA_PARTS
+        isinstance(part, dict)
+        and isinstance(part.get("type"), str)
+        and part["type"] in _MEDIA_PARTS
         for message in messages
         if isinstance(message, dict) and isinstance(message.get("content"), list)
         for part in message["content"]
@@ -42,7 +44,7 @@ def _message(
     if not isinstance(message, dict):
         raise InvalidRequest(f"'{where}' must be an object.", param=where)
     role = message.get("role")
-    if role not in ROLES:
+    if not isinstance(role, str) or role not in ROLES:  # (a dict is not even hashable)
         raise InvalidRequest(
             f"'{where}.role' must be one of {', '.join(sorted(ROLES))}; got {role!r}.",
             param=f"{where}.role",

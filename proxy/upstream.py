@@ -14,7 +14,7 @@ import httpx
 import orjson
 
 from proxy.config import UpstreamSettings
-from proxy.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from proxy.errors import InvalidRequest, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from proxy.native_stream import native_error
 from proxy.retry import parse_retry_after
 from proxy.sse import SSEDecoder, SSEEvent
@@ -68,8 +68,13 @@ class UpstreamClient:
         }
         if self._settings.workspace:
             protocol["X-DashScope-WorkSpace"] = self._settings.workspace
+        try:
+            content = orjson.dumps(body)
+        except orjson.JSONEncodeError:
+            # The client's JSON parsed, but nests deeper than JSON encoders follow (255 levels).
+            raise InvalidRequest("The request nests too deeply to be sent to DashScope.") from None
         request = self._client.build_request(
-            "POST", path, content=orjson.dumps(body), headers={**(headers or {}), **protocol}
+            "POST", path, content=content, headers={**(headers or {}), **protocol}
         )
         try:
             response = await self._client.send(request, stream=True)
