@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from proxy.applog import log_exchange
+from proxy.applog import log_exchange, log_route
 from proxy.chat_exchange import ChatExchange, Reply, Services, new_exchange_id
 from proxy.chat_request import TranslationOptions
 from proxy.code_runs import FORMATS
@@ -126,20 +126,30 @@ def create_app(
         body = await _body(request, settings.server.max_body_bytes)
         return _response(await exchange.run(body, lambda: _upstream_key(request, settings)))
 
+    def counted(status: int, request: Request, body: Any) -> Response:
+        metrics.route(request.url.path, status)
+        log_route(request.url.path, status)
+        return json_response(body, status)
+
     async def list_models(request: Request) -> Response:
         _authorize(request, settings)
         _path_options(request, options)  # an unknown /ci/<format> is a 404 here too
-        return json_response({"object": "list", "data": [_model(m) for m in settings.models]})
+        return counted(
+            200, request, {"object": "list", "data": [_model(m) for m in settings.models]}
+        )
 
     async def get_model(request: Request) -> Response:
         _authorize(request, settings)
         _path_options(request, options)
         model_id = request.path_params["model_id"]
         if model_id not in settings.models:
-            raise NotFound(
+            error = NotFound(
                 f"The model '{model_id}' does not exist", code="model_not_found", param="model"
             )
-        return json_response(_model(model_id))
+            metrics.route(request.url.path, error.status)
+            log_route(request.url.path, error.status)
+            raise error
+        return counted(200, request, _model(model_id))
 
     async def healthz(request: Request) -> Response:
         return json_response({"status": "ok"})

@@ -75,3 +75,8 @@ def log_exchange(record: dict[str, Any]) -> None:
             "completion_tokens": usage.get("completion_tokens"),
         },
     )
+
+
+def log_route(path: str, status: int) -> None:
+    """The request line of a route that is not a chat exchange (models)."""
+    log.info("request", extra={"endpoint": path, "status": status, "outcome": "ok"})

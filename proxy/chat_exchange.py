@@ -8,6 +8,7 @@ outcome (success, error, client gone) hands one record to the traffic writer. Fr
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import random
@@ -224,24 +225,35 @@ class ChatExchange:
 
     async def _rest(self, stream_mode: bool) -> AsyncIterator[list[dict[str, Any]] | None]:
         """The chunks of the frames after the first, then the closing ones; None while the
-        upstream is silent for the keep-alive interval."""
+        upstream is silent for the keep-alive interval. Ends early, with an error, at the
+        exchange's total deadline or when a shutdown's drain time is over."""
         assert self._stream is not None
         services = self._services
         interval = services.keepalive if stream_mode else 0
-        stop = services.lifecycle.expired
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        deadline = loop.call_later(max(0.0, self._deadline - time.monotonic()), stop.set)
+        drained = services.lifecycle.expired
+        watch = asyncio.ensure_future(drained.wait()) if drained is not None else None
+        if watch is not None:
+            watch.add_done_callback(lambda _: stop.set())
         try:
             async for events in with_heartbeat(self._stream.events(), interval, stop=stop):
-                if time.monotonic() > self._deadline:
-                    raise UpstreamTimeout(
-                        f"the exchange took longer than {services.total_timeout:g} s",
-                        code="total_timeout",
-                    )
                 yield None if events is None else self._feed(events)
         except Stopped:
+            if time.monotonic() >= self._deadline:
+                raise UpstreamTimeout(
+                    f"the exchange took longer than {services.total_timeout:g} s",
+                    code="total_timeout",
+                ) from None
             raise Unavailable(
                 "The proxy is shutting down and its drain time is over; the answer was cut short.",
                 code="draining",
             ) from None
+        finally:
+            deadline.cancel()
+            if watch is not None:
+                watch.cancel()
         yield self._finish_translation()
 
     async def _body(

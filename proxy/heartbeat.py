@@ -9,6 +9,8 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import TypeVar
 
+import anyio
+
 T = TypeVar("T")
 
 
@@ -56,5 +58,8 @@ async def with_heartbeat(
         for future in (pending, stopping):
             if future is not None and not future.done():
                 future.cancel()
-                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                    await future
+                # Wait for the cancelled read to unwind before anyone closes what it reads
+                # from; a client disconnect cancels this scope, which would cut the wait short.
+                with anyio.CancelScope(shield=True):
+                    with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                        await future

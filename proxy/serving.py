@@ -49,8 +49,11 @@ class DrainingServer(uvicorn.Server):
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         lifecycle = getattr(getattr(self.config.app, "state", None), "lifecycle", None)
-        if lifecycle is None or lifecycle.draining:
+        if lifecycle is None:
             super().handle_exit(sig, frame)
+            return
+        if lifecycle.draining:  # a second signal: the operator wants out now
+            self.should_exit = self.force_exit = True
             return
         lifecycle.begin_drain(on_drained=self._drained)
 

@@ -68,20 +68,29 @@ class UpstreamClient:
         }
         if self._settings.workspace:
             protocol["X-DashScope-WorkSpace"] = self._settings.workspace
+        # Forwarded headers never duplicate or override the protocol's own (case-insensitively).
+        own = {name.lower() for name in protocol}
+        forwarded = {k: v for k, v in (headers or {}).items() if k.lower() not in own}
         try:
             content = orjson.dumps(body)
         except orjson.JSONEncodeError:
             # The client's JSON parsed, but nests deeper than JSON encoders follow (255 levels).
             raise InvalidRequest("The request nests too deeply to be sent to DashScope.") from None
         request = self._client.build_request(
-            "POST", path, content=content, headers={**(headers or {}), **protocol}
+            "POST", path, content=content, headers={**forwarded, **protocol}
         )
         try:
-            response = await self._client.send(request, stream=True)
-        except httpx.TimeoutException:
+            # The response head counts towards the first frame: both are "no answer yet".
+            async with asyncio.timeout(self._settings.first_frame_timeout):
+                response = await self._client.send(request, stream=True)
+        except httpx.ConnectTimeout:
             raise UpstreamTimeout(
                 f"DashScope did not accept the connection within "
                 f"{self._settings.connect_timeout:g} s"
+            ) from None
+        except (TimeoutError, httpx.TimeoutException):
+            raise UpstreamTimeout(
+                f"DashScope sent no response within {self._settings.first_frame_timeout:g} s"
             ) from None
         except httpx.HTTPError as exc:
             raise UpstreamUnavailable(
@@ -158,7 +167,9 @@ class UpstreamStream:
             chunk = await anext(self._bytes)
         except StopAsyncIteration:
             self._ended = True
-            return self._decoder.finish()
+            # A last frame without its blank line whose JSON is cut short was truncated by the
+            # connection's end; dropping it lets the translation report the truncation.
+            return [event for event in self._decoder.finish() if _complete(event)]
         except httpx.TimeoutException:
             raise UpstreamTimeout(
                 f"DashScope sent nothing for {self._settings.read_timeout:g} s"
@@ -171,3 +182,13 @@ class UpstreamStream:
 
     async def aclose(self) -> None:
         await self._response.aclose()
+
+
+def _complete(event: SSEEvent) -> bool:
+    if event.event == "error" or not event.data:
+        return True
+    try:
+        orjson.loads(event.data)
+    except orjson.JSONDecodeError:
+        return False
+    return True
