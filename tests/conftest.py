@@ -27,10 +27,18 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from proxy.app import create_app
-from proxy.config import DEFAULT_MODELS, Settings, TrafficLogSettings, UpstreamSettings
+from proxy.config import (
+    DEFAULT_MODELS,
+    AuthSettings,
+    ServerSettings,
+    Settings,
+    TrafficLogSettings,
+    UpstreamSettings,
+)
 from proxy.serving import BackgroundServer
 from proxy.simulator import ReceivedRequest, build_scenario, create_simulator_app
 from proxy.traffic.writer import TrafficWriter
+from tests.faulty_upstream import FaultyUpstream
 
 SERVER_KEY = "sk-server-side-dashscope-key"
 CLIENT_KEY = "sk-client-key"
@@ -291,3 +299,52 @@ def traffic_proxy(simulator_url: str) -> Iterator[Callable[..., TrafficProxy]]:
             return TrafficProxy(server.url, writer, server)
 
         yield start
+
+
+# ---- added for the production tests: faults, keys, limits, shutdown, metrics ---------------
+
+
+@dataclass(frozen=True, slots=True)
+class RunningProxy:
+    """A proxy on loopback for one test, with its app at hand (lifecycle, metrics)."""
+
+    url: str
+    app: Starlette
+
+    @property
+    def active(self) -> int:
+        """Exchanges in progress, as the proxy's own admission control counts them."""
+        count: int = self.app.state.lifecycle.active
+        return count
+
+
+@pytest.fixture
+def proxy_app(serve: Callable[[Any], str]) -> Callable[..., RunningProxy]:
+    """`proxy_app(upstream_url, api_key=SERVER_KEY, server=ServerSettings(...),
+    auth=AuthSettings(...), **upstream_settings)`: a proxy for this test and its app."""
+
+    def start(
+        upstream_url: str,
+        *,
+        api_key: str = SERVER_KEY,
+        server: ServerSettings | None = None,
+        auth: AuthSettings | None = None,
+        **upstream: Any,
+    ) -> RunningProxy:
+        settings = replace(
+            proxy_settings(upstream_url, api_key=api_key, **upstream),
+            server=server or ServerSettings(),
+            auth=auth or AuthSettings(),
+        )
+        app = create_app(settings)
+        return RunningProxy(serve(app), app)
+
+    return start
+
+
+@pytest.fixture
+def faulty() -> Iterator[Callable[..., FaultyUpstream]]:
+    """`faulty(script, ...)`: a misbehaving DashScope for this test (tests/faulty_upstream.py);
+    connection n plays script n, the last one repeating."""
+    with ExitStack() as stack:
+        yield lambda *scripts: stack.enter_context(FaultyUpstream(*scripts))
