@@ -126,9 +126,12 @@ def create_app(
         body = await _body(request, settings.server.max_body_bytes)
         return _response(await exchange.run(body, lambda: _upstream_key(request, settings)))
 
-    def counted(status: int, request: Request, body: Any) -> Response:
+    def observe(request: Request, status: int) -> None:
         metrics.route(request.url.path, status)
         log_route(request.url.path, status)
+
+    def counted(status: int, request: Request, body: Any) -> Response:
+        observe(request, status)
         return json_response(body, status)
 
     async def list_models(request: Request) -> Response:
@@ -146,8 +149,7 @@ def create_app(
             error = NotFound(
                 f"The model '{model_id}' does not exist", code="model_not_found", param="model"
             )
-            metrics.route(request.url.path, error.status)
-            log_route(request.url.path, error.status)
+            observe(request, error.status)
             raise error
         return counted(200, request, _model(model_id))
 
