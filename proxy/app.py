@@ -88,7 +88,7 @@ def create_app(
         code_format=settings.code_interpreter.format,
         multimodal_models=settings.routing.multimodal_models,
     )
-    forwarded = frozenset(settings.upstream.forward_headers)
+    forwarded = frozenset(name.lower() for name in settings.upstream.forward_headers)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

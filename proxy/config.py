@@ -75,8 +75,8 @@ class UpstreamSettings:
     # 5xx and retryable 429s. Backoff is jittered and honours Retry-After up to retry_max_wait.
     retries: int = 2
     retry_max_wait: float = 10.0
-    retry_budget: float = 30.0  # seconds all attempts of one request may take together
-    # Client headers passed upstream as they are (lower case); nothing else is forwarded.
+    retry_budget: float = 30.0  # no retry starts later than this after the first attempt
+    # Client headers passed upstream as they are (any case); nothing else is forwarded.
     forward_headers: tuple[str, ...] = (
         "x-dashscope-datainspection",
         "x-dashscope-ossresourceresolve",
