@@ -39,7 +39,10 @@ def test_nested_structures_are_walked_and_the_original_is_left_alone() -> None:
     record = {
         "request": {
             "messages": [
-                {"role": "user", "content": [{"type": "text", "text": "use sk-fakeabcdefgh12345678"}]}
+                {
+                    "role": "user",
+                    "content": [{"type": "text", "text": "use sk-fakeabcdefgh12345678"}],
+                }
             ],
             "temperature": 0.5,
             "n": 1,
