@@ -54,10 +54,11 @@ def make_app(upstream: SlowUpstream) -> Any:
     return create_app(settings, upstream_transport=httpx.MockTransport(handler))
 
 
-async def test_client_disconnect_closes_the_upstream_stream() -> None:
-    upstream = SlowUpstream()
-    app = make_app(upstream)
-    body = orjson.dumps(REQUEST)
+async def leave_after_first_chunk(
+    app: Any, body: bytes, headers: tuple[tuple[bytes, bytes], ...] = ()
+) -> list[dict[str, Any]]:
+    """Drive `app` by hand as a client that sends `body`, then disconnects as soon as the
+    first chunk of the response arrives; returns the ASGI messages the app sent."""
     disconnect = asyncio.Event()
     sent: list[dict[str, Any]] = []
     requested = False
@@ -86,11 +87,18 @@ async def test_client_disconnect_closes_the_upstream_stream() -> None:
         "raw_path": b"/v1/chat/completions",
         "query_string": b"",
         "root_path": "",
-        "headers": [(b"content-type", b"application/json")],
+        "headers": [(b"content-type", b"application/json"), *headers],
         "client": ("127.0.0.1", 1),
         "server": ("127.0.0.1", 8000),
     }
     await asyncio.wait_for(app(scope, receive, send), timeout=5)
+    return sent
+
+
+async def test_client_disconnect_closes_the_upstream_stream() -> None:
+    upstream = SlowUpstream()
+    app = make_app(upstream)
+    sent = await leave_after_first_chunk(app, orjson.dumps(REQUEST))
     await asyncio.wait_for(upstream.closed.wait(), timeout=5)
 
     assert sent[0]["type"] == "http.response.start"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from proxy.simulator import ReceivedRequest
 from proxy.simulator.scripts import MIDSTREAM_PARTIAL, SEED_ANSWER, SEED_SINGLE_RUN_ID
 from proxy.traffic.writer import TrafficWriter
 from tests.conftest import ScenarioText, TrafficProxy, read_jsonl
-from tests.test_disconnect import REQUEST, SlowUpstream
+from tests.test_disconnect import REQUEST, SlowUpstream, leave_after_first_chunk
 
 MODEL = "qwen3-max-preview"
 CODE_FLAGS = {"enable_code_interpreter": True, "enable_thinking": True}
@@ -224,39 +224,10 @@ async def test_a_client_that_leaves_mid_stream_is_recorded_as_cancelled(tmp_path
         traffic_log=TrafficLogSettings(path=str(path)),
     )
     app = create_app(settings, upstream_transport=httpx.MockTransport(handler))
-    disconnect = asyncio.Event()
-    sent: list[MutableMapping[str, Any]] = []
-    requested = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal requested
-        if not requested:
-            requested = True
-            return {"type": "http.request", "body": orjson.dumps(REQUEST), "more_body": False}
-        await disconnect.wait()
-        return {"type": "http.disconnect"}
-
-    async def send(message: MutableMapping[str, Any]) -> None:
-        sent.append(message)
-        if message["type"] == "http.response.body" and message.get("body"):
-            disconnect.set()
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/v1/chat/completions",
-        "raw_path": b"/v1/chat/completions",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"content-type", b"application/json"), (b"x-request-id", b"gone-1")],
-        "client": ("127.0.0.1", 1),
-        "server": ("127.0.0.1", 8000),
-    }
     async with app.router.lifespan_context(app):  # starts the writer, and closes it after
-        await asyncio.wait_for(app(scope, receive, send), timeout=5)
+        sent = await leave_after_first_chunk(
+            app, orjson.dumps(REQUEST), ((b"x-request-id", b"gone-1"),)
+        )
         await asyncio.wait_for(upstream.closed.wait(), timeout=5)
     writer = app.state.traffic_writer
     assert isinstance(writer, TrafficWriter)
