@@ -3,35 +3,13 @@ choices (`n`), per-token logprobs, and web-search sources."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 import openai
 
 from proxy.simulator import ReceivedRequest
 from proxy.simulator.feature_scripts import CHOICE_TEXTS, LOGPROBS_ANSWER, SEARCH_RESULTS
 from proxy.simulator.timeline import split_tokens
-from tests.contract import check_sse_bytes
-
-MODEL = "qwen-plus"
-
-
-def ask(text: str) -> list[Any]:
-    return [{"role": "user", "content": text}]
-
-
-def upstream(received: list[ReceivedRequest]) -> dict[str, Any]:
-    body: dict[str, Any] = received[-1].body
-    return body
-
-
-def raw_stream(raw: httpx.Client, **body: Any) -> Any:
-    response = raw.post("/v1/chat/completions", json={"model": MODEL, "stream": True, **body})
-    assert response.status_code == 200, response.text
-    result = check_sse_bytes(response.content)
-    assert result.error is None
-    return result
-
+from tests.test_e2e_translation import MODEL, ask, raw_stream, upstream
 
 # ---- several choices ------------------------------------------------------------------------
 
