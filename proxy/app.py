@@ -18,8 +18,8 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from proxy.apis import CHAT, RESPONSES, Api
 from proxy.applog import log_exchange, log_route
-from proxy.chat_exchange import ChatExchange, Reply, Services, new_exchange_id
 from proxy.chat_request import TranslationOptions
 from proxy.code_runs import FORMATS
 from proxy.config import Settings
@@ -30,6 +30,7 @@ from proxy.errors import (
     ProxyError,
     error_headers,
 )
+from proxy.exchange import Exchange, Reply, Services, new_exchange_id
 from proxy.lifecycle import Lifecycle
 from proxy.metrics import CONTENT_TYPE, Metrics
 from proxy.retry import RetryPolicy
@@ -102,9 +103,10 @@ def create_app(
             if writer is not None:
                 writer.close()
 
-    def recorder(request: Request) -> ExchangeRecorder:
+    def recorder(request: Request, api: Api) -> ExchangeRecorder:
         kind = ExchangeRecorder if writer is not None else NullRecorder
         return kind(
+            fold=api.fold(),
             exchange_id=new_exchange_id(),
             started_at=time.time(),
             clock=time.monotonic,
@@ -114,17 +116,24 @@ def create_app(
             capture_chunks=traffic.capture_chunks,
         )
 
-    async def chat_completions(request: Request) -> Response:
+    async def exchange(request: Request, api: Api) -> Response:
         _authorize(request, settings)
-        exchange = ChatExchange(
+        exchange = Exchange(
             services,
+            api,
             options=_path_options(request, options),
-            recorder=recorder(request),
+            recorder=recorder(request, api),
             client_key=_client_key(request),
             forward_headers={k: v for k, v in request.headers.items() if k in forwarded},
         )
         body = await _body(request, settings.server.max_body_bytes)
         return _response(await exchange.run(body, lambda: _upstream_key(request, settings)))
+
+    async def chat_completions(request: Request) -> Response:
+        return await exchange(request, CHAT)
+
+    async def responses(request: Request) -> Response:
+        return await exchange(request, RESPONSES)
 
     def observe(request: Request, status: int) -> None:
         metrics.route(request.url.path, status)
@@ -167,11 +176,15 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+            Route("/v1/responses", responses, methods=["POST"]),
             Route("/v1/models", list_models, methods=["GET"]),
             Route("/v1/models/{model_id:path}", get_model, methods=["GET"]),
             # For apps that let a user set only a base URL: /ci/<format>/v1 picks how
             # code-interpreter runs are shown.
             Route("/ci/{ci_format}/v1/chat/completions", chat_completions, methods=["POST"]),
+            # Responses always show runs as code_interpreter_call items; the prefix is accepted
+            # so one base URL serves both APIs.
+            Route("/ci/{ci_format}/v1/responses", responses, methods=["POST"]),
             Route("/ci/{ci_format}/v1/models", list_models, methods=["GET"]),
             Route("/ci/{ci_format}/v1/models/{model_id:path}", get_model, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),

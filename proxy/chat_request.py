@@ -12,11 +12,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from proxy.chat_messages import has_media, json_type, translate_messages
+from proxy.chat_messages import has_media, translate_messages
 from proxy.code_runs import DEFAULT_FORMAT, FORMATS
 from proxy.echoes import strip_echoes
 from proxy.errors import InvalidRequest
-from proxy.fields import FIELD_BY_NAME
+from proxy.fields import FIELD_BY_NAME, check_type
 
 TEXT_GENERATION_PATH = "/api/v1/services/aigc/text-generation/generation"
 MULTIMODAL_GENERATION_PATH = "/api/v1/services/aigc/multimodal-generation/generation"
@@ -59,6 +59,8 @@ class UpstreamPlan:
     notes: list[str] = field(default_factory=list)
     # Set when the request only answers the proxy's own calls: reply with it, call nobody.
     local_answer: str | None = None
+    # Request fields the response repeats (the Responses API's Response object does).
+    echo: dict[str, Any] = field(default_factory=dict)
 
 
 def translate_chat_request(
@@ -72,7 +74,7 @@ def translate_chat_request(
         raise InvalidRequest("'model' is required and must be a non-empty string.", param="model")
     stream = _optional(body, "stream", False)
     stream_options = _optional(body, "stream_options", None) or {}
-    include_usage = _typed(
+    include_usage = check_type(
         stream_options.get("include_usage"), (bool,), "stream_options.include_usage"
     )
     code_format = _optional(body, "code_interpreter_format", options.code_format)
@@ -121,27 +123,7 @@ def _optional(body: dict[str, Any], key: str, default: Any) -> Any:
     value = body.get(key)
     if value is None:
         return default
-    return _typed(value, FIELD_BY_NAME[key].types, key)
-
-
-def _typed(value: Any, types: tuple[type, ...], name: str) -> Any:
-    # bool is an int in Python, but `"temperature": true` is a client bug worth a 400.
-    if value is None:
-        return None
-    if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
-        expected = " or ".join(_TYPE_NAMES[t] for t in types)
-        raise InvalidRequest(f"'{name}' must be {expected}, got {json_type(value)}.", param=name)
-    return value
-
-
-_TYPE_NAMES = {
-    int: "an integer",
-    float: "a number",
-    bool: "a boolean",
-    str: "a string",
-    list: "an array",
-    dict: "an object",
-}
+    return check_type(value, FIELD_BY_NAME[key].types, key)
 
 
 def _messages(body: dict[str, Any]) -> list[Any]:
@@ -162,7 +144,7 @@ def _parameters(body: dict[str, Any], notes: list[str]) -> dict[str, Any]:
         if spec is None:  # unknown: a DashScope extra the proxy does not know yet
             parameters[key] = value
             continue
-        _typed(value, spec.types, key)
+        check_type(value, spec.types, key)
         if key in _FORCED:
             if value != _FORCED[key]:
                 notes.append(f"{key}: always {_FORCED[key]!r}")

@@ -12,13 +12,17 @@ dropped, and named in the `x-dashscope-proxy-notes` response header).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-_NUMBER: tuple[type, ...] = (int, float)
-_INT: tuple[type, ...] = (int,)
-_BOOL: tuple[type, ...] = (bool,)
-_STR: tuple[type, ...] = (str,)
-_OBJECT: tuple[type, ...] = (dict,)
-_ARRAY: tuple[type, ...] = (list,)
+from proxy.chat_messages import json_type
+from proxy.errors import InvalidRequest
+
+NUMBER: tuple[type, ...] = (int, float)
+INT: tuple[type, ...] = (int,)
+BOOL: tuple[type, ...] = (bool,)
+STR: tuple[type, ...] = (str,)
+OBJECT: tuple[type, ...] = (dict,)
+ARRAY: tuple[type, ...] = (list,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +34,27 @@ class Field:
     origin: str = "openai"  # or "dashscope": a DashScope extra sent through `extra_body`
 
 
+def check_type(value: Any, types: tuple[type, ...], name: str) -> Any:
+    """`value` if it has one of `types` (or is None), else a 400 naming the field."""
+    # bool is an int in Python, but `"temperature": true` is a client bug worth a 400.
+    if value is None:
+        return None
+    if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
+        expected = " or ".join(_TYPE_NAMES[t] for t in types)
+        raise InvalidRequest(f"'{name}' must be {expected}, got {json_type(value)}.", param=name)
+    return value
+
+
+_TYPE_NAMES = {
+    int: "an integer",
+    float: "a number",
+    bool: "a boolean",
+    str: "a string",
+    list: "an array",
+    dict: "an object",
+}
+
+
 def _f(name: str, types: tuple[type, ...], treatment: str, how: str) -> Field:
     return Field(name, types, treatment, how)
 
@@ -39,31 +64,31 @@ def _ds(name: str, types: tuple[type, ...], how: str = "sent in `parameters`") -
 
 
 FIELDS: tuple[Field, ...] = (
-    _f("model", _STR, "mapped", "`model`; picks the endpoint (multimodal models, see routing)"),
-    _f("messages", _ARRAY, "mapped", "`input.messages`; see the message table"),
-    _f("stream", _BOOL, "proxy", "upstream always streams; `false` is served by folding chunks"),
-    _f("stream_options", _OBJECT, "proxy", "`include_usage` adds the final usage chunk"),
-    _f("max_tokens", _INT, "passed", "`parameters.max_tokens`"),
-    _f("max_completion_tokens", _INT, "passed", "`parameters.max_completion_tokens`"),
-    _f("temperature", _NUMBER, "passed", "`parameters.temperature`"),
-    _f("top_p", _NUMBER, "mapped", "clamped into DashScope's (0, 1]; a clamp is reported"),
-    _f("seed", _INT, "passed", "`parameters.seed`"),
+    _f("model", STR, "mapped", "`model`; picks the endpoint (multimodal models, see routing)"),
+    _f("messages", ARRAY, "mapped", "`input.messages`; see the message table"),
+    _f("stream", BOOL, "proxy", "upstream always streams; `false` is served by folding chunks"),
+    _f("stream_options", OBJECT, "proxy", "`include_usage` adds the final usage chunk"),
+    _f("max_tokens", INT, "passed", "`parameters.max_tokens`"),
+    _f("max_completion_tokens", INT, "passed", "`parameters.max_completion_tokens`"),
+    _f("temperature", NUMBER, "passed", "`parameters.temperature`"),
+    _f("top_p", NUMBER, "mapped", "clamped into DashScope's (0, 1]; a clamp is reported"),
+    _f("seed", INT, "passed", "`parameters.seed`"),
     _f("stop", (str, list), "passed", "`parameters.stop`"),
-    _f("presence_penalty", _NUMBER, "passed", "`parameters.presence_penalty`"),
-    _f("frequency_penalty", _NUMBER, "reported", "no DashScope equivalent"),
-    _f("n", _INT, "passed", "`parameters.n`; streamed choices interleave by `index`"),
-    _f("logprobs", _BOOL, "passed", "`parameters.logprobs`; returned in `choices[].logprobs`"),
-    _f("top_logprobs", _INT, "passed", "`parameters.top_logprobs` (DashScope allows 0-5)"),
-    _f("logit_bias", _OBJECT, "passed", "`parameters.logit_bias` (some models)"),
+    _f("presence_penalty", NUMBER, "passed", "`parameters.presence_penalty`"),
+    _f("frequency_penalty", NUMBER, "reported", "no DashScope equivalent"),
+    _f("n", INT, "passed", "`parameters.n`; streamed choices interleave by `index`"),
+    _f("logprobs", BOOL, "passed", "`parameters.logprobs`; returned in `choices[].logprobs`"),
+    _f("top_logprobs", INT, "passed", "`parameters.top_logprobs` (DashScope allows 0-5)"),
+    _f("logit_bias", OBJECT, "passed", "`parameters.logit_bias` (some models)"),
     _f(
         "response_format",
-        _OBJECT,
+        OBJECT,
         "passed",
         "`parameters.response_format` (json_object, json_schema)",
     ),
     _f(
         "tools",
-        _ARRAY,
+        ARRAY,
         "passed",
         "`parameters.tools`; function tools only; not with the code interpreter",
     ),
@@ -74,50 +99,50 @@ FIELDS: tuple[Field, ...] = (
         "`auto`, `none` and a named function pass; `required` becomes the named function when "
         "there is one tool, else `auto` (reported)",
     ),
-    _f("parallel_tool_calls", _BOOL, "passed", "`parameters.parallel_tool_calls`"),
+    _f("parallel_tool_calls", BOOL, "passed", "`parameters.parallel_tool_calls`"),
     _f(
         "reasoning_effort",
-        _STR,
+        STR,
         "mapped",
         "`none`/`minimal`: `enable_thinking=false`; `low`/`medium`/`high`: `enable_thinking=true` "
         "with `thinking_budget` 1024/8192/32768; `xhigh`/`max`: thinking without a budget. "
         "An explicit `enable_thinking` or `thinking_budget` wins",
     ),
     _f("user", (str, dict), "reported", "no DashScope equivalent"),
-    _f("metadata", _OBJECT, "reported", "no DashScope equivalent"),
-    _f("store", _BOOL, "reported", "no DashScope equivalent"),
-    _f("service_tier", _STR, "reported", "no DashScope equivalent"),
-    _f("modalities", _ARRAY, "reported", "text only"),
-    _f("audio", _OBJECT, "reported", "text only"),
-    _f("prediction", _OBJECT, "reported", "no DashScope equivalent"),
-    _f("web_search_options", _OBJECT, "reported", "use `enable_search` and `search_options`"),
-    _f("prompt_cache_key", _STR, "reported", "DashScope caches by `cache_control` parts"),
-    _f("prompt_cache_retention", _STR, "reported", "DashScope caches by `cache_control` parts"),
-    _f("safety_identifier", _STR, "reported", "no DashScope equivalent"),
-    _f("verbosity", _STR, "reported", "no DashScope equivalent"),
-    _f("functions", _ARRAY, "reported", "legacy; use `tools`"),
+    _f("metadata", OBJECT, "reported", "no DashScope equivalent"),
+    _f("store", BOOL, "reported", "no DashScope equivalent"),
+    _f("service_tier", STR, "reported", "no DashScope equivalent"),
+    _f("modalities", ARRAY, "reported", "text only"),
+    _f("audio", OBJECT, "reported", "text only"),
+    _f("prediction", OBJECT, "reported", "no DashScope equivalent"),
+    _f("web_search_options", OBJECT, "reported", "use `enable_search` and `search_options`"),
+    _f("prompt_cache_key", STR, "reported", "DashScope caches by `cache_control` parts"),
+    _f("prompt_cache_retention", STR, "reported", "DashScope caches by `cache_control` parts"),
+    _f("safety_identifier", STR, "reported", "no DashScope equivalent"),
+    _f("verbosity", STR, "reported", "no DashScope equivalent"),
+    _f("functions", ARRAY, "reported", "legacy; use `tools`"),
     _f("function_call", (str, dict), "reported", "legacy; use `tool_choice`"),
     _f(
         "incremental_output",
-        _BOOL,
+        BOOL,
         "proxy",
         "always `true` (DashScope's thinking needs it); a different value is reported",
     ),
-    _f("result_format", _STR, "proxy", "always `message`; a different value is reported"),
+    _f("result_format", STR, "proxy", "always `message`; a different value is reported"),
     _f(
         "code_interpreter_format",
-        _STR,
+        STR,
         "proxy",
         "how interpreter runs are shown: `tool_calls`, `reasoning`, `content`, `vendor`, `off`",
     ),
-    _ds("enable_thinking", _BOOL),
-    _ds("thinking_budget", _INT),
-    _ds("preserve_thinking", _BOOL, "sent in `parameters`; keeps replayed `reasoning_content`"),
-    _ds("enable_code_interpreter", _BOOL),
-    _ds("enable_search", _BOOL),
-    _ds("search_options", _OBJECT, "sent in `parameters`; `enable_source` returns `search_info`"),
-    _ds("top_k", _INT),
-    _ds("repetition_penalty", _NUMBER),
+    _ds("enable_thinking", BOOL),
+    _ds("thinking_budget", INT),
+    _ds("preserve_thinking", BOOL, "sent in `parameters`; keeps replayed `reasoning_content`"),
+    _ds("enable_code_interpreter", BOOL),
+    _ds("enable_search", BOOL),
+    _ds("search_options", OBJECT, "sent in `parameters`; `enable_source` returns `search_info`"),
+    _ds("top_k", INT),
+    _ds("repetition_penalty", NUMBER),
 )
 
 FIELD_BY_NAME = {field.name: field for field in FIELDS}
@@ -147,15 +172,21 @@ _EXTRA_ROW = (
 )
 
 
-def render_markdown() -> str:
+def field_rows(fields: tuple[Field, ...]) -> list[str]:
+    """The Markdown table of `fields`, ending with the row for keys no table names."""
     lines = [
         "| field | treatment | what the proxy does |",
         "|---|---|---|",
     ]
-    for field in FIELDS:
+    for field in fields:
         origin = " (DashScope, via `extra_body`)" if field.origin == "dashscope" else ""
         lines.append(f"| `{field.name}`{origin} | {field.treatment} | {field.how} |")
     lines.append(f"| {_EXTRA_ROW[0]} | {_EXTRA_ROW[1]} | {_EXTRA_ROW[2]} |")
+    return lines
+
+
+def render_markdown() -> str:
+    lines = field_rows(FIELDS)
     lines += ["", "| in messages | sent upstream as |", "|---|---|"]
     lines += [f"| {what} | {how} |" for what, how in MESSAGE_ROWS]
     return "\n".join(lines) + "\n"

@@ -8,13 +8,24 @@ the emitted chunks as they pass, so it never keeps the stream unless capture ask
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from proxy.chat_fold import ChunkFold
 from proxy.errors import ProxyError
 from proxy.sse import SSEEvent
 
 RECORD_VERSION = 1
+
+
+class Fold(Protocol):
+    """Summarises one exchange's emitted items as they pass (chat chunks, Responses events)."""
+
+    @property
+    def empty(self) -> bool: ...
+
+    def add(self, item: dict[str, Any], /) -> None: ...
+
+    def completion(self) -> dict[str, Any]: ...
 
 
 class ExchangeRecorder:
@@ -28,11 +39,13 @@ class ExchangeRecorder:
         client_request_id: str | None = None,
         capture_frames: bool = False,
         capture_chunks: bool = False,
+        fold: Fold | None = None,
     ) -> None:
         self.exchange_id = exchange_id
         self._clock = clock
         self._t0 = clock()
-        self._fold = ChunkFold()
+        # Summarises the emitted items in chat-completions shape, whichever API they belong to.
+        self._fold: Fold = fold if fold is not None else ChunkFold()
         self._frames: list[dict[str, Any]] | None = [] if capture_frames else None
         self._chunks: list[dict[str, Any]] | None = [] if capture_chunks else None
         self._first_frame: float | None = None

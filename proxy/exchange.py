@@ -1,8 +1,9 @@
-"""One chat-completions exchange, from the client's body to its traffic record.
+"""One exchange, from the client's body to its traffic record, for either client API.
 
 The I/O around the pure translation: it opens the upstream stream, waits for the first frame
-before committing to a 200, then either streams encoded chunks or folds them, and in every
-outcome (success, error, client gone) hands one record to the traffic writer. Framework-free:
+before committing to a 200, then either streams encoded items or folds them, and in every
+outcome (success, error, client gone) hands one record to the traffic writer. What differs
+between Chat Completions and the Responses API is data (`proxy/apis.py`). Framework-free:
 `proxy/app.py` wraps the results into Starlette responses.
 """
 
@@ -21,10 +22,8 @@ from typing import Any
 import anyio
 import orjson
 
-from proxy.chat_fold import fold_chunks
-from proxy.chat_pipeline import ChatTranslation
-from proxy.chat_request import TranslationOptions, UpstreamPlan, translate_chat_request
-from proxy.chat_stream import ChunkIdentity
+from proxy.apis import Api
+from proxy.chat_request import TranslationOptions, UpstreamPlan
 from proxy.errors import (
     InvalidRequest,
     ProxyError,
@@ -35,8 +34,9 @@ from proxy.errors import (
 from proxy.heartbeat import Stopped, with_heartbeat
 from proxy.lifecycle import Lifecycle
 from proxy.retry import RetryPolicy, retry_delay
-from proxy.sse import DONE, KEEPALIVE, SSEEvent, encode_data
+from proxy.sse import KEEPALIVE, SSEEvent
 from proxy.traffic.record import ExchangeRecorder
+from proxy.translation import Item, Translation
 from proxy.upstream import UpstreamClient, UpstreamStream
 
 log = logging.getLogger("proxy")
@@ -66,10 +66,11 @@ class Services:
     on_retry: Callable[[], None] = lambda: None
 
 
-class ChatExchange:
+class Exchange:
     def __init__(
         self,
         services: Services,
+        api: Api,
         *,
         options: TranslationOptions,
         recorder: ExchangeRecorder,
@@ -78,12 +79,13 @@ class ChatExchange:
     ) -> None:
         self.id = recorder.exchange_id
         self._services = services
+        self._api = api
         self._options = options
         self._recorder = recorder
         self._client_key = client_key
         self._forward = forward_headers or {}
         self._headers = {"x-proxy-request-id": self.id}
-        self._translation: ChatTranslation | None = None
+        self._translation: Translation | None = None
         self._stream: UpstreamStream | None = None
         self._admitted = False
         self._recorded = False
@@ -111,13 +113,9 @@ class ChatExchange:
         self._admitted = True
         body = _json(raw_body)
         self._recorder.request(body)
-        plan = translate_chat_request(body, self._options)
+        plan = self._api.translate(body, self._options)
         key = upstream_key()
-        translation = self._translation = ChatTranslation(
-            _identity(self.id, plan.model),
-            include_usage=plan.include_usage or not plan.stream,
-            code_format=plan.code_format,
-        )
+        translation = self._translation = self._api.translation(self.id, plan, int(time.time()))
         self._plan(plan, translation)
         if plan.local_answer is not None:
             # Only results for the proxy's own calls came in: answering here ends agent loops
@@ -136,8 +134,8 @@ class ChatExchange:
         return self._reply(plan, chunks, None, "ok")
 
     async def _first_frame(
-        self, plan: UpstreamPlan, key: str, translation: ChatTranslation
-    ) -> tuple[list[SSEEvent], list[dict[str, Any]]]:
+        self, plan: UpstreamPlan, key: str, translation: Translation
+    ) -> tuple[list[SSEEvent], list[Item]]:
         """Open the upstream stream and translate its first frame, retrying what may succeed.
 
         Commit to a 200 only once the first frame is in and translated: DashScope reports many
@@ -175,29 +173,21 @@ class ChatExchange:
     def _stream_request_id(self) -> str | None:
         return self._stream.request_id if self._stream else None
 
-    def _plan(self, plan: UpstreamPlan, translation: ChatTranslation) -> None:
+    def _plan(self, plan: UpstreamPlan, translation: Translation) -> None:
         if plan.notes:
             self._headers["x-dashscope-proxy-notes"] = header_text("; ".join(plan.notes))
-        identity = translation.identity
         local = plan.local_answer is not None
         self._recorder.plan(
             upstream=None if local else {"path": plan.path, "body": plan.body},
             notes=plan.notes,
-            translation={
-                "chunk_id": identity.id,
-                "created": identity.created,
-                "model": identity.model,
-                "call_id_prefix": identity.call_id_prefix,
-                "code_format": plan.code_format,
-                "include_usage": plan.include_usage or not plan.stream,
-            },
+            translation=translation.settings(),
         )
 
     def _reply(
         self,
         plan: UpstreamPlan,
-        chunks: list[dict[str, Any]],
-        rest: AsyncIterator[list[dict[str, Any]] | None] | None,
+        chunks: list[Item],
+        rest: AsyncIterator[list[Item] | None] | None,
         outcome: str,
     ) -> Reply:
         self._with_request_id()
@@ -205,25 +195,25 @@ class ChatExchange:
             self._recorder.chunks(chunks)
         if plan.stream:
             return Reply(self._headers, stream=self._body(chunks, rest, outcome))
-        completion = fold_chunks(chunks)
+        body = self._api.reply(chunks)
         self._recorder.first_byte()
         self._record(status=200, outcome=outcome)
-        return Reply(self._headers, body=completion)
+        return Reply(self._headers, body=body)
 
-    def _feed(self, events: list[SSEEvent]) -> list[dict[str, Any]]:
+    def _feed(self, events: list[SSEEvent]) -> list[Item]:
         assert self._translation is not None
         self._recorder.frames(events)
         chunks = self._translation.feed(events)
         self._recorder.chunks(chunks)
         return chunks
 
-    def _finish_translation(self) -> list[dict[str, Any]]:
+    def _finish_translation(self) -> list[Item]:
         assert self._translation is not None
         chunks = self._translation.finish()
         self._recorder.chunks(chunks)
         return chunks
 
-    async def _rest(self, stream_mode: bool) -> AsyncIterator[list[dict[str, Any]] | None]:
+    async def _rest(self, stream_mode: bool) -> AsyncIterator[list[Item] | None]:
         """The chunks of the frames after the first, then the closing ones; None while the
         upstream is silent for the keep-alive interval. Ends early, with an error, at the
         exchange's total deadline or when a shutdown's drain time is over."""
@@ -258,36 +248,44 @@ class ChatExchange:
 
     async def _body(
         self,
-        chunks: list[dict[str, Any]],
-        rest: AsyncIterator[list[dict[str, Any]] | None] | None,
+        chunks: list[Item],
+        rest: AsyncIterator[list[Item] | None] | None,
         outcome: str,
     ) -> AsyncIterator[bytes]:
         error: ProxyError | None = None
+        encode = self._api.encode
         try:
             self._recorder.first_byte()
             for chunk in chunks:
-                yield encode_data(chunk)
+                yield encode(chunk)
             async for batch in rest or _nothing():
                 if batch is None:
                     yield KEEPALIVE
                     continue
                 for chunk in batch:
-                    yield encode_data(chunk)
+                    yield encode(chunk)
         except ProxyError as exc:
             # After the first byte an error can only travel in-band, as OpenAI clients expect it.
             error = exc
-            yield encode_data(exc.to_body())
+            for item in self._failure(exc):
+                yield encode(item)
         except Exception:
             log.exception("stream translation failed")
             error = ProxyError("internal error in the proxy")
-            yield encode_data(error.to_body())
+            for item in self._failure(error):
+                yield encode(item)
         finally:
             await self._close()
             # Neither an error nor a finished translation: the client went away mid-stream.
             finished = self._translation is not None and self._translation.finished
             ended = "error" if error else (outcome if finished else "cancelled")
             self._record(status=200, outcome=ended, error=error)
-        yield DONE
+        if self._api.trailer:
+            yield self._api.trailer
+
+    def _failure(self, error: ProxyError) -> list[Item]:
+        assert self._translation is not None
+        return self._translation.failure(error)
 
     def _error_reply(self, error: ProxyError) -> Reply:
         self._with_request_id(getattr(error, "request_id", None))
@@ -339,15 +337,6 @@ def header_text(text: str, limit: int = 4000) -> str:
 
 def new_exchange_id() -> str:
     return uuid.uuid4().hex
-
-
-def _identity(exchange_id: str, model: str) -> ChunkIdentity:
-    return ChunkIdentity(
-        id=f"chatcmpl-{exchange_id}",
-        created=int(time.time()),
-        model=model,
-        call_id_prefix=f"call_ci_{exchange_id[:16]}_",
-    )
 
 
 def _json(raw: bytes) -> Any:

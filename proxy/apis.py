@@ -1,0 +1,86 @@
+"""The client-facing APIs the proxy serves, as data: what differs between Chat Completions and
+the Responses API. The exchange (`proxy/exchange.py`) does everything else the same way for
+both: one upstream path, one native translator, one traffic record (DESIGN.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from proxy.chat_fold import ChunkFold, fold_chunks
+from proxy.chat_pipeline import ChatTranslation
+from proxy.chat_request import TranslationOptions, UpstreamPlan, translate_chat_request
+from proxy.chat_stream import ChunkIdentity
+from proxy.responses_fold import ResponsesFold, final_response
+from proxy.responses_pipeline import ResponsesTranslation
+from proxy.responses_request import translate_responses_request
+from proxy.responses_stream import ResponseIdentity
+from proxy.sse import DONE, encode_data
+from proxy.traffic.record import Fold
+from proxy.translation import Item, Translation
+
+
+@dataclass(frozen=True, slots=True)
+class Api:
+    name: str
+    translate: Callable[[Any, TranslationOptions], UpstreamPlan]
+    # (exchange id, plan, creation time in Unix seconds) -> the translation of this exchange.
+    translation: Callable[[str, UpstreamPlan, int], Translation]
+    reply: Callable[[list[Item]], dict[str, Any]]  # all items -> the non-stream body
+    encode: Callable[[Item], bytes]
+    trailer: bytes  # after the last item of a stream
+    fold: Callable[[], Fold]
+
+
+def _chat_translation(exchange_id: str, plan: UpstreamPlan, created: int) -> Translation:
+    identity = ChunkIdentity(
+        id=f"chatcmpl-{exchange_id}",
+        created=created,
+        model=plan.model,
+        call_id_prefix=f"call_ci_{exchange_id[:16]}_",
+    )
+    return ChatTranslation(
+        identity, include_usage=plan.include_usage or not plan.stream, code_format=plan.code_format
+    )
+
+
+def _responses_translation(exchange_id: str, plan: UpstreamPlan, created: int) -> Translation:
+    identity = ResponseIdentity(
+        id=f"resp_{exchange_id}",
+        created_at=created,
+        model=plan.model,
+        item_prefix=exchange_id[:16],
+        echo=plan.echo,
+    )
+    return ResponsesTranslation(identity)
+
+
+def encode_event(event: Item) -> bytes:
+    """A Responses API stream event as OpenAI frames it: named, with its type in the data too."""
+    kind: str = event["type"]
+    return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
+
+
+CHAT = Api(
+    name="chat.completions",
+    translate=translate_chat_request,
+    translation=_chat_translation,
+    reply=fold_chunks,
+    encode=encode_data,
+    trailer=DONE,
+    fold=ChunkFold,
+)
+
+RESPONSES = Api(
+    name="responses",
+    translate=translate_responses_request,
+    translation=_responses_translation,
+    reply=final_response,
+    encode=encode_event,
+    trailer=b"",
+    fold=ResponsesFold,
+)

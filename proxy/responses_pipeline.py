@@ -1,0 +1,60 @@
+"""Native SSE events -> Responses API stream events: the whole Responses translation (pure).
+
+The same native stream translator as Chat Completions feeds a Responses encoder; only the
+items differ.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from proxy.chat_stream import usage_object
+from proxy.errors import ProxyError
+from proxy.events import Event
+from proxy.responses_stream import ResponseIdentity, ResponsesEventEncoder
+from proxy.translation import Item, Translation
+
+
+class ResponsesTranslation(Translation):
+    def __init__(self, identity: ResponseIdentity) -> None:
+        super().__init__()
+        self.identity = identity
+        self._encoder = ResponsesEventEncoder(identity)
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any]) -> ResponsesTranslation:
+        echo = settings.get("echo")
+        return cls(
+            ResponseIdentity(
+                id=str(settings["response_id"]),
+                created_at=int(settings["created"]),
+                model=str(settings["model"]),
+                item_prefix=str(settings["item_prefix"]),
+                echo=echo if isinstance(echo, dict) else {},
+            )
+        )
+
+    @property
+    def usage(self) -> dict[str, Any] | None:
+        usage = self._encoder.usage
+        return None if usage is None else usage_object(usage)
+
+    def settings(self) -> dict[str, Any]:
+        identity = self.identity
+        return {
+            "api": "responses",
+            "response_id": identity.id,
+            "created": identity.created_at,
+            "model": identity.model,
+            "item_prefix": identity.item_prefix,
+            "echo": identity.echo,
+        }
+
+    def failure(self, error: ProxyError) -> list[Item]:
+        return self._encoder.fail(error.code or error.type, error.message)
+
+    def _encode(self, event: Event) -> list[Item]:
+        return self._encoder.feed(event)
+
+    def _close(self) -> list[Item]:
+        return self._encoder.finish()

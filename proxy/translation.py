@@ -1,0 +1,102 @@
+"""Native SSE events -> a client protocol's output items: what every protocol's pipeline shares.
+
+The native stream translator turns upstream frames into protocol-neutral events; a subclass
+encodes those into its protocol's items (chat chunks, Responses API events). This base owns
+the rules both follow: an error frame that comes after good frames in the same read is raised
+only once the items before it are out, and a stream that ends before the answer is finished
+is an error, never an empty success. Pure: the I/O shell feeds and writes.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+from proxy.errors import ProxyError, UpstreamUnavailable
+from proxy.events import ContentDelta, Event, Finish, Usage
+from proxy.native_stream import NativeStreamTranslator
+from proxy.sse import SSEEvent
+
+Item = dict[str, Any]
+
+
+class Translation(ABC):
+    """Feed decoded upstream events, get the client's items; `finish()` once upstream ends."""
+
+    def __init__(self) -> None:
+        self.finished = False  # the answer is complete: its closing items were produced
+        self._native = NativeStreamTranslator()
+        self._error: ProxyError | None = None  # raised once the items before it are out
+
+    @property
+    def request_id(self) -> str | None:
+        """DashScope's request id, once a frame has carried it."""
+        return self._native.request_id
+
+    @property
+    def code_runs(self) -> list[str]:
+        return self._native.code_runs
+
+    @property
+    @abstractmethod
+    def usage(self) -> dict[str, Any] | None:
+        """The final usage in chat-completions shape (what traffic records and metrics read)."""
+
+    @abstractmethod
+    def settings(self) -> dict[str, Any]:
+        """What a replay of the recorded frames needs to make the same items again."""
+
+    def feed(self, events: list[SSEEvent]) -> list[Item]:
+        if self._error is not None:
+            raise self._error
+        items: list[Item] = []
+        for event in events:
+            try:
+                translated = self._native.feed(event)
+            except ProxyError as error:
+                if not items:
+                    raise
+                # Frames before the error came in the same read: their items go out first, the
+                # error with the next call, so the output does not depend on how bytes arrive.
+                self._error = error
+                return items
+            for item in translated:
+                items.extend(self._encode(item))
+        return items
+
+    def finish(self) -> list[Item]:
+        """The closing items; raises if the upstream stopped before finishing its answer."""
+        if self._error is not None:
+            raise self._error
+        if self._native.truncated:
+            raise UpstreamUnavailable(
+                "DashScope's stream ended before the answer was finished",
+                code="upstream_truncated",
+            )
+        items: list[Item] = []
+        for translated in self._native.finish():
+            items.extend(self._encode(translated))
+        items.extend(self._close())
+        self.finished = True
+        return items
+
+    def local_answer(self, text: str) -> list[Item]:
+        """A complete answer made by the proxy itself, without DashScope (and without tokens)."""
+        items: list[Item] = []
+        for event in (ContentDelta(0, text), Finish(0, "stop"), Usage(0, 0, None, None, None)):
+            items.extend(self._encode(event))
+        items.extend(self._close())
+        self.finished = True
+        return items
+
+    @abstractmethod
+    def failure(self, error: ProxyError) -> list[Item]:
+        """How an error after the first byte travels in-band, as the protocol's clients expect."""
+
+    @abstractmethod
+    def _encode(self, event: Event) -> list[Item]:
+        """The items for one neutral event."""
+
+    @abstractmethod
+    def _close(self) -> list[Item]:
+        """The items that end a finished answer."""
