@@ -34,6 +34,8 @@ class Api:
     encode: Callable[[Item], bytes]
     trailer: bytes  # after the last item of a stream
     fold: Callable[[], Fold]
+    # A recorded exchange's `translation` settings -> the same translation again (replay).
+    restore: Callable[[dict[str, Any]], Translation]
 
 
 def _chat_translation(exchange_id: str, plan: UpstreamPlan, created: int) -> Translation:
@@ -73,6 +75,7 @@ CHAT = Api(
     encode=encode_data,
     trailer=DONE,
     fold=ChunkFold,
+    restore=ChatTranslation.from_settings,
 )
 
 RESPONSES = Api(
@@ -83,4 +86,10 @@ RESPONSES = Api(
     encode=encode_event,
     trailer=b"",
     fold=ResponsesFold,
+    restore=ResponsesTranslation.from_settings,
 )
+
+
+def api_of(settings: dict[str, Any]) -> Api:
+    """The API a recorded exchange was served with, from its `translation` settings."""
+    return RESPONSES if settings.get("api") == RESPONSES.name else CHAT

@@ -2,8 +2,9 @@
 
 The bug-report and regression tool: a record captured with `capture_frames` holds the native
 SSE events DashScope sent and the settings the translation ran with (`translation`). Feeding
-those frames to the current `ChatTranslation` must give what the client got: the recorded
-`chunks` when they were captured, otherwise the folded `response` (choices, code runs, usage).
+those frames to the current translation (chat completions or Responses API, as recorded) must
+give what the client got: the recorded `chunks` (or Responses events) when they were captured,
+otherwise the folded `response` (choices, code runs, usage).
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ from typing import Any
 
 import orjson
 
-from proxy.chat_fold import fold_chunks
-from proxy.chat_pipeline import ChatTranslation
-from proxy.chat_stream import ChunkIdentity
+from proxy.apis import api_of
 from proxy.errors import ProxyError
 from proxy.inspect.query import Record, text
 from proxy.sse import SSEEvent
+from proxy.traffic.record import Fold
 
 CAPTURE_HINT = "enable [traffic_log] capture_frames"
 _MAX_DIFFERENCES = 8
@@ -49,6 +49,15 @@ class _Replayed:
     code_runs: list[str]
     usage: dict[str, Any] | None
     error: ProxyError | None
+    fold: Fold
+
+    def folded_choices(self) -> list[dict[str, Any]]:
+        if not self.chunks:
+            return []
+        for chunk in self.chunks:
+            self.fold.add(chunk)
+        choices: list[dict[str, Any]] = self.fold.completion()["choices"]
+        return choices
 
 
 def replay(record: Record) -> ReplayResult:
@@ -74,18 +83,9 @@ def _run(record: Record, frames: list[Any]) -> _Replayed:
     settings = record.get("translation")
     if not isinstance(settings, dict):
         raise ReplayUnavailable("this record has no `translation` settings to replay with")
+    api = api_of(settings)
     try:
-        identity = ChunkIdentity(
-            id=str(settings["chunk_id"]),
-            created=int(settings["created"]),
-            model=str(settings["model"]),
-            call_id_prefix=str(settings["call_id_prefix"]),
-        )
-        translation = ChatTranslation(
-            identity,
-            include_usage=bool(settings["include_usage"]),
-            code_format=str(settings["code_format"]),
-        )
+        translation = api.restore(settings)
         events = [
             SSEEvent(
                 event=text(f.get("event")) or "message",
@@ -108,7 +108,7 @@ def _run(record: Record, frames: list[Any]) -> _Replayed:
             chunks.extend(translation.finish())
     except ProxyError as exc:
         error = exc
-    return _Replayed(chunks, list(translation.code_runs), translation.usage, error)
+    return _Replayed(chunks, list(translation.code_runs), translation.usage, error, api.fold())
 
 
 def _plain(value: Any) -> Any:
@@ -141,7 +141,7 @@ def _compare_response(record: Record, replayed: _Replayed) -> ReplayResult:
         "code_runs": response.get("code_runs", []),
         "usage": record.get("usage"),
     }
-    folded = fold_chunks(replayed.chunks)["choices"] if replayed.chunks else []
+    folded = replayed.folded_choices()
     now = _plain(
         {
             "choices": [

@@ -2,7 +2,8 @@
 
 The folded response keeps one reasoning text and a list of code runs, which loses their order:
 the model thinks, runs code, reads the result and thinks again. With `capture_chunks` the
-record has the stream itself, so `logs show` can lay the answer out as it unfolded.
+record has the stream itself (chat chunks, or Responses API events), so `logs show` can lay the
+answer out as it unfolded.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ def timeline(record: Record) -> list[Segment] | None:
     chunks = record.get("chunks")
     if not isinstance(chunks, list) or len(choices(record)) != 1:
         return None
+    if chunks and isinstance(chunks[0], dict) and "type" in chunks[0]:
+        return _with_code(_response_segments(chunks), code_runs(record))
     segments: list[Segment] = []
     calls: dict[Any, Segment] = {}  # tool-call index -> its segment
     runs = 0
@@ -54,6 +57,36 @@ def timeline(record: Record) -> list[Segment] | None:
                 runs += 1
             _add_text(segments, "answer", text(delta.get("content")))
     return _with_code(segments, code_runs(record))
+
+
+def _response_segments(events: list[Any]) -> list[Segment]:
+    """The same segments from a Responses API exchange's events (its `chunks`)."""
+    segments: list[Segment] = []
+    calls: dict[Any, Segment] = {}  # output index -> a function call's segment
+    runs = 0
+    for event in events:
+        if not isinstance(event, dict):
+            continue
+        kind = event.get("type")
+        if kind == "response.reasoning_text.delta":
+            _add_text(segments, "reasoning", text(event.get("delta")))
+        elif kind == "response.output_text.delta":
+            _add_text(segments, "answer", text(event.get("delta")))
+        elif (
+            kind == "response.function_call_arguments.delta" and event.get("output_index") in calls
+        ):
+            calls[event.get("output_index")].text += text(event.get("delta"))
+        elif kind == "response.output_item.added":
+            item = event.get("item")
+            item_type = item.get("type") if isinstance(item, dict) else None
+            if item_type == "code_interpreter_call":
+                segments.append(Segment("code", run=runs))
+                runs += 1
+            elif isinstance(item, dict) and item_type == "function_call":
+                call = {"id": text(item.get("call_id")), "name": text(item.get("name"))}
+                segment = calls[event.get("output_index")] = Segment("tool_call", call=call)
+                segments.append(segment)
+    return segments
 
 
 def _add_text(segments: list[Segment], kind: str, piece: str) -> None:
