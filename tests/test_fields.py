@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from proxy import responses_fields
 from proxy.chat_request import (
     MULTIMODAL_GENERATION_PATH,
     TranslationOptions,
@@ -387,3 +388,30 @@ def test_module_prints_the_table() -> None:
         timeout=30,
     ).stdout
     assert printed == render_markdown()
+
+
+# ---- docs/fields.md: the Responses API table ------------------------------------------------
+
+RESPONSES_START, RESPONSES_END = (
+    "<!-- responses-fields:start -->\n",
+    "<!-- responses-fields:end -->",
+)
+
+
+def test_docs_show_the_generated_responses_table_verbatim() -> None:
+    text = DOCS.read_text(encoding="utf-8")
+    assert text.count(RESPONSES_START) == 1
+    assert text.count(RESPONSES_END) == 1
+    between = text.split(RESPONSES_START, 1)[1].split(RESPONSES_END, 1)[0]
+    assert between == responses_fields.render_markdown(), (
+        "docs/fields.md is stale: regenerate the table with `python -m proxy.responses_fields`"
+    )
+
+
+def test_responses_table_has_a_row_per_field_and_input_rule() -> None:
+    rows = responses_fields.render_markdown().splitlines()
+    for spec in responses_fields.RESPONSES_FIELDS:
+        [row] = [r for r in rows if r.startswith(f"| `{spec.name}` |")]
+        assert f"| {spec.treatment} | {spec.how} |" in row
+    for what, how in responses_fields.INPUT_ROWS:
+        assert f"| {what} | {how} |" in rows

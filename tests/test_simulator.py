@@ -346,6 +346,10 @@ def test_select_scenario_defaults() -> None:
     assert select_scenario(request()) == "plain_text"
     assert select_scenario(request(enable_code_interpreter=True)) == "seed_single_run"
     assert select_scenario({}) == "plain_text"
+    # Given functions, a model calls one (and answers once the result is in).
+    tools = [{"type": "function", "function": {"name": "get_weather"}}]
+    assert select_scenario(request(tools=tools)) == "function_call"
+    assert select_scenario(request(tools=[])) == "plain_text"
 
 
 @pytest.mark.parametrize(

@@ -62,6 +62,9 @@ def select_scenario(request_body: Mapping[str, Any]) -> str:
         return match.group(1)
     if flag(request_body, "enable_code_interpreter"):
         return "seed_single_run"
+    if parameters(request_body).get("tools"):
+        # A model given functions calls one (get_weather), then answers from its result.
+        return "function_call"
     return "plain_text"
 
 

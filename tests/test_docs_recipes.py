@@ -1,0 +1,109 @@
+"""The Responses API recipes in docs/clients.md, run exactly as written against
+`dashscope-proxy demo --serve`, as a new user would: only the port differs.
+
+Tracing is disabled by the recipes themselves (it would export to the internet).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CLIENTS = ROOT / "docs" / "clients.md"
+DOCS_URL = "http://127.0.0.1:8000/v1"
+SEED_ANSWER = "77269364466549865653073473388030061522211723"
+
+
+def recipe(name: str) -> str:
+    """The Python block that follows `<!-- recipe:NAME -->` in docs/clients.md."""
+    text = CLIENTS.read_text(encoding="utf-8")
+    found = re.search(rf"<!-- recipe:{name} -->\n```python\n(.*?)\n```\n", text, re.DOTALL)
+    assert found is not None, f"docs/clients.md has no recipe {name!r}"
+    code = found.group(1)
+    assert code.count(DOCS_URL) == 1, "the recipe should name the proxy's URL once"
+    return code
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = _free_port()
+    log = tmp_path_factory.mktemp("demo") / "demo.log"
+    with log.open("w") as out:
+        demo = subprocess.Popen(
+            [sys.executable, "-m", "proxy", "demo", "--serve", "--port", str(port)],
+            cwd=log.parent,  # the demo's traffic log lands here, not in the work tree
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)},
+        )
+    try:
+        _wait_until_listening(port, demo)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        demo.terminate()
+        demo.wait(timeout=30)
+
+
+def _wait_until_listening(port: int, demo: subprocess.Popen[bytes]) -> None:
+    for _ in range(600):  # bounded: 60 s
+        if demo.poll() is not None:
+            pytest.fail("dashscope-proxy demo --serve exited before it was ready")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    pytest.fail("dashscope-proxy demo --serve did not start listening")
+
+
+def run_recipe(name: str, url: str) -> list[str]:
+    code = recipe(name).replace(DOCS_URL, url)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def test_the_python_sdk_recipe_shows_thinking_code_and_answer(demo_url: str) -> None:
+    lines = run_recipe("responses-python", demo_url)
+    # Thinking, the run, thinking about its result, then the answer.
+    assert lines[0].startswith("thought: ")
+    assert lines[1] == "ran: 123**21"
+    assert lines[2].startswith("thought: ")
+    assert lines[3:6] == ["answer: 123 to the power of 21 is:", "", SEED_ANSWER]
+    # Then the streamed code deltas, and the helper's final response with usage.
+    assert lines[6] == "123**21"
+    assert lines[7:9] == ["answer: 123 to the power of 21 is:", ""]
+    assert lines[9].startswith(SEED_ANSWER + " | tokens: ")
+
+
+def test_the_agents_recipe_runs_both_agents_without_executing_the_hosted_run(
+    demo_url: str,
+) -> None:
+    lines = run_recipe("agents-responses", demo_url)
+    assert lines[0] == "DashScope ran: 123**21"
+    out = "\n".join(lines)
+    assert SEED_ANSWER in out
+    # The function agent called get_weather locally and answered from its result.
+    assert lines[-1] == "answer: It is sunny in Hangzhou."
