@@ -14,6 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from proxy.code_runs import CODE_INTERPRETER_TOOL
+from proxy.errors import InvalidRequest
+from proxy.responses_input import input_messages
 
 Record = dict[str, Any]
 
@@ -97,7 +99,17 @@ def code_runs(record: Record) -> list[str]:
 
 
 def request_messages(record: Record) -> list[dict[str, Any]]:
-    messages = _list(_dict(record.get("request")).get("messages"))
+    """The conversation the client sent; a Responses API `input` as the messages it became."""
+    body = _dict(record.get("request"))
+    messages = _list(body.get("messages"))
+    if "input" in body and "messages" not in body:
+        instructions = body.get("instructions")
+        try:
+            messages = input_messages(
+                body["input"], instructions if isinstance(instructions, str) else None, []
+            )
+        except InvalidRequest:  # the record of a refused request: nothing to show
+            messages = []
     return [m for m in messages if isinstance(m, dict)]
 
 

@@ -33,7 +33,7 @@ from proxy.inspect.render import duration, local_time, status_label
 from proxy.inspect.timeline import Segment, timeline
 
 _ROLE_STYLES = {"system": "magenta", "user": "bold blue", "assistant": "bold green"}
-_SHOWN_ELSEWHERE = frozenset({"model", "messages", "stream"})
+_SHOWN_ELSEWHERE = frozenset({"model", "messages", "stream", "input", "instructions"})
 
 
 def show_view(record: Record) -> RenderableType:
