@@ -21,8 +21,8 @@ from proxy.simulator import create_simulator_app
 MODEL = "qwen3-max-preview"
 QUESTION = "What is 123 to the power of 21?"
 RESULT = "77269364466549865653073473388030061522211723"
-INTERPRETER = [{"type": "code_interpreter", "container": {"type": "auto"}}]
-WEATHER = [{"type": "function", "name": "get_weather", "parameters": {"type": "object"}}]
+INTERPRETER: list[Any] = [{"type": "code_interpreter", "container": {"type": "auto"}}]
+WEATHER: list[Any] = [{"type": "function", "name": "get_weather", "parameters": {"type": "object"}}]
 
 
 def write_log(path: Path, *, capture_chunks: bool) -> dict[str, str]:
@@ -40,7 +40,7 @@ def write_log(path: Path, *, capture_chunks: bool) -> dict[str, str]:
                 )
                 ids["code"] = raw.headers["x-proxy-request-id"]
                 for name, tools in (("streamed", INTERPRETER), ("function", WEATHER)):
-                    stream = client.responses.create(
+                    stream: Any = client.responses.create(
                         model=MODEL, input=QUESTION, tools=tools, stream=True
                     )
                     ids[name] = stream.response.headers["x-proxy-request-id"]
