@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from proxy.chat_stream import ChatChunkEncoder, ChunkIdentity, usage_object
+from proxy.chat_stream import ChatChunkEncoder, ChunkIdentity
 from proxy.code_runs import DEFAULT_FORMAT
 from proxy.errors import ProxyError
-from proxy.events import Event
+from proxy.events import Event, Usage
 from proxy.translation import Item, Translation
 
 
@@ -40,12 +40,6 @@ class ChatTranslation(Translation):
             code_format=str(settings["code_format"]),
         )
 
-    @property
-    def usage(self) -> dict[str, Any] | None:
-        """The final usage in OpenAI's shape, whether or not the client asked to receive it."""
-        usage = self._encoder.usage
-        return None if usage is None else usage_object(usage)
-
     def settings(self) -> dict[str, Any]:
         identity = self.identity
         return {
@@ -59,6 +53,9 @@ class ChatTranslation(Translation):
 
     def failure(self, error: ProxyError) -> list[Item]:
         return [error.to_body()]
+
+    def _final_usage(self) -> Usage | None:
+        return self._encoder.usage
 
     def _encode(self, event: Event) -> list[Item]:
         return self._encoder.feed(event)

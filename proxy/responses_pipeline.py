@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from proxy.chat_stream import usage_object
 from proxy.errors import ProxyError
-from proxy.events import Event
+from proxy.events import Event, Usage
 from proxy.responses_stream import ResponseIdentity, ResponsesEventEncoder
 from proxy.translation import Item, Translation
 
@@ -34,11 +33,6 @@ class ResponsesTranslation(Translation):
             )
         )
 
-    @property
-    def usage(self) -> dict[str, Any] | None:
-        usage = self._encoder.usage
-        return None if usage is None else usage_object(usage)
-
     def settings(self) -> dict[str, Any]:
         identity = self.identity
         return {
@@ -52,6 +46,9 @@ class ResponsesTranslation(Translation):
 
     def failure(self, error: ProxyError) -> list[Item]:
         return self._encoder.fail(error.code or error.type, error.message)
+
+    def _final_usage(self) -> Usage | None:
+        return self._encoder.usage
 
     def _encode(self, event: Event) -> list[Item]:
         return self._encoder.feed(event)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
+from proxy.chat_stream import usage_object
 from proxy.errors import ProxyError, UpstreamUnavailable
 from proxy.events import ContentDelta, Event, Finish, Usage
 from proxy.native_stream import NativeStreamTranslator
@@ -38,9 +39,11 @@ class Translation(ABC):
         return self._native.code_runs
 
     @property
-    @abstractmethod
     def usage(self) -> dict[str, Any] | None:
-        """The final usage in chat-completions shape (what traffic records and metrics read)."""
+        """The final usage in chat-completions shape (what traffic records and metrics read),
+        whether or not the client asked to receive it."""
+        usage = self._final_usage()
+        return None if usage is None else usage_object(usage)
 
     @abstractmethod
     def settings(self) -> dict[str, Any]:
@@ -92,6 +95,10 @@ class Translation(ABC):
     @abstractmethod
     def failure(self, error: ProxyError) -> list[Item]:
         """How an error after the first byte travels in-band, as the protocol's clients expect."""
+
+    @abstractmethod
+    def _final_usage(self) -> Usage | None:
+        """The upstream's final usage, once the encoder has seen it."""
 
     @abstractmethod
     def _encode(self, event: Event) -> list[Item]:

@@ -182,10 +182,15 @@ def scenario_text() -> Callable[..., ScenarioText]:
 @pytest.fixture(scope="session")
 def closed_port_url() -> str:
     """A loopback URL where nothing listens (the port was bound, then released)."""
+    return f"http://127.0.0.1:{free_port()}"
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now, for a server started in another process."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+        port: int = sock.getsockname()[1]
+    return port
 
 
 def _hanging_upstream() -> Starlette:

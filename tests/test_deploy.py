@@ -44,6 +44,7 @@ from packaging.requirements import Requirement
 from proxy.config import load_settings
 from proxy.simulator import ReceivedRequest
 from proxy.simulator.scripts import PLAIN_ANSWER
+from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -629,13 +630,6 @@ def _fresh_venv(tmp_path: Path, wheel: Path) -> Path:
     return venv
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 def _with_option_values(command: list[str], values: dict[str, str]) -> list[str]:
     result = list(command)
     for option, value in values.items():
@@ -696,7 +690,7 @@ def test_the_image_command_serves_the_simulator_from_a_fresh_venv(
     began = time.monotonic()
     venv = _fresh_venv(tmp_path, _build_wheel(tmp_path))
     stages = dockerfile_stages(DOCKERFILE.read_text(encoding="utf-8"))
-    port = _free_port()
+    port = free_port()
     command = _with_option_values(
         image_command(stages),
         {"--config": str(CONFIG), "--host": "127.0.0.1", "--port": str(port)},

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 CLIENTS = ROOT / "docs" / "clients.md"
 DOCS_URL = "http://127.0.0.1:8000/v1"
@@ -33,16 +35,9 @@ def recipe(name: str) -> str:
     return code
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("demo") / "demo.log"
     with log.open("w") as out:
         demo = subprocess.Popen(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ import pytest
 
 from proxy.serving import BackgroundServer
 from proxy.simulator import create_simulator_app
-from tests.conftest import RunningProxy
+from tests.conftest import RunningProxy, free_port
 from tests.contract import check_sse_bytes
 from tests.faulty_upstream import FaultyUpstream, Stall, answer, first_frames
 
@@ -111,13 +110,6 @@ def test_a_client_leaving_mid_stream_frees_its_upstream_connection(
 
 
 # ---- SIGTERM -------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
