@@ -20,6 +20,15 @@ from proxy.responses_input import input_messages
 # Values that ask for nothing the proxy lacks: not worth a note.
 _DEFAULTS: dict[str, Any] = {"store": False, "truncation": "disabled", "background": False}
 _NO_THINKING = ("none", "minimal")
+_EFFORTS = (
+    "none",
+    "minimal",
+    "low",
+    "medium",
+    "high",
+    "xhigh",
+    "max",
+)  # as chat's reasoning_effort
 _INCLUDE_NOTES = {
     "code_interpreter_call.outputs": "DashScope does not return the interpreter's outputs",
     "reasoning.encrypted_content": "thinking is returned as reasoning_text, not encrypted",
@@ -127,7 +136,15 @@ def _tool_choice(value: Any, chat: dict[str, Any], notes: list[str]) -> None:
 def _reasoning(value: Any, chat: dict[str, Any], notes: list[str]) -> None:
     effort = value.get("effort")
     if effort is not None:
-        chat["reasoning_effort"] = check_type(effort, (str,), "reasoning.effort")
+        check_type(effort, (str,), "reasoning.effort")
+        if effort not in _EFFORTS:
+            # Checked here: the chat translator's 400 would name `reasoning_effort`, a field
+            # Responses clients never sent.
+            raise InvalidRequest(
+                f"'reasoning.effort' must be one of {', '.join(_EFFORTS)}.",
+                param="reasoning.effort",
+            )
+        chat["reasoning_effort"] = effort
     if value.get("summary") is not None:
         notes.append("reasoning.summary: dropped (the full thinking is returned as reasoning_text)")
 

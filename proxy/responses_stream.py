@@ -166,7 +166,10 @@ class ResponsesEventEncoder:
         kind = "reasoning" if isinstance(event, ReasoningDelta) else "message"
         text = self._text
         if text is None or text.kind != kind:
-            self._close_all(out)
+            # Only the text closes: function calls stay open until the choice finishes (see
+            # the module docstring). Closing them here split a call whose arguments resumed
+            # after a text piece into two items, the second nameless, neither valid JSON.
+            self._close_text(out)
             text = self._open_text(kind, out)
         text.parts.append(event.text)
         if kind == "reasoning":
