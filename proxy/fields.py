@@ -6,7 +6,8 @@ This table drives the request translator (types and treatment) and is rendered i
 
 Treatments: `passed` (sent in `parameters` under the same name), `mapped` (translated, as
 described), `proxy` (handled by the proxy itself), `reported` (DashScope cannot express it:
-dropped, and named in the `x-dashscope-proxy-notes` response header).
+dropped, and named in the `x-dashscope-proxy-notes` response header, whose notes are separated
+by "; ", so the text of a reported field never holds one).
 """
 
 from __future__ import annotations
@@ -120,8 +121,8 @@ FIELDS: tuple[Field, ...] = (
     _f("prompt_cache_retention", STR, "reported", "DashScope caches by `cache_control` parts"),
     _f("safety_identifier", STR, "reported", "no DashScope equivalent"),
     _f("verbosity", STR, "reported", "no DashScope equivalent"),
-    _f("functions", ARRAY, "reported", "legacy; use `tools`"),
-    _f("function_call", (str, dict), "reported", "legacy; use `tool_choice`"),
+    _f("functions", ARRAY, "reported", "legacy, use `tools`"),
+    _f("function_call", (str, dict), "reported", "legacy, use `tool_choice`"),
     _f(
         "incremental_output",
         BOOL,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from proxy.fields import ARRAY, BOOL, INT, NUMBER, OBJECT, STR, Field, field_rows
 
-_NO_STORE = "the proxy stores nothing: send the whole conversation in `input`"
+_NO_STORE = "the proxy stores nothing, so send the whole conversation in `input`"
 
 
 def _f(name: str, types: tuple[type, ...], treatment: str, how: str) -> Field:
@@ -64,9 +64,9 @@ RESPONSES_FIELDS: tuple[Field, ...] = (
         "`message.output_text.logprobs` turns on logprobs; `code_interpreter_call.outputs` and "
         "`reasoning.encrypted_content` are reported (DashScope returns neither)",
     ),
-    _f("metadata", OBJECT, "reported", "not sent; repeated on the response"),
-    _f("user", STR, "reported", "not sent; repeated on the response"),
-    _f("store", BOOL, "reported", "`true` is reported: " + _NO_STORE),
+    _f("metadata", OBJECT, "reported", "not sent, but repeated on the response"),
+    _f("user", STR, "reported", "not sent, but repeated on the response"),
+    _f("store", BOOL, "reported", "the proxy stores no responses"),
     _f("truncation", STR, "reported", "no DashScope equivalent"),
     _f("service_tier", STR, "reported", "no DashScope equivalent"),
     _f("safety_identifier", STR, "reported", "no DashScope equivalent"),
@@ -77,7 +77,7 @@ RESPONSES_FIELDS: tuple[Field, ...] = (
     _f("previous_response_id", STR, "refused", _NO_STORE),
     _f("conversation", (str, dict), "refused", _NO_STORE),
     _f("prompt", OBJECT, "refused", "stored prompt templates live at OpenAI"),
-    _f("background", BOOL, "refused", "`true` is refused: " + _NO_STORE),
+    _f("background", BOOL, "refused", "the proxy stores nothing, so it cannot answer later"),
 )
 
 RESPONSES_FIELD_BY_NAME = {field.name: field for field in RESPONSES_FIELDS}

@@ -36,7 +36,7 @@ def input_messages(value: Any, instructions: str | None, notes: list[str]) -> li
     if skipped["hosted"]:
         notes.append(
             f"input: {skipped['hosted']} code_interpreter_call/web_search_call item(s) not "
-            "sent; DashScope already ran them"
+            "sent (DashScope already ran them)"
         )
     if skipped["reasoning"]:
         notes.append(f"input: {skipped['reasoning']} reasoning item(s) not sent")

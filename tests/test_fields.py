@@ -415,3 +415,11 @@ def test_responses_table_has_a_row_per_field_and_input_rule() -> None:
         assert f"| {spec.treatment} | {spec.how} |" in row
     for what, how in responses_fields.INPUT_ROWS:
         assert f"| {what} | {how} |" in rows
+
+
+def test_reported_texts_never_hold_the_notes_separator() -> None:
+    """Notes travel in one header joined by "; ", so a client can split them only if no note
+    holds that separator itself."""
+    for spec in (*FIELDS, *responses_fields.RESPONSES_FIELDS):
+        if spec.treatment in ("reported", "refused"):
+            assert "; " not in spec.how, spec.name

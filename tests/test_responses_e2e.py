@@ -374,7 +374,7 @@ def test_dropped_fields_are_named_in_the_notes_header(
     )
     header = raw_response.headers["x-dashscope-proxy-notes"]
     for note in (
-        "metadata: dropped (not sent; repeated on the response)",
+        "metadata: dropped (not sent, but repeated on the response)",
         "store: dropped (",
         "include: 'code_interpreter_call.outputs' dropped (",
     ):
@@ -410,7 +410,7 @@ def test_a_responses_exchange_is_recorded_and_replays(
     assert record["client_request_id"] == "client-1"
     assert record["upstream_request_id"] == SEED_SINGLE_RUN_ID
     assert record["upstream_request"]["body"]["parameters"]["enable_code_interpreter"] is True
-    assert record["notes"] == ["metadata: dropped (not sent; repeated on the response)"]
+    assert record["notes"] == ["metadata: dropped (not sent, but repeated on the response)"]
     assert record["translation"]["api"] == "responses"
     (choice,) = record["response"]["choices"]
     assert choice["finish_reason"] == "stop"

@@ -29,7 +29,7 @@ WEATHER: Any = {
     "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
     "strict": True,
 }
-NO_STORE = "the proxy stores nothing: send the whole conversation in input"
+NO_STORE = "the proxy stores nothing, so send the whole conversation in input"
 
 F = TypeVar("F", bound=Callable[..., Any])
 FIELDS_COVERED: set[str] = set()
@@ -380,8 +380,8 @@ def test_metadata_and_user_are_repeated_not_sent() -> None:
     plan = translate(metadata={"ticket": "42"}, user="u-1")
     assert plan.body["parameters"] == FORCED
     assert plan.notes == [
-        "metadata: dropped (not sent; repeated on the response)",
-        "user: dropped (not sent; repeated on the response)",
+        "metadata: dropped (not sent, but repeated on the response)",
+        "user: dropped (not sent, but repeated on the response)",
     ]
     assert (plan.echo["metadata"], plan.echo["user"]) == ({"ticket": "42"}, "u-1")
     refused("user", user={"id": "u-1"})
@@ -399,7 +399,7 @@ def test_metadata_and_user_are_repeated_not_sent() -> None:
 @pytest.mark.parametrize(
     ("name", "value", "why"),
     [
-        ("store", True, NO_STORE),
+        ("store", True, "the proxy stores no responses"),
         ("truncation", "auto", "no DashScope equivalent"),
         ("service_tier", "flex", "no DashScope equivalent"),
         ("safety_identifier", "s-1", "no DashScope equivalent"),
@@ -432,7 +432,7 @@ def test_defaults_that_ask_for_nothing_missing_are_silent(name: str, value: Any)
         ("conversation", "conv_123", NO_STORE),
         ("conversation", {"id": "conv_123"}, NO_STORE),
         ("prompt", {"id": "pmpt_1"}, "stored prompt templates live at OpenAI"),
-        ("background", True, NO_STORE),
+        ("background", True, "the proxy stores nothing, so it cannot answer later"),
     ],
 )
 def test_refused_fields_say_why(name: str, value: Any, why: str) -> None:
@@ -681,8 +681,8 @@ def test_the_proxy_s_own_items_are_history_not_requests() -> None:
         {"role": "user", "content": "And 2**10?"},
     ]
     assert plan.notes == [
-        "input: 2 code_interpreter_call/web_search_call item(s) not sent; DashScope already "
-        "ran them",
+        "input: 2 code_interpreter_call/web_search_call item(s) not sent (DashScope already "
+        "ran them)",
         "input: 2 reasoning item(s) not sent",
     ]
     assert plan.local_answer is None
