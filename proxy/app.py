@@ -135,6 +135,17 @@ def create_app(
     async def responses(request: Request) -> Response:
         return await exchange(request, RESPONSES)
 
+    async def stored_response(request: Request) -> Response:
+        _authorize(request, settings)
+        error = NotFound(
+            f"No response {request.path_params['response_id']!r}: the proxy stores no "
+            "responses (each answer is streamed or returned once), so none can be retrieved, "
+            "cancelled or deleted.",
+            code="response_not_found",
+        )
+        observe(request, error.status)
+        raise error
+
     def observe(request: Request, status: int) -> None:
         metrics.route(request.url.path, status)
         log_route(request.url.path, status)
@@ -177,6 +188,8 @@ def create_app(
         routes=[
             Route("/v1/chat/completions", chat_completions, methods=["POST"]),
             Route("/v1/responses", responses, methods=["POST"]),
+            Route("/v1/responses/{response_id}", stored_response, methods=["GET", "DELETE"]),
+            Route("/v1/responses/{response_id}/{action}", stored_response, methods=["GET", "POST"]),
             Route("/v1/models", list_models, methods=["GET"]),
             Route("/v1/models/{model_id:path}", get_model, methods=["GET"]),
             # For apps that let a user set only a base URL: /ci/<format>/v1 picks how

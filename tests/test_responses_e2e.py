@@ -474,3 +474,23 @@ def test_metrics_count_the_responses_route(
     errors = "dashscope_proxy_upstream_errors_total"
     assert _value(samples, errors, code="Throttling.RateQuota") == 1
     assert _value(samples, "dashscope_proxy_active_streams") == 0
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda c: c.responses.retrieve("resp_123"),
+        lambda c: c.responses.delete("resp_123"),
+        lambda c: c.responses.cancel("resp_123"),
+        lambda c: c.responses.input_items.list("resp_123"),
+    ],
+)
+def test_stored_responses_do_not_exist_and_the_404_says_why(
+    client: openai.OpenAI, received: list[ReceivedRequest], call: Any
+) -> None:
+    with pytest.raises(openai.NotFoundError) as caught:
+        call(client)
+    assert isinstance(caught.value.body, dict)
+    assert caught.value.body["code"] == "response_not_found"
+    assert "stores no responses" in caught.value.body["message"]
+    assert received == []
