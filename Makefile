@@ -12,17 +12,17 @@ $(BIN)/dashscope-proxy: pyproject.toml constraints.txt
 install: $(BIN)/dashscope-proxy
 
 check: install
-	$(BIN)/ruff format --check proxy tests
-	$(BIN)/ruff check proxy tests
+	$(BIN)/ruff format --check proxy tests bench
+	$(BIN)/ruff check proxy tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest --cov --cov-report=term
 
 format: install
-	$(BIN)/ruff format proxy tests
-	$(BIN)/ruff check --fix proxy tests
+	$(BIN)/ruff format proxy tests bench
+	$(BIN)/ruff check --fix proxy tests bench
 
 lint: install
-	$(BIN)/ruff check proxy tests
+	$(BIN)/ruff check proxy tests bench
 
 types: install
 	$(BIN)/mypy

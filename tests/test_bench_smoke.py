@@ -1,0 +1,108 @@
+"""A short run of the benchmark harness (tiny sizes, no LiteLLM), and its completeness checker.
+
+Timing is not asserted here: figures belong in the benchmark. What is asserted is that the
+harness runs end to end, every stream through the proxy arrives complete and in order, and
+the checker does reject a stream that is not.
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from bench.client import Response
+from bench.content import Shape, expected_content, native_frames
+from bench.verify import NATIVE, OPENAI, examine
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    out = tmp_path_factory.mktemp("bench-out")
+    work = tmp_path_factory.mktemp("bench-work")
+    command = [
+        sys.executable, "-m", "bench", "--profile", "smoke", "--no-litellm",
+        "--out", str(out), "--work", str(work), "--docs", "",
+    ]  # fmt: skip
+    done = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=180, check=False
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert (out / "table.md").read_text().startswith("Run `smoke`")
+    results: dict[str, Any] = orjson.loads((out / "results.json").read_bytes())
+    return results
+
+
+def test_every_proxy_stream_is_complete(smoke_run: dict[str, Any]) -> None:
+    for level in smoke_run["latency"]["levels"]:
+        for name, arm in level["arms"].items():
+            assert arm["failed"] == 0, (name, arm["errors"])
+            assert arm["ok"] == arm["requests"] > 0
+            assert arm["ttfb_ms"]["p50"] > 0
+    for name, arm in smoke_run["throughput"]["arms"].items():
+        assert arm["failed"] == 0, (name, arm["errors"])
+        assert arm["chunks_per_s"] > 0
+    lost = next(t for t in smoke_run["derived"]["targets"] if t["target"].startswith("lost"))
+    assert lost["met"] is True
+
+
+def test_all_arms_measured_side_by_side(smoke_run: dict[str, Any]) -> None:
+    first = smoke_run["latency"]["levels"][0]
+    assert first["concurrency"] == 1
+    assert {"direct", "proxy", "proxy-traffic-log", "direct-compatible"} <= set(first["arms"])
+    assert "skipped" in smoke_run["meta"]["litellm"]["status"]
+    added = smoke_run["derived"]["added_latency"]
+    assert {row["arm"] for row in added} >= {"proxy"}
+
+
+def test_memory_and_scaling_reported(smoke_run: dict[str, Any]) -> None:
+    memory = smoke_run["memory"]
+    assert memory["open_at_sample"] == memory["streams"]
+    assert memory["summary"]["failed"] == 0
+    assert memory["rss_open_mb"] >= memory["rss_idle_mb"] > 0
+    workers = smoke_run["scaling"]["workers"]
+    assert set(workers) == {"1", "2"}
+    assert all(arm["failed"] == 0 and arm["ok"] > 0 for arm in workers.values())
+
+
+def _native_response(frames: list[bytes]) -> Response:
+    body = b"".join(frames)
+    response = Response(status=200, body=bytearray(body), sent=1.0, first_byte=1.001, done=1.01)
+    response.reads = [(1.001, len(body))]
+    return response
+
+
+def test_checker_accepts_the_upstream_stream_as_generated() -> None:
+    frames = native_frames(Shape(10, 24))
+    outcome = examine(_native_response(frames), expected_content(10, 24), NATIVE, True)
+    assert outcome.ok, outcome.error
+    assert outcome.chunks == 10
+
+
+@pytest.mark.parametrize("damage", ["drop", "swap", "repeat"])
+def test_checker_rejects_lost_reordered_or_repeated_chunks(damage: str) -> None:
+    frames = native_frames(Shape(10, 24))
+    if damage == "drop":
+        del frames[1]
+    elif damage == "swap":
+        frames[0], frames[1] = frames[1], frames[0]
+    else:
+        frames.insert(6, frames[5])
+    outcome = examine(_native_response(frames), expected_content(10, 24), NATIVE, True)
+    assert not outcome.ok
+
+
+def test_checker_wants_the_code_as_one_tool_call() -> None:
+    expected = expected_content(6, 8)
+    chunk = {"choices": [{"delta": {"reasoning_content": expected.reasoning}}]}
+    answer = {"choices": [{"delta": {"content": expected.answer}, "finish_reason": "stop"}]}
+    body = b"".join(b"data: " + orjson.dumps(c) + b"\n\n" for c in (chunk, answer))
+    body += b"data: [DONE]\n\n"
+    response = Response(status=200, body=bytearray(body), sent=1.0, first_byte=1.001, done=1.01)
+    response.reads = [(1.001, len(body))]
+    assert examine(response, expected, OPENAI, expect_code=False).ok
+    assert not examine(response, expected, OPENAI, expect_code=True).ok
