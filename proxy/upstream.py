@@ -7,7 +7,8 @@ and sent before any stream) are the only thing read whole.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import ssl
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -20,32 +21,34 @@ from proxy.retry import parse_retry_after
 from proxy.sse import SSEDecoder, SSEEvent
 
 _MAX_ERROR_BODY = 64 * 1024
+# Bytes read ahead of the consumer before the reader waits for it.
+_HIGH_WATER = 64 * 1024
+# Connections per httpcore pool: its bookkeeping is linear in them, per request.
+_SHARD_CONNECTIONS = 64
 
 
 class UpstreamClient:
-    """One shared connection pool to DashScope for the whole process."""
+    """The process's connections to DashScope, in pools of at most `_SHARD_CONNECTIONS`.
+
+    httpcore scans every connection of a pool whenever a request starts or a response closes,
+    so one pool of a thousand connections spends most of the proxy's CPU in those scans, and
+    even at 64 streams they stretch the slowest first bytes. A request goes to the pool with
+    the fewest open streams (at one stream at a time, always the first).
+    """
 
     def __init__(
         self, settings: UpstreamSettings, *, transport: httpx.AsyncBaseTransport | None = None
     ) -> None:
         self._settings = settings
-        self._client = httpx.AsyncClient(
-            base_url=settings.url,
-            timeout=httpx.Timeout(
-                connect=settings.connect_timeout,
-                read=settings.read_timeout,
-                write=settings.connect_timeout,
-                pool=settings.connect_timeout,
-            ),
-            limits=httpx.Limits(
-                max_connections=settings.max_connections,
-                max_keepalive_connections=settings.max_connections,
-            ),
-            transport=transport,
-        )
+        # A given transport (tests) is shared, and each client would close it: one pool then.
+        sizes = [settings.max_connections] if transport else _shard_sizes(settings.max_connections)
+        tls = httpx.create_ssl_context()  # about 1 MB each: the pools share one
+        self._clients = [_client(settings, size, transport, tls) for size in sizes]
+        self._streams = [0] * len(sizes)  # open streams per pool
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        for client in self._clients:
+            await client.aclose()
 
     async def open(
         self,
@@ -72,17 +75,35 @@ class UpstreamClient:
         own = {name.lower() for name in protocol}
         forwarded = {k: v for k, v in (headers or {}).items() if k.lower() not in own}
         try:
-            content = orjson.dumps(body)
+            # A copy: orjson's result keeps its 4 KiB buffer, held for the stream's whole life.
+            content = bytes(memoryview(orjson.dumps(body)))
         except orjson.JSONEncodeError:
             # The client's JSON parsed, but nests deeper than JSON encoders follow (255 levels).
             raise InvalidRequest("The request nests too deeply to be sent to DashScope.") from None
-        request = self._client.build_request(
-            "POST", path, content=content, headers={**forwarded, **protocol}
-        )
+        shard = self._shard()
+        self._streams[shard] += 1
+        try:
+            response = await self._send(shard, path, content, {**forwarded, **protocol})
+        except BaseException:
+            self._streams[shard] -= 1
+            raise
+        return UpstreamStream(response, self._settings, lambda: self._release(shard))
+
+    def _shard(self) -> int:
+        return self._streams.index(min(self._streams))
+
+    def _release(self, shard: int) -> None:
+        self._streams[shard] -= 1
+
+    async def _send(
+        self, shard: int, path: str, content: bytes, headers: dict[str, str]
+    ) -> httpx.Response:
+        client = self._clients[shard]
+        request = client.build_request("POST", path, content=content, headers=headers)
         try:
             # The response head counts towards the first frame: both are "no answer yet".
             async with asyncio.timeout(self._settings.first_frame_timeout):
-                response = await self._client.send(request, stream=True)
+                response = await client.send(request, stream=True)
         except httpx.ConnectTimeout:
             raise UpstreamTimeout(
                 f"DashScope did not accept the connection within "
@@ -98,7 +119,33 @@ class UpstreamClient:
             ) from None
         if response.status_code >= 300:
             raise await _error_from_response(response)
-        return UpstreamStream(response, self._settings)
+        return response
+
+
+def _shard_sizes(connections: int) -> list[int]:
+    """`connections` split into as few pools as keep each within `_SHARD_CONNECTIONS`."""
+    shards = -(-connections // _SHARD_CONNECTIONS)
+    return [connections // shards + (i < connections % shards) for i in range(shards)]
+
+
+def _client(
+    settings: UpstreamSettings,
+    connections: int,
+    transport: httpx.AsyncBaseTransport | None,
+    tls: ssl.SSLContext,
+) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        base_url=settings.url,
+        verify=tls,
+        timeout=httpx.Timeout(
+            connect=settings.connect_timeout,
+            read=settings.read_timeout,
+            write=settings.connect_timeout,
+            pool=settings.connect_timeout,
+        ),
+        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+        transport=transport,
+    )
 
 
 async def _error_from_response(response: httpx.Response) -> Exception:
@@ -128,13 +175,35 @@ async def _error_from_response(response: httpx.Response) -> Exception:
 
 
 class UpstreamStream:
-    """An open native SSE stream. Always `aclose()` it, also when the client has gone."""
+    """An open native SSE stream. Always `aclose()` it, also when the client has gone.
 
-    def __init__(self, response: httpx.Response, settings: UpstreamSettings) -> None:
+    One reader task per stream pulls bytes off the connection. httpx hands over one piece per
+    HTTP chunk, and DashScope sends one chunk per frame, so a single network read holds dozens
+    of pieces; the reader collects every piece already received before the consumer wakes,
+    and the consumer decodes them at once: one wake-up, one translation batch and one write to
+    the client per network read rather than per frame. It stops reading while `_HIGH_WATER`
+    bytes wait, so a slow client still slows the upstream down.
+    """
+
+    def __init__(
+        self,
+        response: httpx.Response,
+        settings: UpstreamSettings,
+        on_close: Callable[[], None] = lambda: None,
+    ) -> None:
         self._response = response
+        self._on_close: Callable[[], None] | None = on_close
         self._settings = settings
-        self._bytes = response.aiter_bytes()
         self._decoder = SSEDecoder()
+        self._bytes = response.aiter_bytes()
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        # Futures only while someone waits (Events would cost a deque each per open stream).
+        self._arrived: asyncio.Future[None] | None = None  # the consumer waits for pieces
+        self._drained: asyncio.Future[None] | None = None  # the reader waits for the consumer
+        self._reader: asyncio.Task[None] | None = None
+        self._failure: Exception | None = None  # how the reading ended, if not cleanly
+        self._read_all = False
         self._ended = False
 
     @property
@@ -143,17 +212,27 @@ class UpstreamStream:
         return request_id
 
     async def first_events(self) -> list[SSEEvent]:
-        """Wait for the first complete frame: only then does the proxy commit to a 200."""
+        """Wait for the first complete frame: only then does the proxy commit to a 200.
+
+        Read in the caller's own task: the first frame usually came with the response head,
+        and handing it over through the reader task would cost two loop turns of latency."""
         timeout = self._settings.first_frame_timeout
         try:
             async with asyncio.timeout(timeout):
-                while not self._ended:
-                    events = await self._next()
+                while not self._read_all:
+                    try:
+                        piece = await anext(self._bytes)
+                    except StopAsyncIteration:
+                        self._read_all = True
+                        break
+                    except Exception as exc:
+                        raise _read_failure(exc, self._settings) from None
+                    events = self._decoder.feed(piece)
                     if events:
                         return events
         except TimeoutError:
             raise UpstreamTimeout(f"DashScope sent no frame within {timeout:g} s") from None
-        return []
+        return await self._next()
 
     async def events(self) -> AsyncIterator[list[SSEEvent]]:
         """The remaining frames, in batches as they arrive, ending with the decoder's flush."""
@@ -163,25 +242,70 @@ class UpstreamStream:
                 yield events
 
     async def _next(self) -> list[SSEEvent]:
+        loop = asyncio.get_running_loop()
+        if self._reader is None and not self._read_all:
+            self._reader = loop.create_task(self._read())
+        while not self._pending and not self._read_all:
+            self._arrived = loop.create_future()
+            try:
+                await self._arrived
+            finally:
+                self._arrived = None
+        if self._pending:
+            pieces, self._pending, self._pending_bytes = self._pending, [], 0
+            _wake(self._drained)
+            return self._decoder.feed(pieces[0] if len(pieces) == 1 else b"".join(pieces))
+        self._ended = True
+        if self._failure is not None:
+            raise self._failure
+        # A last frame without its blank line whose JSON is cut short was truncated by the
+        # connection's end; dropping it lets the translation report the truncation.
+        return [event for event in self._decoder.finish() if _complete(event)]
+
+    async def _read(self) -> None:
         try:
-            chunk = await anext(self._bytes)
-        except StopAsyncIteration:
-            self._ended = True
-            # A last frame without its blank line whose JSON is cut short was truncated by the
-            # connection's end; dropping it lets the translation report the truncation.
-            return [event for event in self._decoder.finish() if _complete(event)]
-        except httpx.TimeoutException:
-            raise UpstreamTimeout(
-                f"DashScope sent nothing for {self._settings.read_timeout:g} s"
-            ) from None
-        except httpx.HTTPError as exc:
-            raise UpstreamUnavailable(
-                f"the connection to DashScope failed mid-stream: {type(exc).__name__}"
-            ) from None
-        return self._decoder.feed(chunk)
+            async for piece in self._bytes:
+                self._pending.append(piece)
+                self._pending_bytes += len(piece)
+                _wake(self._arrived)
+                if self._pending_bytes >= _HIGH_WATER:
+                    self._drained = asyncio.get_running_loop().create_future()
+                    try:
+                        await self._drained
+                    finally:
+                        self._drained = None
+        except Exception as exc:  # raised to the consumer once the bytes before it are out
+            self._failure = _read_failure(exc, self._settings)
+        finally:
+            self._read_all = True
+            _wake(self._arrived)
 
     async def aclose(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None and not reader.done():
+            reader.cancel()
+            # The read must unwind before its connection is closed under it; `wait` does not
+            # raise the reader's cancellation, only this task's own.
+            await asyncio.wait([reader])
+        on_close, self._on_close = self._on_close, None
+        if on_close is not None:
+            on_close()
         await self._response.aclose()
+
+
+def _wake(waiter: asyncio.Future[None] | None) -> None:
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)
+
+
+def _read_failure(exc: Exception, settings: UpstreamSettings) -> Exception:
+    if isinstance(exc, httpx.TimeoutException):
+        return UpstreamTimeout(f"DashScope sent nothing for {settings.read_timeout:g} s")
+    if isinstance(exc, httpx.HTTPError):
+        return UpstreamUnavailable(
+            f"the connection to DashScope failed mid-stream: {type(exc).__name__}"
+        )
+    return exc
 
 
 def _complete(event: SSEEvent) -> bool:
