@@ -256,24 +256,23 @@ class Exchange:
         encode = self._api.encode
         try:
             self._recorder.first_byte()
-            for chunk in chunks:
-                yield encode(chunk)
+            # One write per upstream read, not per item: each write is a send() to the client,
+            # and the send()s were the largest cost of a stream (docs/benchmarks.md).
+            if chunks:
+                yield b"".join([encode(chunk) for chunk in chunks])
             async for batch in rest or _nothing():
                 if batch is None:
                     yield KEEPALIVE
-                    continue
-                for chunk in batch:
-                    yield encode(chunk)
+                elif batch:
+                    yield b"".join([encode(chunk) for chunk in batch])
         except ProxyError as exc:
             # After the first byte an error can only travel in-band, as OpenAI clients expect it.
             error = exc
-            for item in self._failure(exc):
-                yield encode(item)
+            yield b"".join([encode(item) for item in self._failure(exc)])
         except Exception:
             log.exception("stream translation failed")
             error = ProxyError("internal error in the proxy")
-            for item in self._failure(error):
-                yield encode(item)
+            yield b"".join([encode(item) for item in self._failure(error)])
         finally:
             await self._close()
             # Neither an error nor a finished translation: the client went away mid-stream.
