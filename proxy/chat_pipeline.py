@@ -10,7 +10,6 @@ from typing import Any
 from proxy.chat_stream import ChatChunkEncoder, ChunkIdentity
 from proxy.code_runs import DEFAULT_FORMAT
 from proxy.errors import ProxyError
-from proxy.events import Event, Usage
 from proxy.translation import Item, Translation
 
 
@@ -18,13 +17,12 @@ class ChatTranslation(Translation):
     def __init__(
         self, identity: ChunkIdentity, *, include_usage: bool, code_format: str = DEFAULT_FORMAT
     ) -> None:
-        super().__init__()
+        super().__init__(
+            ChatChunkEncoder(identity, include_usage=include_usage, code_format=code_format)
+        )
         self.identity = identity
         self._include_usage = include_usage
         self._code_format = code_format
-        self._encoder = ChatChunkEncoder(
-            identity, include_usage=include_usage, code_format=code_format
-        )
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any]) -> ChatTranslation:
@@ -53,12 +51,3 @@ class ChatTranslation(Translation):
 
     def failure(self, error: ProxyError) -> list[Item]:
         return [error.to_body()]
-
-    def _final_usage(self) -> Usage | None:
-        return self._encoder.usage
-
-    def _encode(self, event: Event) -> list[Item]:
-        return self._encoder.feed(event)
-
-    def _close(self) -> list[Item]:
-        return self._encoder.finish()

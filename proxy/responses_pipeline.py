@@ -9,16 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 from proxy.errors import ProxyError
-from proxy.events import Event, Usage
 from proxy.responses_stream import ResponseIdentity, ResponsesEventEncoder
 from proxy.translation import Item, Translation
 
 
 class ResponsesTranslation(Translation):
     def __init__(self, identity: ResponseIdentity) -> None:
-        super().__init__()
+        self._responses = ResponsesEventEncoder(identity)
+        super().__init__(self._responses)
         self.identity = identity
-        self._encoder = ResponsesEventEncoder(identity)
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any]) -> ResponsesTranslation:
@@ -45,13 +44,4 @@ class ResponsesTranslation(Translation):
         }
 
     def failure(self, error: ProxyError) -> list[Item]:
-        return self._encoder.fail(error.code or error.type, error.message)
-
-    def _final_usage(self) -> Usage | None:
-        return self._encoder.usage
-
-    def _encode(self, event: Event) -> list[Item]:
-        return self._encoder.feed(event)
-
-    def _close(self) -> list[Item]:
-        return self._encoder.finish()
+        return self._responses.fail(error.code or error.type, error.message)

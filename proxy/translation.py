@@ -10,7 +10,7 @@ is an error, never an empty success. Pure: the I/O shell feeds and writes.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, Protocol
 
 from proxy.chat_stream import usage_object
 from proxy.errors import ProxyError, UpstreamUnavailable
@@ -21,11 +21,23 @@ from proxy.sse import SSEEvent
 Item = dict[str, Any]
 
 
+class Encoder(Protocol):
+    """A client protocol's encoder over the neutral events."""
+
+    @property
+    def usage(self) -> Usage | None: ...
+
+    def feed(self, event: Event) -> list[Item]: ...
+
+    def finish(self) -> list[Item]: ...
+
+
 class Translation(ABC):
     """Feed decoded upstream events, get the client's items; `finish()` once upstream ends."""
 
-    def __init__(self) -> None:
+    def __init__(self, encoder: Encoder) -> None:
         self.finished = False  # the answer is complete: its closing items were produced
+        self._encoder = encoder
         self._native = NativeStreamTranslator()
         self._error: ProxyError | None = None  # raised once the items before it are out
 
@@ -42,7 +54,7 @@ class Translation(ABC):
     def usage(self) -> dict[str, Any] | None:
         """The final usage in chat-completions shape (what traffic records and metrics read),
         whether or not the client asked to receive it."""
-        usage = self._final_usage()
+        usage = self._encoder.usage
         return None if usage is None else usage_object(usage)
 
     @abstractmethod
@@ -64,7 +76,7 @@ class Translation(ABC):
                 self._error = error
                 return items
             for item in translated:
-                items.extend(self._encode(item))
+                items.extend(self._encoder.feed(item))
         return items
 
     def finish(self) -> list[Item]:
@@ -78,8 +90,8 @@ class Translation(ABC):
             )
         items: list[Item] = []
         for translated in self._native.finish():
-            items.extend(self._encode(translated))
-        items.extend(self._close())
+            items.extend(self._encoder.feed(translated))
+        items.extend(self._encoder.finish())
         self.finished = True
         return items
 
@@ -87,23 +99,11 @@ class Translation(ABC):
         """A complete answer made by the proxy itself, without DashScope (and without tokens)."""
         items: list[Item] = []
         for event in (ContentDelta(0, text), Finish(0, "stop"), Usage(0, 0, None, None, None)):
-            items.extend(self._encode(event))
-        items.extend(self._close())
+            items.extend(self._encoder.feed(event))
+        items.extend(self._encoder.finish())
         self.finished = True
         return items
 
     @abstractmethod
     def failure(self, error: ProxyError) -> list[Item]:
         """How an error after the first byte travels in-band, as the protocol's clients expect."""
-
-    @abstractmethod
-    def _final_usage(self) -> Usage | None:
-        """The upstream's final usage, once the encoder has seen it."""
-
-    @abstractmethod
-    def _encode(self, event: Event) -> list[Item]:
-        """The items for one neutral event."""
-
-    @abstractmethod
-    def _close(self) -> list[Item]:
-        """The items that end a finished answer."""
