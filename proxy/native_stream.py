@@ -134,6 +134,12 @@ class NativeStreamTranslator:
         return [run.latest for _, run in sorted(self._runs.items())]
 
     @property
+    def last_usage(self) -> Usage | None:
+        """The usage DashScope reported last (it is cumulative), even if the stream broke off:
+        tokens spent on a failed answer are still spent."""
+        return None if self._usage is None else _usage(self._usage)
+
+    @property
     def truncated(self) -> bool:
         """True when the stream ended before every started choice had its finish_reason."""
         return not self._finished or bool(self._open_choices - self._finished)

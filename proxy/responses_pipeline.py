@@ -44,4 +44,6 @@ class ResponsesTranslation(Translation):
         }
 
     def failure(self, error: ProxyError) -> list[Item]:
-        return self._responses.fail(error.code or error.type, error.message)
+        return self._responses.fail(
+            error.code or error.type, error.message, self._native.last_usage
+        )

@@ -153,9 +153,11 @@ class ResponsesEventEncoder:
             )
         return out
 
-    def fail(self, code: str, message: str) -> list[Item]:
-        """The terminal event of an answer cut short: what was made so far, and why it ended."""
+    def fail(self, code: str, message: str, usage: Usage | None = None) -> list[Item]:
+        """The terminal event of an answer cut short: what was made so far, why it ended, and
+        the tokens spent so far (`usage`, when the upstream had reported any)."""
         out = self._start()
+        self._usage = self._usage or usage
         error = {"code": code, "message": message}
         out.append(self._terminal("response.failed", "failed", error=error, open_as="incomplete"))
         return out

@@ -54,7 +54,7 @@ class Translation(ABC):
     def usage(self) -> dict[str, Any] | None:
         """The final usage in chat-completions shape (what traffic records and metrics read),
         whether or not the client asked to receive it."""
-        usage = self._encoder.usage
+        usage = self._encoder.usage or self._native.last_usage
         return None if usage is None else usage_object(usage)
 
     @abstractmethod

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from proxy.chat_pipeline import ChatTranslation
+from proxy.errors import ProxyError
 from proxy.sse import DONE, SSEDecoder, encode_data
 from tests.contract import check_chunks, check_sse_bytes
 from tests.golden_tools import Outcome, identity, load_body, load_expected, translate
@@ -354,3 +355,17 @@ def test_request_id_of_a_new_golden() -> None:
     decoder = SSEDecoder()
     translation.feed(decoder.feed(load_body("search_info")))
     assert translation.request_id == "4d3c2b1a-0f9e-4d8c-8b7a-6f5e4d3c2b1a"
+
+
+def test_tokens_spent_before_an_error_are_still_counted() -> None:
+    """An answer cut short by an error still cost tokens: the usage DashScope reported last is
+    what records and metrics count, although no usage chunk reached the client."""
+    decoder = SSEDecoder()
+    events = decoder.feed(load_body("error_midstream")) + decoder.finish()
+    translation = ChatTranslation(identity("qwen-plus"), include_usage=True)
+    translation.feed(events)  # the frames before the error frame go out; the error waits
+    with pytest.raises(ProxyError):
+        translation.finish()
+    assert translation.usage is not None
+    assert translation.usage["prompt_tokens"] == 27
+    assert translation.usage["completion_tokens"] == 15
