@@ -30,9 +30,16 @@ from proxy.events import (
     SearchResults,
     Usage,
 )
+from proxy.responses_items import (
+    CallItem,
+    Item,
+    TextItem,
+    code_call_item,
+    function_call_item,
+    message_item,
+    response_usage,
+)
 
-Item = dict[str, Any]
-CONTAINER_ID = "dashscope"
 _INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
 
 
@@ -48,58 +55,6 @@ class ResponseIdentity:
     echo: dict[str, Any] = field(default_factory=dict)
 
 
-class _Text:
-    """An open reasoning or message item: its text so far."""
-
-    __slots__ = ("id", "index", "kind", "logprobs", "parts")
-
-    def __init__(self, kind: str, index: int, item_id: str) -> None:
-        self.kind = kind
-        self.index = index
-        self.id = item_id
-        self.parts: list[str] = []
-        self.logprobs: list[Any] = []
-
-    def part(self, text: str) -> Item:
-        if self.kind == "reasoning":
-            return {"type": "reasoning_text", "text": text}
-        # A copy: the list keeps growing after this part has gone out.
-        return {
-            "type": "output_text",
-            "text": text,
-            "annotations": [],
-            "logprobs": list(self.logprobs),
-        }
-
-    def item(self, status: str) -> Item:
-        text = "".join(self.parts)
-        if self.kind == "reasoning":
-            return {
-                "id": self.id,
-                "type": "reasoning",
-                "summary": [],
-                "content": [self.part(text)],
-                "status": status,
-            }
-        return _message(self.id, status, [self.part(text)])
-
-
-class _Call:
-    """An open function call item."""
-
-    __slots__ = ("arguments", "call_id", "id", "index", "name")
-
-    def __init__(self, index: int, item_id: str, call_id: str, name: str) -> None:
-        self.index = index
-        self.id = item_id
-        self.call_id = call_id
-        self.name = name
-        self.arguments: list[str] = []
-
-    def item(self, status: str) -> Item:
-        return _function_call(self, "".join(self.arguments), status)
-
-
 class ResponsesEventEncoder:
     """Feed events, get Responses stream events; `finish()` ends the response."""
 
@@ -108,9 +63,9 @@ class ResponsesEventEncoder:
         self._sequence = 0
         self._started = False
         self._output: dict[int, Item] = {}  # finished items by output index
-        self._text: _Text | None = None
+        self._text: TextItem | None = None
         self._runs: dict[int, tuple[int, str, list[str]]] = {}  # run -> index, id, code so far
-        self._calls: dict[int, _Call] = {}  # upstream call key -> open call
+        self._calls: dict[int, CallItem] = {}  # upstream call key -> open call
         self._next_index = 0
         self._reason: str | None = None
         self._usage: Usage | None = None
@@ -185,10 +140,10 @@ class ResponsesEventEncoder:
             )
         )
 
-    def _open_text(self, kind: str, out: list[Item]) -> _Text:
+    def _open_text(self, kind: str, out: list[Item]) -> TextItem:
         index = self._take_index()
         prefix = "rs" if kind == "reasoning" else "msg"
-        text = self._text = _Text(kind, index, self._item_id(prefix, index))
+        text = self._text = TextItem(kind, index, self._item_id(prefix, index))
         if kind == "reasoning":
             item: Item = {
                 "id": text.id,
@@ -198,7 +153,7 @@ class ResponsesEventEncoder:
                 "status": "in_progress",
             }
         else:
-            item = _message(text.id, "in_progress", [])
+            item = message_item(text.id, "in_progress", [])
         out.append(self._event("response.output_item.added", output_index=index, item=item))
         out.append(self._event("response.content_part.added", **_at(text), part=text.part("")))
         return text
@@ -228,7 +183,7 @@ class ResponsesEventEncoder:
             self._close_all(out)
             index = self._take_index()
             run = self._runs[event.run] = (index, self._item_id("ci", index), [])
-            item = _code_call(run[1], "", "in_progress")
+            item = code_call_item(run[1], "", "in_progress")
             out.append(self._event("response.output_item.added", output_index=index, item=item))
             out.append(self._on_call("response.code_interpreter_call.in_progress", run))
         index, item_id, code = run
@@ -239,7 +194,7 @@ class ResponsesEventEncoder:
         out.append(self._on_call("response.code_interpreter_call_code.done", run, code=event.code))
         out.append(self._on_call("response.code_interpreter_call.interpreting", run))
         out.append(self._on_call("response.code_interpreter_call.completed", run))
-        self._done(index, _code_call(item_id, event.code, "completed"), out)
+        self._done(index, code_call_item(item_id, event.code, "completed"), out)
 
     def _on_call(
         self, kind: str, run: tuple[int, str, list[str]], delta: str | None = None, **fields: Any
@@ -254,10 +209,10 @@ class ResponsesEventEncoder:
             self._close_text(out)
             index = self._take_index()
             call_id = event.call_id or f"call_{self._identity.item_prefix}_{index}"
-            call = self._calls[event.key] = _Call(
+            call = self._calls[event.key] = CallItem(
                 index, self._item_id("fc", index), call_id, event.name or ""
             )
-            added = _function_call(call, "", "in_progress")
+            added = function_call_item(call, "", "in_progress")
             out.append(self._event("response.output_item.added", output_index=index, item=added))
         if event.arguments:
             call.arguments.append(event.arguments)
@@ -325,7 +280,7 @@ class ResponsesEventEncoder:
             for call in self._calls.values():
                 output[call.index] = call.item(open_as)
             for index, item_id, code in self._runs.values():
-                output.setdefault(index, _code_call(item_id, "".join(code), open_as))
+                output.setdefault(index, code_call_item(item_id, "".join(code), open_as))
         usage = None if self._usage is None else response_usage(self._usage)
         items = [output[index] for index in sorted(output)]
         return self._event(kind, response=self._response(status, items, usage=usage, **fields))
@@ -363,52 +318,5 @@ class ResponsesEventEncoder:
         return f"{prefix}_{self._identity.item_prefix}_{index}"
 
 
-def response_usage(usage: Usage) -> Item:
-    """The Responses API's usage object; the interpreter run count under `x_tools`, as in
-    chat completions."""
-    body: Item = {
-        "input_tokens": usage.prompt_tokens,
-        "input_tokens_details": {"cached_tokens": usage.cached_tokens or 0},
-        "output_tokens": usage.completion_tokens,
-        "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens or 0},
-        "total_tokens": usage.prompt_tokens + usage.completion_tokens,
-    }
-    if usage.code_interpreter_runs is not None:
-        body["x_tools"] = {"code_interpreter": {"count": usage.code_interpreter_runs}}
-    return body
-
-
-def _at(text: _Text) -> Item:
+def _at(text: TextItem) -> Item:
     return {"item_id": text.id, "output_index": text.index, "content_index": 0}
-
-
-def _message(item_id: str, status: str, content: list[Item]) -> Item:
-    return {
-        "id": item_id,
-        "type": "message",
-        "role": "assistant",
-        "status": status,
-        "content": content,
-    }
-
-
-def _code_call(item_id: str, code: str, status: str) -> Item:
-    return {
-        "id": item_id,
-        "type": "code_interpreter_call",
-        "status": status,
-        "code": code,
-        "container_id": CONTAINER_ID,
-        "outputs": None,
-    }
-
-
-def _function_call(call: _Call, arguments: str, status: str) -> Item:
-    return {
-        "id": call.id,
-        "type": "function_call",
-        "status": status,
-        "call_id": call.call_id,
-        "name": call.name,
-        "arguments": arguments,
-    }

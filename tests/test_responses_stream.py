@@ -23,8 +23,9 @@ from proxy.events import (
     Usage,
 )
 from proxy.responses_fold import ResponsesFold, chat_usage, final_response
+from proxy.responses_items import response_usage
 from proxy.responses_pipeline import ResponsesTranslation
-from proxy.responses_stream import ResponseIdentity, ResponsesEventEncoder, response_usage
+from proxy.responses_stream import ResponseIdentity, ResponsesEventEncoder
 from proxy.sse import SSEEvent
 from tests.responses_contract import ResponsesResult, check_events
 from tests.responses_helpers import load_expected, outcome
