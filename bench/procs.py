@@ -29,6 +29,13 @@ def _child_setup(cpus: frozenset[int] | None) -> Callable[[], None]:
     return setup
 
 
+def pin(pid: int, cpu: int) -> None:
+    """`pid` onto the machine's `cpu`-th core (modulo the cores there are); on one core, nowhere."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) >= 2:
+        os.sched_setaffinity(pid, {cpus[cpu % len(cpus)]})
+
+
 class Child:
     """A started server or load generator, its log in a file under the work directory."""
 

@@ -15,14 +15,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import collections
 import contextlib
 import os
 import random
-import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -31,6 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
+
+from bench.procs import cpu_seconds, free_port, pin, rss_bytes
+from bench.spy import start_spy, stop_spy, top_frames
+from bench.stats import percentile
 
 WORK = Path(__file__).resolve().parent / ".work" / "hot_path"
 NATIVE_PATH = "/api/v1/services/aigc/text-generation/generation"
@@ -122,20 +123,6 @@ def _parse(argv: Sequence[str] | None) -> Options:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _pin(pid: int, cpu: int) -> None:
-    """Proxy on one core, upstream and driver on the other: figures then measure the proxy."""
-    cpus = os.sched_getaffinity(0)
-    if len(cpus) >= 2:
-        os.sched_setaffinity(pid, {sorted(cpus)[cpu % len(cpus)]})
-
-
 def _wait_for(check: object, what: str) -> None:
     deadline = time.monotonic() + _START_TIMEOUT
     while time.monotonic() < deadline:
@@ -152,7 +139,7 @@ def _process(
     """`command` pinned to `cpu`, its output in `log` (a pipe nobody reads would stall it)."""
     with log.open("wb") as sink:
         process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, cwd=cwd)
-    _pin(process.pid, cpu)
+    pin(process.pid, cpu)
     try:
         yield process
     finally:
@@ -223,25 +210,6 @@ def _healthy(port: int) -> bool:
             return sock.recv(64).startswith(b"HTTP/1.1 200")
     except OSError:
         return False
-
-
-def _rss_kb(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def _cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return 0.0
-    # utime and stime, fields 14 and 15 of proc(5), counted after the command name.
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _cpu_busy() -> dict[str, tuple[int, int]]:
@@ -344,9 +312,9 @@ async def _drive(options: Options, port: int, pids: dict[str, int]) -> Run:
         *(_worker(port, req, warm_budget, warm) for _ in range(options.concurrency))
     )
     if pid is not None:
-        run.rss_idle_kb = _rss_kb(pid)
+        run.rss_idle_kb = rss_bytes(pid) // 1024
     budget = [options.requests]
-    cpu = {name: _cpu_seconds(each) for name, each in pids.items()}
+    cpu = {name: cpu_seconds(each) for name, each in pids.items()}
     cores = _cpu_busy()
     started = time.perf_counter()
     workers = [
@@ -356,21 +324,15 @@ async def _drive(options: Options, port: int, pids: dict[str, int]) -> Run:
     watch = asyncio.gather(*workers)
     while not watch.done():
         if pid is not None:
-            run.rss_peak_kb = max(run.rss_peak_kb, _rss_kb(pid))
+            run.rss_peak_kb = max(run.rss_peak_kb, rss_bytes(pid) // 1024)
         await asyncio.wait([watch], timeout=0.2)
     await watch
     run.elapsed = time.perf_counter() - started
-    run.cpu = {name: _cpu_seconds(each) - cpu[name] for name, each in pids.items()}
+    run.cpu = {name: cpu_seconds(each) - cpu[name] for name, each in pids.items()}
     for name, (busy, total) in _cpu_busy().items():
         before_busy, before_total = cores[name]
         run.cores[name] = (busy - before_busy) / max(1, total - before_total)
     return run
-
-
-def _percentile(values: list[float], q: float) -> float:
-    if len(values) < 2:
-        return values[0] if values else 0.0
-    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
 def _report(options: Options, run: Run) -> str:
@@ -383,7 +345,7 @@ def _report(options: Options, run: Run) -> str:
         f"concurrency {options.concurrency}, traffic log {options.traffic_log or 'off'}, "
         f"profiler {options.profiler}",
         f"  chunks/s       {chunks / run.elapsed:,.0f}  ({chunks} chunks in {run.elapsed:.2f} s)",
-        f"  first data ms  p50 {_percentile(firsts, 50):.2f}  p99 {_percentile(firsts, 99):.2f}",
+        f"  first data ms  p50 {percentile(firsts, 50):.2f}  p99 {percentile(firsts, 99):.2f}",
     ]
     if run.rss_idle_kb:
         growth = (run.rss_peak_kb - run.rss_idle_kb) / options.concurrency
@@ -402,50 +364,10 @@ def _report(options: Options, run: Run) -> str:
     return "\n".join(lines)
 
 
-def _top_frames(collapsed: Path, limit: int = 25) -> str:
-    """Self and inclusive sample counts per function from py-spy's collapsed stacks."""
-    own: collections.Counter[str] = collections.Counter()
-    total: collections.Counter[str] = collections.Counter()
-    samples = 0
-    for line in collapsed.read_text().splitlines():
-        stack, _, count_text = line.rpartition(" ")
-        if not stack or not count_text.isdigit():
-            continue
-        count = int(count_text)
-        samples += count
-        frames = stack.split(";")
-        own[frames[-1]] += count
-        for name in set(frames):
-            total[name] += count
-    rows = [f"{samples} samples; top by own time (own%, incl%):"]
-    for name, count in own.most_common(limit):
-        rows.append(f"  {100 * count / samples:5.1f} {100 * total[name] / samples:5.1f}  {name}")
-    return "\n".join(rows)
-
-
-def _spy(pid: int, options: Options) -> subprocess.Popen[bytes]:
-    found = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    command = [found, "record", "--pid", str(pid), "--rate", str(options.rate)]
-    command += ["--format", "raw", "--nonblocking", "-o", str(options.out.with_suffix(".txt"))]
-    spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _pin(spy.pid, 1)
-    time.sleep(1.0)  # py-spy attaches before the load starts
-    return spy
-
-
-def _stop_spy(spy: subprocess.Popen[bytes]) -> None:
-    spy.send_signal(signal.SIGINT)
-    try:
-        spy.wait(30)
-    except subprocess.TimeoutExpired:
-        spy.kill()
-        spy.wait()
-
-
 def _profile_proxy(
     options: Options, upstream: subprocess.Popen[bytes], port: int
 ) -> tuple[Run, str]:
-    listen = _free_port()
+    listen = free_port()
     command = _proxy_command(options, _config(port, options), listen)
     # Outside the checkout, `-m proxy` imports whichever `proxy` PYTHONPATH names first (a
     # scratch copy with a change to measure), else the installed one.
@@ -453,17 +375,21 @@ def _profile_proxy(
         _wait_for(lambda: _healthy(listen) or proxy.poll() is not None, "the proxy")
         if proxy.poll() is not None:
             raise SystemExit(f"the proxy exited; see {WORK / 'proxy.log'}")
-        spy = _spy(proxy.pid, options) if options.profiler == "py-spy" else None
+        spy = (
+            start_spy(proxy.pid, options.rate, options.out.with_suffix(".txt"), cpu=1)
+            if options.profiler == "py-spy"
+            else None
+        )
         try:
             pids = {"proxy": proxy.pid, "upstream": upstream.pid, "driver": os.getpid()}
             drive = _drive(options, listen, pids)
             run = asyncio.run(asyncio.wait_for(drive, options.seconds))
         finally:
             if spy is not None:
-                _stop_spy(spy)
+                stop_spy(spy)
     summary = ""
     if options.profiler == "py-spy":
-        summary = _top_frames(options.out.with_suffix(".txt"))
+        summary = top_frames(options.out.with_suffix(".txt"))
     elif options.profiler == "pyinstrument":
         summary = f"pyinstrument profile: {options.out.with_suffix('.html')}"
     return run, summary
@@ -476,7 +402,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     WORK.mkdir(parents=True, exist_ok=True)
     options.out = options.out.resolve()
     options.out.parent.mkdir(parents=True, exist_ok=True)
-    _pin(os.getpid(), 1)
+    pin(os.getpid(), 1)
     with _upstream(options) as (upstream, port):
         if options.direct:
             pids = {"upstream": upstream.pid, "driver": os.getpid()}
