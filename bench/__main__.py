@@ -10,8 +10,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from bench.profiles import FULL, PROFILES, QUICK
 from bench.report import write_outputs
-from bench.run import FULL, PROFILES, QUICK, ROOT, Options, execute
+from bench.run import ROOT, Options, execute
 
 
 def _parser() -> argparse.ArgumentParser:

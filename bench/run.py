@@ -10,8 +10,6 @@ two-worker scenario lets the workers use both cores (see docs/benchmarks.md).
 from __future__ import annotations
 
 import os
-import platform
-import resource
 import sys
 import time
 from collections.abc import Callable
@@ -22,6 +20,7 @@ from typing import Any
 import orjson
 
 from bench import arms, litellm_arm
+from bench.machine import busy_cpu_seconds, machine, noise, own_cpu_seconds, versions
 from bench.procs import (
     Child,
     cpu_seconds,
@@ -32,108 +31,13 @@ from bench.procs import (
     wait_file,
     wait_ready,
 )
+from bench.profiles import THINK, Profile, Shape
 from bench.proxy_factory import CONFIG_VARIABLE
 from bench.upstream import CONFIG_PATH
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 MB = 1024 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class Shape:
-    frames: int
-    frame_bytes: int
-    interval: float
-
-
-@dataclass(frozen=True, slots=True)
-class Level:
-    """One concurrency level: `rounds` rounds of `per_round` requests per arm."""
-
-    concurrency: int
-    rounds: int
-    per_round: int
-    shape: Shape
-
-
-@dataclass(frozen=True, slots=True)
-class Profile:
-    """Sizes of every scenario; on 2 cores `FULL` takes about 8 minutes, `QUICK` 2.5."""
-
-    name: str
-    levels: tuple[Level, ...]
-    arm_budget: float  # seconds one arm may spend at one level before its rounds are skipped
-    throughput: Shape
-    throughput_concurrency: int
-    throughput_seconds: float
-    memory: Shape
-    memory_streams: int
-    memory_ramp: float  # new streams per second
-    scaling_concurrency: int
-    scaling_seconds: float
-
-
-# Sequential (c=1) streams are short, so there are many samples of the per-request cost.
-SEQUENTIAL = Shape(12, 16, 0.005)
-# Concurrent streams look like a model answering: a token-sized piece every 25 ms for about
-# a second. Shorter streams would load the arms with more new requests per second than
-# concurrent users of a model ever send (see docs/benchmarks.md).
-STREAM = Shape(40, 16, 0.025)
-# Between two streams a connection pauses at random up to this share of a stream's length
-# (bench.loadgen.Pacing): concurrent streams stay out of step, as independent users are.
-THINK = 0.1
-FULL = Profile(
-    name="full",
-    levels=(
-        Level(1, 10, 30, SEQUENTIAL),
-        Level(16, 6, 32, STREAM),
-        Level(64, 5, 128, STREAM),
-        Level(256, 3, 512, STREAM),
-    ),
-    arm_budget=60.0,
-    throughput=Shape(2000, 16, 0.0),
-    throughput_concurrency=8,
-    throughput_seconds=8.0,
-    memory=Shape(24, 16, 0.5),
-    memory_streams=1000,
-    memory_ramp=400.0,
-    scaling_concurrency=16,
-    scaling_seconds=6.0,
-)
-QUICK = Profile(
-    name="quick",
-    levels=(
-        Level(1, 3, 10, SEQUENTIAL),
-        Level(16, 1, 32, STREAM),
-        Level(64, 1, 128, STREAM),
-        Level(256, 1, 256, STREAM),
-    ),
-    arm_budget=15.0,
-    throughput=Shape(2000, 16, 0.0),
-    throughput_concurrency=8,
-    throughput_seconds=2.0,
-    memory=Shape(10, 16, 0.5),
-    memory_streams=1000,
-    memory_ramp=500.0,
-    scaling_concurrency=16,
-    scaling_seconds=2.0,
-)
-# A tiny run for the smoke test: seconds, no LiteLLM.
-SMOKE = Profile(
-    name="smoke",
-    levels=(Level(1, 2, 3, Shape(8, 16, 0.002)), Level(4, 2, 8, Shape(8, 16, 0.002))),
-    arm_budget=10.0,
-    throughput=Shape(200, 16, 0.0),
-    throughput_concurrency=2,
-    throughput_seconds=0.5,
-    memory=Shape(8, 16, 0.2),
-    memory_streams=20,
-    memory_ramp=200.0,
-    scaling_concurrency=2,
-    scaling_seconds=0.5,
-)
-PROFILES = {profile.name: profile for profile in (FULL, QUICK, SMOKE)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -449,63 +353,6 @@ def scaling(run: Run) -> dict[str, Any]:
 # ---- the whole run ------------------------------------------------------------------------
 
 
-def _machine() -> dict[str, Any]:
-    model = ""
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-            break
-    memory_kb = 0
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemTotal:"):
-            memory_kb = int(line.split()[1])
-    return {
-        "cpu": model,
-        "cores": os.cpu_count(),
-        "usable_cores": sorted(os.sched_getaffinity(0)),
-        "memory_gb": round(memory_kb / 1024 / 1024, 1),
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-    }
-
-
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    found = {}
-    for name in ("dashscope-proxy", "uvicorn", "starlette", "httpx", "orjson", "uvloop"):
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            found[name] = "not installed"
-    return found
-
-
-def _busy_cpu_seconds() -> float:
-    """CPU time the whole machine has spent busy since boot (all cores), from /proc/stat."""
-    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
-
-
-def _own_cpu_seconds() -> float:
-    """CPU time of the harness and every process it started and reaped."""
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
-def _noise(busy_before: float, own_before: float, seconds: float) -> dict[str, float]:
-    """How much of the machine other work used during the run: the figures are only as
-    clean as this is small."""
-    foreign = (_busy_cpu_seconds() - busy_before) - (_own_cpu_seconds() - own_before)
-    cores = len(os.sched_getaffinity(0))
-    return {
-        "other_cpu_seconds": round(max(foreign, 0.0), 1),
-        "other_cpu_share": round(max(foreign, 0.0) / (seconds * cores), 3),
-    }
-
-
 def _litellm(run: Run) -> tuple[Child | None, int, dict[str, Any]]:
     info: dict[str, Any] = {"pinned": litellm_arm.pinned_version()}
     if not run.options.litellm:
@@ -528,15 +375,15 @@ def _litellm(run: Run) -> tuple[Child | None, int, dict[str, Any]]:
 def execute(options: Options) -> dict[str, Any]:
     run = Run(options)
     began = time.time()
-    busy_before, own_before = _busy_cpu_seconds(), _own_cpu_seconds()
+    busy_before, own_before = busy_cpu_seconds(), own_cpu_seconds()
     results: dict[str, Any] = {
         "meta": {
             "profile": options.profile.name,
             "profile_settings": asdict(options.profile),
             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(began)),
             "loadavg_start": os.getloadavg(),
-            "machine": _machine(),
-            "versions": _versions(),
+            "machine": machine(),
+            "versions": versions(),
             "pinning": {
                 "harness_cpus": sorted(run.harness_cpus or []),
                 "arm_cpus": sorted(run.arm_cpus or []),
@@ -576,5 +423,5 @@ def execute(options: Options) -> dict[str, Any]:
         run.stop_all()
     results["meta"]["loadavg_end"] = os.getloadavg()
     results["meta"]["seconds"] = round(time.time() - began, 1)
-    results["meta"]["machine_noise"] = _noise(busy_before, own_before, time.time() - began)
+    results["meta"]["machine_noise"] = noise(busy_before, own_before, time.time() - began)
     return results
