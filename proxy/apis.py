@@ -9,8 +9,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from proxy.chat_fold import ChunkFold, fold_chunks
 from proxy.chat_pipeline import ChatTranslation
 from proxy.chat_request import TranslationOptions, UpstreamPlan, translate_chat_request
@@ -19,7 +17,7 @@ from proxy.responses_fold import ResponsesFold, final_response
 from proxy.responses_pipeline import ResponsesTranslation
 from proxy.responses_request import translate_responses_request
 from proxy.responses_stream import ResponseIdentity
-from proxy.sse import DONE, encode_data
+from proxy.sse import DONE, encode_data, encode_named
 from proxy.traffic.record import Fold
 from proxy.translation import Item, Translation
 
@@ -61,12 +59,6 @@ def _responses_translation(exchange_id: str, plan: UpstreamPlan, created: int) -
     return ResponsesTranslation(identity)
 
 
-def encode_event(event: Item) -> bytes:
-    """A Responses API stream event as OpenAI frames it: named, with its type in the data too."""
-    kind: str = event["type"]
-    return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
-
-
 CHAT = Api(
     name="chat.completions",
     translate=translate_chat_request,
@@ -83,7 +75,7 @@ RESPONSES = Api(
     translate=translate_responses_request,
     translation=_responses_translation,
     reply=final_response,
-    encode=encode_event,
+    encode=encode_named,
     trailer=b"",
     fold=ResponsesFold,
     restore=ResponsesTranslation.from_settings,

@@ -131,3 +131,10 @@ KEEPALIVE = b": keep-alive\n\n"
 def encode_data(payload: Any) -> bytes:
     """One `data:` frame holding a JSON object, as OpenAI clients expect (no `event:` line)."""
     return b"data: " + orjson.dumps(payload) + b"\n\n"
+
+
+def encode_named(payload: dict[str, Any]) -> bytes:
+    """One frame named by the object's `type`, as the Responses API frames its events (the
+    type is in the data too)."""
+    name: str = payload["type"]
+    return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(payload) + b"\n\n"

@@ -11,12 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from proxy.apis import encode_event
 from proxy.chat_fold import fold_chunks
 from proxy.errors import ProxyError, UpstreamError
 from proxy.responses_fold import ResponsesFold, final_response
 from proxy.responses_pipeline import ResponsesTranslation
-from proxy.sse import SSEDecoder, SSEEvent
+from proxy.sse import SSEDecoder, SSEEvent, encode_named
 from tests.golden_tools import error_summary, load_body
 from tests.golden_tools import translate as chat_translate
 from tests.responses_contract import ResponsesResult, check_event_bytes, check_events
@@ -65,7 +64,7 @@ def test_matches_the_reviewed_events(name: str) -> None:
 @pytest.mark.parametrize("name", [*FINISHED, "error_midstream"])
 def test_obeys_the_responses_contract_on_the_wire(name: str) -> None:
     events = outcome(name).events
-    wire = b"".join(encode_event(event) for event in events)
+    wire = b"".join(encode_named(event) for event in events)
     assert check_event_bytes(wire).events == events
 
 
@@ -266,7 +265,7 @@ def test_logprobs_ride_on_the_text_deltas_and_the_final_part() -> None:
 
 def test_every_event_is_framed_with_its_type() -> None:
     event = outcome("plain_text").events[0]
-    frame = encode_event(event)
+    frame = encode_named(event)
     assert frame.startswith(b"event: response.created\ndata: {")
     assert frame.endswith(b"}\n\n")
     assert frame.count(b"\n") == 3
@@ -290,7 +289,7 @@ def _contract_holds(
         if not events:
             return None
         events.extend(translation.failure(error))
-    wire = b"".join(encode_event(event) for event in events)
+    wire = b"".join(encode_named(event) for event in events)
     return check_event_bytes(wire, rewritten_code=True, garbage_in=garbage_in)
 
 
