@@ -88,6 +88,18 @@ class Child:
         return "\n".join(text.splitlines()[-lines:])
 
 
+def interrupt(process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """Ask `process` to stop as Ctrl-C would (so it can write what it has), then make sure."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import os
 import random
-import signal
 import socket
 import subprocess
 import sys
@@ -29,7 +28,7 @@ from pathlib import Path
 
 import orjson
 
-from bench.procs import cpu_seconds, free_port, pin, rss_bytes
+from bench.procs import cpu_seconds, free_port, interrupt, pin, rss_bytes
 from bench.spy import start_spy, stop_spy, top_frames
 from bench.stats import percentile
 
@@ -143,13 +142,7 @@ def _process(
     try:
         yield process
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        interrupt(process)
 
 
 @contextlib.contextmanager

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import collections
 import shutil
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from bench.procs import pin
+from bench.procs import interrupt, pin
 
 
 def top_frames(collapsed: Path, limit: int = 25) -> str:
@@ -47,9 +46,4 @@ def start_spy(pid: int, rate: int, out: Path, cpu: int) -> subprocess.Popen[byte
 
 
 def stop_spy(spy: subprocess.Popen[bytes]) -> None:
-    spy.send_signal(signal.SIGINT)
-    try:
-        spy.wait(30)
-    except subprocess.TimeoutExpired:
-        spy.kill()
-        spy.wait()
+    interrupt(spy)
