@@ -14,9 +14,9 @@ import os
 
 from starlette.applications import Starlette
 
-from proxy.app import create_app
-from proxy.applog import configure_logging
 from proxy.config import load_settings
+from proxy.server.app import create_app
+from proxy.server.applog import configure_logging
 
 CONFIG_VARIABLE = "BENCH_PROXY_CONFIG"
 

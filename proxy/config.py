@@ -14,8 +14,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from proxy.chat_request import DEFAULT_MULTIMODAL_MODELS
-from proxy.code_runs import DEFAULT_FORMAT, FORMATS
+from proxy.chat.code_runs import DEFAULT_FORMAT, FORMATS
+from proxy.chat.request import DEFAULT_MULTIMODAL_MODELS
 
 REGIONS = {
     "beijing": "https://dashscope.aliyuncs.com",

@@ -26,7 +26,6 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from proxy.app import create_app
 from proxy.config import (
     DEFAULT_MODELS,
     AuthSettings,
@@ -35,9 +34,10 @@ from proxy.config import (
     TrafficLogSettings,
     UpstreamSettings,
 )
-from proxy.serving import BackgroundServer
+from proxy.server.app import create_app
+from proxy.server.serving import BackgroundServer
+from proxy.server.traffic_writer import TrafficWriter
 from proxy.simulator import ReceivedRequest, build_scenario, create_simulator_app
-from proxy.traffic.writer import TrafficWriter
 from tests.faulty_upstream import FaultyUpstream
 
 SERVER_KEY = "sk-server-side-dashscope-key"

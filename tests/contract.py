@@ -11,8 +11,8 @@ from typing import Any
 
 import orjson
 
-from proxy.chat_fold import fold_chunks
-from proxy.sse import SSEDecoder
+from proxy.chat.fold import fold_chunks
+from proxy.core.sse import SSEDecoder
 
 _PAYLOAD_KEYS = ("content", "reasoning_content", "tool_calls")
 

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from proxy.chat_pipeline import ChatTranslation
-from proxy.chat_stream import ChunkIdentity
-from proxy.errors import ProxyError
+from proxy.chat.stream import ChunkIdentity
+from proxy.chat.translation import ChatTranslation
+from proxy.core.errors import ProxyError
+from proxy.core.sse import SSEDecoder
 from proxy.simulator import build_scenario, render_frame
-from proxy.sse import SSEDecoder
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
 SEED_PAGE = Path("/work/shared/seed/code-interpreter-doc.id.txt")

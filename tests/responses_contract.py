@@ -21,7 +21,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from proxy.sse import SSEDecoder
+from proxy.core.sse import SSEDecoder
 
 Event = dict[str, Any]
 TERMINALS = {

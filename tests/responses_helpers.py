@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from proxy.errors import ProxyError
-from proxy.responses_pipeline import ResponsesTranslation
-from proxy.responses_stream import ResponseIdentity
-from proxy.sse import SSEDecoder
+from proxy.core.errors import ProxyError
+from proxy.core.sse import SSEDecoder
+from proxy.responses.stream import ResponseIdentity
+from proxy.responses.translation import ResponsesTranslation
 from tests.golden_tools import error_summary, load_body
 
 GOLDEN_DIR = Path(__file__).parent / "golden" / "responses"

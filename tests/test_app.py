@@ -12,8 +12,8 @@ import openai
 import pytest
 from starlette.applications import Starlette
 
-from proxy.app import create_app
 from proxy.config import Settings, UpstreamSettings
+from proxy.server.app import create_app
 from proxy.simulator import ReceivedRequest, create_simulator_app
 from tests.contract import check_sse_bytes
 

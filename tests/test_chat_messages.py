@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from proxy.chat_messages import has_media, translate_messages
-from proxy.chat_request import (
+from proxy.chat.messages import has_media, translate_messages
+from proxy.chat.request import (
     MULTIMODAL_GENERATION_PATH,
     TEXT_GENERATION_PATH,
     TranslationOptions,
     translate_chat_request,
 )
-from proxy.errors import InvalidRequest
+from proxy.core.errors import InvalidRequest
 
 CACHE = {"type": "ephemeral"}
 IMAGE = "https://example.com/cat.png"

@@ -4,8 +4,8 @@ from typing import Any
 
 import pytest
 
-from proxy.chat_request import TEXT_GENERATION_PATH, translate_chat_request
-from proxy.errors import InvalidRequest
+from proxy.chat.request import TEXT_GENERATION_PATH, translate_chat_request
+from proxy.core.errors import InvalidRequest
 
 USER = {"role": "user", "content": "hi"}
 

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from proxy.chat_fold import fold_chunks
-from proxy.chat_stream import ChatChunkEncoder, ChunkIdentity, usage_object
-from proxy.code_runs import escape_json_text
-from proxy.errors import UpstreamUnavailable
-from proxy.events import (
+from proxy.chat.code_runs import escape_json_text
+from proxy.chat.fold import fold_chunks
+from proxy.chat.stream import ChatChunkEncoder, ChunkIdentity, usage_object
+from proxy.core.errors import UpstreamUnavailable
+from proxy.core.events import (
     CodeDelta,
     CodeDone,
     ContentDelta,

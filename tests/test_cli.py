@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from proxy.cli.demo import run_demo
 
 from proxy import __version__
-from proxy.cli import main
-from proxy.demo import run_demo
+from proxy.cli.main import main
 
 
 def test_demo_shows_thinking_code_and_answer_through_the_openai_sdk(tmp_path: Path) -> None:

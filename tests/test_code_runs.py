@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from proxy.chat_pipeline import ChatTranslation
-from proxy.chat_stream import ChatChunkEncoder, ChunkIdentity
-from proxy.code_runs import FORMATS, VENDOR_KEY
-from proxy.events import CodeDelta, CodeDone, Event, Finish, FunctionCallDelta
-from proxy.sse import SSEDecoder
+from proxy.chat.code_runs import FORMATS, VENDOR_KEY
+from proxy.chat.stream import ChatChunkEncoder, ChunkIdentity
+from proxy.chat.translation import ChatTranslation
+from proxy.core.events import CodeDelta, CodeDone, Event, Finish, FunctionCallDelta
+from proxy.core.sse import SSEDecoder
 from tests.contract import check_chunks
 from tests.golden_tools import load_body
 

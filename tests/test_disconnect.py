@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import orjson
 
-from proxy.app import create_app
 from proxy.config import Settings, UpstreamSettings
+from proxy.server.app import create_app
 from proxy.simulator import build_scenario, render_frame
 
 REQUEST = {

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from proxy.chat_pipeline import ChatTranslation
-from proxy.chat_request import translate_chat_request
-from proxy.chat_stream import ChunkIdentity
-from proxy.echoes import strip_echoes
+from proxy.chat.echoes import strip_echoes
+from proxy.chat.request import translate_chat_request
+from proxy.chat.stream import ChunkIdentity
+from proxy.chat.translation import ChatTranslation
 from tests.contract import check_chunks
 
 USER = {"role": "user", "content": "What is 123**21?"}

@@ -12,16 +12,16 @@ from typing import Any
 
 import pytest
 
-from proxy import responses_fields
-from proxy.chat_request import (
+from proxy.chat.code_runs import FORMATS
+from proxy.chat.fields import FIELD_BY_NAME, FIELDS, MESSAGE_ROWS, render_markdown
+from proxy.chat.request import (
     MULTIMODAL_GENERATION_PATH,
     TranslationOptions,
     UpstreamPlan,
     translate_chat_request,
 )
-from proxy.code_runs import FORMATS
-from proxy.errors import InvalidRequest
-from proxy.fields import FIELD_BY_NAME, FIELDS, MESSAGE_ROWS, render_markdown
+from proxy.core.errors import InvalidRequest
+from proxy.responses import fields as responses_fields
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "fields.md"
@@ -363,7 +363,7 @@ def test_docs_show_the_generated_table_verbatim() -> None:
     assert text.count(END) == 1
     between = text.split(START, 1)[1].split(END, 1)[0]
     assert between == render_markdown(), (
-        "docs/fields.md is stale: regenerate the table with `python -m proxy.fields`"
+        "docs/fields.md is stale: regenerate the table with `python -m proxy.chat.fields`"
     )
 
 
@@ -380,7 +380,7 @@ def test_rendered_table_has_a_row_per_field_and_message_rule() -> None:
 
 def test_module_prints_the_table() -> None:
     printed = subprocess.run(
-        [sys.executable, "-m", "proxy.fields"],
+        [sys.executable, "-m", "proxy.chat.fields"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -404,7 +404,7 @@ def test_docs_show_the_generated_responses_table_verbatim() -> None:
     assert text.count(RESPONSES_END) == 1
     between = text.split(RESPONSES_START, 1)[1].split(RESPONSES_END, 1)[0]
     assert between == responses_fields.render_markdown(), (
-        "docs/fields.md is stale: regenerate the table with `python -m proxy.responses_fields`"
+        "docs/fields.md is stale: regenerate the table with `python -m proxy.responses.fields`"
     )
 
 

@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.applications import Starlette
 
-from proxy.app import create_app
+from proxy.chat.fields import FIELD_BY_NAME
 from proxy.config import Settings, UpstreamSettings
-from proxy.fields import FIELD_BY_NAME
+from proxy.server.app import create_app
 from tests.faulty_upstream import frames
 
 NATIVE_STREAM = b"".join(frames("plain_text"))

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from proxy.chat_pipeline import ChatTranslation
-from proxy.errors import UpstreamError, UpstreamUnavailable
+from proxy.chat.translation import ChatTranslation
+from proxy.core.errors import UpstreamError, UpstreamUnavailable
+from proxy.core.sse import DONE, SSEDecoder, encode_data
 from proxy.simulator import build_scenario, render_frame
 from proxy.simulator.scripts import (
     GROWING_CODE,
@@ -17,7 +18,6 @@ from proxy.simulator.scripts import (
     PLAIN_ANSWER,
     TRUNCATED_PARTIAL,
 )
-from proxy.sse import DONE, SSEDecoder, encode_data
 from tests.contract import check_chunks, check_sse_bytes
 from tests.golden_tools import (
     CASE_NAMES,

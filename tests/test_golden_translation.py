@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proxy.chat_pipeline import ChatTranslation
-from proxy.errors import ProxyError
-from proxy.sse import DONE, SSEDecoder, encode_data
+from proxy.chat.translation import ChatTranslation
+from proxy.core.errors import ProxyError
+from proxy.core.sse import DONE, SSEDecoder, encode_data
 from tests.contract import check_chunks, check_sse_bytes
 from tests.golden_tools import Outcome, identity, load_body, load_expected, translate
 

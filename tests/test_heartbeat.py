@@ -13,7 +13,7 @@ from typing import Any, cast
 
 import pytest
 
-from proxy.heartbeat import with_heartbeat
+from proxy.server.heartbeat import with_heartbeat
 
 TICK = 0.01  # heartbeat interval: short, since the gated source is blocked for as long as needed
 LIMIT = 2.0  # a broken heartbeat must fail these tests, not hang them

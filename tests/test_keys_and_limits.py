@@ -10,8 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from proxy import cli
-from proxy.app import create_app
+from proxy.cli import main as cli
 from proxy.config import (
     AuthSettings,
     ConfigError,
@@ -19,7 +18,8 @@ from proxy.config import (
     check_exposure,
     load_settings,
 )
-from proxy.serving import BackgroundServer
+from proxy.server.app import create_app
+from proxy.server.serving import BackgroundServer
 from proxy.simulator import ReceivedRequest
 from tests.conftest import CLIENT_KEY, SERVER_KEY, RunningProxy, proxy_settings
 from tests.faulty_upstream import (

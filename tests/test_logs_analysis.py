@@ -11,15 +11,15 @@ from typing import Any
 import orjson
 import pytest
 
-from proxy.chat_fold import fold_chunks
-from proxy.chat_pipeline import ChatTranslation
-from proxy.chat_stream import ChunkIdentity
+from proxy.chat.fold import fold_chunks
+from proxy.chat.stream import ChunkIdentity
+from proxy.chat.translation import ChatTranslation
+from proxy.core.sse import SSEDecoder
 from proxy.inspect.files import Corrupt, Follower, log_files, read_log
 from proxy.inspect.query import Filter, parse_since, resolve, search_text, select
 from proxy.inspect.replay import ReplayUnavailable, differences, replay
 from proxy.inspect.stats import compute_stats, percentile
 from proxy.inspect.timeline import Segment, timeline
-from proxy.sse import SSEDecoder
 from tests.golden_tools import load_body, load_expected
 from tests.test_logs_cli import (
     CI_ID,

@@ -22,17 +22,17 @@ import openai
 import orjson
 import pytest
 
-from proxy.app import create_app
-from proxy.chat_fold import fold_chunks
-from proxy.chat_pipeline import ChatTranslation
-from proxy.chat_stream import ChunkIdentity
-from proxy.cli import main
+from proxy.chat.fold import fold_chunks
+from proxy.chat.stream import ChunkIdentity
+from proxy.chat.translation import ChatTranslation
+from proxy.cli.main import main
 from proxy.config import Settings, TrafficLogSettings, UpstreamSettings
+from proxy.core.sse import SSEDecoder
 from proxy.inspect.commands import add_logs_parser, run_logs
 from proxy.inspect.render import make_console
-from proxy.serving import BackgroundServer
+from proxy.server.app import create_app
+from proxy.server.serving import BackgroundServer
 from proxy.simulator import create_simulator_app
-from proxy.sse import SSEDecoder
 from tests.golden_tools import load_body
 
 FIXTURES = Path(__file__).parent / "fixtures" / "traffic"

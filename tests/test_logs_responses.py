@@ -12,10 +12,10 @@ from typing import Any
 import openai
 import pytest
 
-from proxy.app import create_app
-from proxy.cli import main
+from proxy.cli.main import main
 from proxy.config import Settings, TrafficLogSettings, UpstreamSettings
-from proxy.serving import BackgroundServer
+from proxy.server.app import create_app
+from proxy.server.serving import BackgroundServer
 from proxy.simulator import create_simulator_app
 
 MODEL = "qwen3-max-preview"

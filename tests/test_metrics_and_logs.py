@@ -12,7 +12,7 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from proxy.applog import JSONFormatter
+from proxy.server.applog import JSONFormatter
 from tests.conftest import CLIENT_KEY, SERVER_KEY, RunningProxy
 
 SECRET_PROMPT = "purple-elephant-7731: what is 123 to the power of 21?"

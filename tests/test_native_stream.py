@@ -7,8 +7,8 @@ from typing import Any
 import orjson
 import pytest
 
-from proxy.errors import UpstreamError, UpstreamUnavailable
-from proxy.events import (
+from proxy.core.errors import UpstreamError, UpstreamUnavailable
+from proxy.core.events import (
     CodeDelta,
     CodeDone,
     ContentDelta,
@@ -18,8 +18,8 @@ from proxy.events import (
     ReasoningDelta,
     Usage,
 )
-from proxy.native_stream import NativeStreamTranslator, native_error
-from proxy.sse import SSEEvent
+from proxy.core.native_stream import NativeStreamTranslator, native_error
+from proxy.core.sse import SSEEvent
 
 
 def frame(

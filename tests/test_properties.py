@@ -12,10 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from proxy.chat_fold import fold_chunks
-from proxy.chat_pipeline import ChatTranslation
-from proxy.errors import ProxyError
-from proxy.sse import SSEDecoder, SSEEvent, encode_data
+from proxy.chat.fold import fold_chunks
+from proxy.chat.translation import ChatTranslation
+from proxy.core.errors import ProxyError
+from proxy.core.sse import SSEDecoder, SSEEvent, encode_data
 from tests.contract import check_chunks
 from tests.golden_tools import CASE_NAMES, case, error_summary, identity, load_body, load_expected
 from tests.golden_tools import translate as translate_body

@@ -11,11 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from proxy.chat_fold import fold_chunks
-from proxy.errors import ProxyError, UpstreamError
-from proxy.responses_fold import ResponsesFold, final_response
-from proxy.responses_pipeline import ResponsesTranslation
-from proxy.sse import SSEDecoder, SSEEvent, encode_named
+from proxy.chat.fold import fold_chunks
+from proxy.core.errors import ProxyError, UpstreamError
+from proxy.core.sse import SSEDecoder, SSEEvent, encode_named
+from proxy.responses.fold import ResponsesFold, final_response
+from proxy.responses.translation import ResponsesTranslation
 from tests.golden_tools import error_summary, load_body
 from tests.golden_tools import translate as chat_translate
 from tests.responses_contract import ResponsesResult, check_event_bytes, check_events

@@ -10,14 +10,14 @@ from typing import Any, TypeVar
 
 import pytest
 
-from proxy.chat_request import (
+from proxy.chat.request import (
     MULTIMODAL_GENERATION_PATH,
     TEXT_GENERATION_PATH,
     UpstreamPlan,
 )
-from proxy.errors import InvalidRequest
-from proxy.responses_fields import INPUT_ROWS, RESPONSES_FIELDS, render_markdown
-from proxy.responses_request import translate_responses_request
+from proxy.core.errors import InvalidRequest
+from proxy.responses.fields import INPUT_ROWS, RESPONSES_FIELDS, render_markdown
+from proxy.responses.request import translate_responses_request
 
 BASE: dict[str, Any] = {"model": "qwen3-max", "input": "hi"}
 FORCED = {"result_format": "message", "incremental_output": True}

@@ -10,9 +10,8 @@ from typing import Any
 
 import pytest
 
-from proxy.apis import RESPONSES, api_of
-from proxy.errors import UpstreamError, UpstreamUnavailable
-from proxy.events import (
+from proxy.core.errors import UpstreamError, UpstreamUnavailable
+from proxy.core.events import (
     CodeDelta,
     CodeDone,
     ContentDelta,
@@ -22,11 +21,12 @@ from proxy.events import (
     ReasoningDelta,
     Usage,
 )
-from proxy.responses_fold import ResponsesFold, chat_usage, final_response
-from proxy.responses_items import response_usage
-from proxy.responses_pipeline import ResponsesTranslation
-from proxy.responses_stream import ResponseIdentity, ResponsesEventEncoder
-from proxy.sse import SSEEvent
+from proxy.core.sse import SSEEvent
+from proxy.responses.fold import ResponsesFold, chat_usage, final_response
+from proxy.responses.items import response_usage
+from proxy.responses.stream import ResponseIdentity, ResponsesEventEncoder
+from proxy.responses.translation import ResponsesTranslation
+from proxy.server.apis import RESPONSES, api_of
 from tests.responses_contract import ResponsesResult, check_events
 from tests.responses_helpers import load_expected, outcome
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from proxy.errors import (
+from proxy.core.errors import (
     AuthenticationFailed,
     InvalidRequest,
     ProxyError,
@@ -17,7 +17,7 @@ from proxy.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from proxy.retry import RetryPolicy, parse_retry_after, retry_delay
+from proxy.core.retry import RetryPolicy, parse_retry_after, retry_delay
 
 POLICY = RetryPolicy(retries=3, max_wait=10.0, budget=30.0)
 

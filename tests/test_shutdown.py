@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from proxy.serving import BackgroundServer
+from proxy.server.serving import BackgroundServer
 from proxy.simulator import create_simulator_app
 from tests.conftest import RunningProxy, free_port
 from tests.contract import check_sse_bytes

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from proxy.sse import DONE, SSEDecoder, SSEEvent, encode_data
+from proxy.core.sse import DONE, SSEDecoder, SSEEvent, encode_data
 from tests.contract import check_sse_bytes
 
 # Frame id 1 of the vendor page, verbatim: no space after the colons, status in a comment.

@@ -15,11 +15,11 @@ from typing import Any
 import httpx
 import orjson
 
-from proxy.app import create_app
 from proxy.config import Settings, TrafficLogSettings, UpstreamSettings
+from proxy.server.app import create_app
+from proxy.server.traffic_writer import TrafficWriter
 from proxy.simulator import ReceivedRequest
 from proxy.simulator.scripts import MIDSTREAM_PARTIAL, SEED_ANSWER, SEED_SINGLE_RUN_ID
-from proxy.traffic.writer import TrafficWriter
 from tests.conftest import ScenarioText, TrafficProxy, read_jsonl
 from tests.test_disconnect import REQUEST, SlowUpstream, leave_after_first_chunk
 

@@ -7,8 +7,8 @@ from typing import Any
 import orjson
 import pytest
 
-from proxy.errors import ProxyError
-from proxy.sse import SSEEvent
+from proxy.core.errors import ProxyError
+from proxy.core.sse import SSEEvent
 from proxy.traffic.record import ExchangeRecorder, NullRecorder
 
 # The version-1 fields of docs/traffic-log.md that every record carries (frames and chunks only

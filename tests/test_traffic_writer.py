@@ -20,8 +20,8 @@ import httpx
 import pytest
 
 from proxy.config import TrafficLogSettings
+from proxy.server.traffic_writer import TrafficWriter
 from proxy.traffic.redact import MASK, Redactor
-from proxy.traffic.writer import TrafficWriter
 from tests.conftest import TrafficProxy, read_jsonl
 
 

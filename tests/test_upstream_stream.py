@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 import pytest
 
-from proxy import upstream
 from proxy.config import UpstreamSettings
-from proxy.errors import UpstreamUnavailable
-from proxy.upstream import UpstreamClient, UpstreamStream
+from proxy.core.errors import UpstreamUnavailable
+from proxy.server import upstream
+from proxy.server.upstream import UpstreamClient, UpstreamStream
 
 PATH = "/api/v1/services/aigc/text-generation/generation"
 

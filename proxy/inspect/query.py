@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from proxy.code_runs import CODE_INTERPRETER_TOOL
-from proxy.errors import InvalidRequest
-from proxy.responses_input import input_messages
+from proxy.chat.code_runs import CODE_INTERPRETER_TOOL
+from proxy.core.errors import InvalidRequest
+from proxy.responses.input import input_messages
 
 Record = dict[str, Any]
 

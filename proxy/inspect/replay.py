@@ -14,10 +14,10 @@ from typing import Any
 
 import orjson
 
-from proxy.apis import api_of
-from proxy.errors import ProxyError
+from proxy.core.errors import ProxyError
+from proxy.core.sse import SSEEvent
 from proxy.inspect.query import Record, text
-from proxy.sse import SSEEvent
+from proxy.server.apis import api_of
 from proxy.traffic.record import Fold
 
 CAPTURE_HINT = "enable [traffic_log] capture_frames"

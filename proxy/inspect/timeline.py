@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from proxy.code_runs import VENDOR_KEY
+from proxy.chat.code_runs import VENDOR_KEY
 from proxy.inspect.query import Record, choices, code_runs, is_code_run_call, text, tool_calls
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from proxy.chat_fold import ChunkFold
-from proxy.errors import ProxyError
-from proxy.sse import SSEEvent
+from proxy.chat.fold import ChunkFold
+from proxy.core.errors import ProxyError
+from proxy.core.sse import SSEEvent
 
 RECORD_VERSION = 1
 

@@ -1,7 +1,7 @@
 """Every OpenAI Responses API request field, and what the proxy does with it.
 
 Like `proxy/fields.py` for chat completions, this table drives the translator (types and
-treatment) and is rendered into `docs/fields.md`: `python -m proxy.responses_fields` prints it.
+treatment) and is rendered into `docs/fields.md`: `python -m proxy.responses.fields` prints it.
 A Responses request is translated into the equivalent chat-completions request, so what happens
 next is the chat table's business. One more treatment here: `refused`, a 400 that says why
 (the proxy stores nothing, so nothing can refer to an earlier response).
@@ -9,7 +9,7 @@ next is the chat table's business. One more treatment here: `refused`, a 400 tha
 
 from __future__ import annotations
 
-from proxy.fields import ARRAY, BOOL, INT, NUMBER, OBJECT, STR, Field, field_rows
+from proxy.chat.fields import ARRAY, BOOL, INT, NUMBER, OBJECT, STR, Field, field_rows
 
 _NO_STORE = "the proxy stores nothing, so send the whole conversation in `input`"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from proxy.errors import ProxyError
+from proxy.core.errors import ProxyError
 
 _BASE = 0.5  # seconds before the first retry, doubled each time
 

@@ -15,10 +15,10 @@ import httpx
 import orjson
 
 from proxy.config import UpstreamSettings
-from proxy.errors import InvalidRequest, UpstreamError, UpstreamTimeout, UpstreamUnavailable
-from proxy.native_stream import native_error
-from proxy.retry import parse_retry_after
-from proxy.sse import SSEDecoder, SSEEvent
+from proxy.core.errors import InvalidRequest, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from proxy.core.native_stream import native_error
+from proxy.core.retry import parse_retry_after
+from proxy.core.sse import SSEDecoder, SSEEvent
 
 _MAX_ERROR_BODY = 64 * 1024
 # Bytes read ahead of the consumer before the reader waits for it.

@@ -2,7 +2,7 @@
 
 This table drives the request translator (types and treatment) and is rendered into
 `docs/fields.md`, so the documentation cannot drift from the code:
-`python -m proxy.fields` prints the table; a test compares it with the docs.
+`python -m proxy.chat.fields` prints the table; a test compares it with the docs.
 
 Treatments: `passed` (sent in `parameters` under the same name), `mapped` (translated, as
 described), `proxy` (handled by the proxy itself), `reported` (DashScope cannot express it:
@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from proxy.chat_messages import json_type
-from proxy.errors import InvalidRequest
+from proxy.chat.messages import json_type
+from proxy.core.errors import InvalidRequest
 
 NUMBER: tuple[type, ...] = (int, float)
 INT: tuple[type, ...] = (int,)

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 
-from proxy.errors import Unavailable
+from proxy.core.errors import Unavailable
 
 _LAST_WORDS = 2.0  # seconds cut streams get to send their error before the server stops
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from proxy.code_runs import VENDOR_KEY
-from proxy.errors import UpstreamUnavailable
+from proxy.chat.code_runs import VENDOR_KEY
+from proxy.core.errors import UpstreamUnavailable
 
 
 class _Choice:

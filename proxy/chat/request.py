@@ -12,11 +12,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from proxy.chat_messages import has_media, translate_messages
-from proxy.code_runs import DEFAULT_FORMAT, FORMATS
-from proxy.echoes import strip_echoes
-from proxy.errors import InvalidRequest
-from proxy.fields import FIELD_BY_NAME, check_type
+from proxy.chat.code_runs import DEFAULT_FORMAT, FORMATS
+from proxy.chat.echoes import strip_echoes
+from proxy.chat.fields import FIELD_BY_NAME, check_type
+from proxy.chat.messages import has_media, translate_messages
+from proxy.core.errors import InvalidRequest
 
 TEXT_GENERATION_PATH = "/api/v1/services/aigc/text-generation/generation"
 MULTIMODAL_GENERATION_PATH = "/api/v1/services/aigc/multimodal-generation/generation"

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from proxy.chat_messages import json_type
-from proxy.errors import InvalidRequest
+from proxy.chat.messages import json_type
+from proxy.core.errors import InvalidRequest
 
 _ROLES = ("user", "system", "developer", "assistant")
 _HOSTED = ("code_interpreter_call", "web_search_call")

@@ -22,22 +22,22 @@ from typing import Any
 import anyio
 import orjson
 
-from proxy.apis import Api
-from proxy.chat_request import TranslationOptions, UpstreamPlan
-from proxy.errors import (
+from proxy.chat.request import TranslationOptions, UpstreamPlan
+from proxy.core.errors import (
     InvalidRequest,
     ProxyError,
     Unavailable,
     UpstreamTimeout,
     error_headers,
 )
-from proxy.heartbeat import Stopped, with_heartbeat
-from proxy.lifecycle import Lifecycle
-from proxy.retry import RetryPolicy, retry_delay
-from proxy.sse import KEEPALIVE, SSEEvent
+from proxy.core.retry import RetryPolicy, retry_delay
+from proxy.core.sse import KEEPALIVE, SSEEvent
+from proxy.core.translation import Item, Translation
+from proxy.server.apis import Api
+from proxy.server.heartbeat import Stopped, with_heartbeat
+from proxy.server.lifecycle import Lifecycle
+from proxy.server.upstream import UpstreamClient, UpstreamStream
 from proxy.traffic.record import ExchangeRecorder
-from proxy.translation import Item, Translation
-from proxy.upstream import UpstreamClient, UpstreamStream
 
 log = logging.getLogger("proxy")
 

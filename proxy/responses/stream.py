@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from proxy.events import (
+from proxy.core.events import (
     CodeDelta,
     CodeDone,
     ContentDelta,
@@ -30,7 +30,7 @@ from proxy.events import (
     SearchResults,
     Usage,
 )
-from proxy.responses_items import (
+from proxy.responses.items import (
     CallItem,
     Item,
     TextItem,

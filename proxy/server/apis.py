@@ -9,17 +9,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from proxy.chat_fold import ChunkFold, fold_chunks
-from proxy.chat_pipeline import ChatTranslation
-from proxy.chat_request import TranslationOptions, UpstreamPlan, translate_chat_request
-from proxy.chat_stream import ChunkIdentity
-from proxy.responses_fold import ResponsesFold, final_response
-from proxy.responses_pipeline import ResponsesTranslation
-from proxy.responses_request import translate_responses_request
-from proxy.responses_stream import ResponseIdentity
-from proxy.sse import DONE, encode_data, encode_named
+from proxy.chat.fold import ChunkFold, fold_chunks
+from proxy.chat.request import TranslationOptions, UpstreamPlan, translate_chat_request
+from proxy.chat.stream import ChunkIdentity
+from proxy.chat.translation import ChatTranslation
+from proxy.core.sse import DONE, encode_data, encode_named
+from proxy.core.translation import Item, Translation
+from proxy.responses.fold import ResponsesFold, final_response
+from proxy.responses.request import translate_responses_request
+from proxy.responses.stream import ResponseIdentity
+from proxy.responses.translation import ResponsesTranslation
 from proxy.traffic.record import Fold
-from proxy.translation import Item, Translation
 
 
 @dataclass(frozen=True, slots=True)

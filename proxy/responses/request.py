@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from proxy.chat_request import TranslationOptions, UpstreamPlan, translate_chat_request
-from proxy.errors import InvalidRequest
-from proxy.fields import check_type
-from proxy.responses_fields import RESPONSES_FIELD_BY_NAME
-from proxy.responses_input import input_messages
+from proxy.chat.fields import check_type
+from proxy.chat.request import TranslationOptions, UpstreamPlan, translate_chat_request
+from proxy.core.errors import InvalidRequest
+from proxy.responses.fields import RESPONSES_FIELD_BY_NAME
+from proxy.responses.input import input_messages
 
 # Values that ask for nothing the proxy lacks: not worth a note.
 _DEFAULTS: dict[str, Any] = {"store": False, "truncation": "disabled", "background": False}

@@ -13,8 +13,8 @@ from typing import Any
 
 import orjson
 
-from proxy.errors import UpstreamError, UpstreamUnavailable
-from proxy.events import (
+from proxy.core.errors import UpstreamError, UpstreamUnavailable
+from proxy.core.events import (
     CodeDelta,
     CodeDone,
     ContentDelta,
@@ -25,7 +25,7 @@ from proxy.events import (
     SearchResults,
     Usage,
 )
-from proxy.sse import SSEEvent
+from proxy.core.sse import SSEEvent
 
 # When an error frame carries no status of its own, DashScope's code tells which HTTP class it is.
 _STATUS_BY_CODE_PREFIX = (

@@ -12,11 +12,11 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, Protocol
 
-from proxy.chat_stream import usage_object
-from proxy.errors import ProxyError, UpstreamUnavailable
-from proxy.events import ContentDelta, Event, Finish, Usage
-from proxy.native_stream import NativeStreamTranslator
-from proxy.sse import SSEEvent
+from proxy.chat.stream import usage_object
+from proxy.core.errors import ProxyError, UpstreamUnavailable
+from proxy.core.events import ContentDelta, Event, Finish, Usage
+from proxy.core.native_stream import NativeStreamTranslator
+from proxy.core.sse import SSEEvent
 
 Item = dict[str, Any]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from proxy.errors import InvalidRequest
+from proxy.core.errors import InvalidRequest
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
 _MEDIA_PARTS = frozenset({"image_url", "video_url", "video"})

@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "logs":
         return run_logs(args, clock=time.time, sleep=time.sleep)
     if args.command == "demo":
-        from proxy.demo import run_demo
+        from proxy.cli.demo import run_demo
 
         # The demo prints its own story; request lines and client chatter would clutter it.
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -68,9 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"dashscope-proxy: config error: {exc}", file=sys.stderr)
         return 2
-    from proxy.app import create_app
-    from proxy.applog import configure_logging
-    from proxy.serving import serve_forever
+    from proxy.server.app import create_app
+    from proxy.server.applog import configure_logging
+    from proxy.server.serving import serve_forever
 
     configure_logging(settings.server.log_level)
     server = settings.server

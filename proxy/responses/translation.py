@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from proxy.errors import ProxyError
-from proxy.responses_stream import ResponseIdentity, ResponsesEventEncoder
-from proxy.translation import Item, Translation
+from proxy.core.errors import ProxyError
+from proxy.core.translation import Item, Translation
+from proxy.responses.stream import ResponseIdentity, ResponsesEventEncoder
 
 
 class ResponsesTranslation(Translation):

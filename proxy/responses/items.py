@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from proxy.events import Usage
+from proxy.core.events import Usage
 
 Item = dict[str, Any]
 # DashScope runs the code in a sandbox it does not name; the item type requires some id.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from proxy.errors import UpstreamUnavailable
+from proxy.core.errors import UpstreamUnavailable
 
 Item = dict[str, Any]
 TERMINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})

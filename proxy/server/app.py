@@ -18,26 +18,26 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from proxy.apis import CHAT, RESPONSES, Api
-from proxy.applog import log_exchange, log_route
-from proxy.chat_request import TranslationOptions
-from proxy.code_runs import FORMATS
+from proxy.chat.code_runs import FORMATS
+from proxy.chat.request import TranslationOptions
 from proxy.config import Settings
-from proxy.errors import (
+from proxy.core.errors import (
     AuthenticationFailed,
     NotFound,
     PayloadTooLarge,
     ProxyError,
     error_headers,
 )
-from proxy.exchange import Exchange, Reply, Services, new_exchange_id
-from proxy.lifecycle import Lifecycle
-from proxy.metrics import CONTENT_TYPE, Metrics
-from proxy.retry import RetryPolicy
+from proxy.core.retry import RetryPolicy
+from proxy.server.apis import CHAT, RESPONSES, Api
+from proxy.server.applog import log_exchange, log_route
+from proxy.server.exchange import Exchange, Reply, Services, new_exchange_id
+from proxy.server.lifecycle import Lifecycle
+from proxy.server.metrics import CONTENT_TYPE, Metrics
+from proxy.server.traffic_writer import TrafficWriter
+from proxy.server.upstream import UpstreamClient
 from proxy.traffic.record import ExchangeRecorder, NullRecorder
 from proxy.traffic.redact import Redactor
-from proxy.traffic.writer import TrafficWriter
-from proxy.upstream import UpstreamClient
 
 log = logging.getLogger("proxy")
 

@@ -8,10 +8,10 @@ import sys
 import time
 from typing import Any, TextIO
 
-from proxy.app import create_app
 from proxy.config import Settings, TrafficLogSettings, UpstreamSettings
 from proxy.inspect.commands import DEMO_TRAFFIC_LOG
-from proxy.serving import BackgroundServer
+from proxy.server.app import create_app
+from proxy.server.serving import BackgroundServer
 from proxy.simulator import create_simulator_app
 
 _QUESTION = "What is 123 to the power of 21?"

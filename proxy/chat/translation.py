@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from proxy.chat_stream import ChatChunkEncoder, ChunkIdentity
-from proxy.code_runs import DEFAULT_FORMAT
-from proxy.errors import ProxyError
-from proxy.translation import Item, Translation
+from proxy.chat.code_runs import DEFAULT_FORMAT
+from proxy.chat.stream import ChatChunkEncoder, ChunkIdentity
+from proxy.core.errors import ProxyError
+from proxy.core.translation import Item, Translation
 
 
 class ChatTranslation(Translation):

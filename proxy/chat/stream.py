@@ -14,14 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from proxy.code_runs import (
+from proxy.chat.code_runs import (
     DEFAULT_FORMAT,
     code_delta,
     code_done,
     tool_call_payload,
     uses_tool_index,
 )
-from proxy.events import (
+from proxy.core.events import (
     CodeDelta,
     CodeDone,
     ContentDelta,

@@ -1,0 +1,1 @@
+"""Chat Completions (sans-I/O): request translation, field table, chunk encoder, fold."""

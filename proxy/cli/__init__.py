@@ -1,0 +1,1 @@
+"""The command line: `dashscope-proxy serve | demo | logs`."""

@@ -1,0 +1,1 @@
+"""The protocol-neutral core (sans-I/O): SSE codec, native frames -> events, errors, usage."""

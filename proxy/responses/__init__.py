@@ -1,0 +1,1 @@
+"""The Responses API (sans-I/O): request translation, field table, event encoder, fold."""

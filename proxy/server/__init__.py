@@ -1,0 +1,1 @@
+"""The I/O shell: Starlette routes, the exchange, httpx upstream, uvicorn serving."""
