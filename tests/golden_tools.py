@@ -2,16 +2,22 @@
 
 Each case is a native SSE body (`NAME.sse`) and the chunks a client must get for it
 (`NAME.expected.json`). Bodies come from recorded frames where they exist (the vendor's
-code-interpreter page, the frames quoted in shared/reference/dashscope-native.md) and from the
-simulator for shapes nobody recorded. Expected files were written by `main()` once and then
-reviewed by hand against the design rules; rerun it only to review the diff, never to make a
-failing golden test pass:
+"Code interpreter" page, and the recorded frames quoted in docs/dashscope-protocol.md) and from
+the simulator for shapes nobody recorded. Expected files were written by `main()` once and then
+reviewed by hand against the rules in docs/architecture.md; rerun it only to review the diff,
+never to make a failing golden test pass:
 
-    PYTHONPATH=. python -m tests.golden_tools [--bodies]
+    PYTHONPATH=. python -m tests.golden_tools [--bodies] [--seed-page PAGE.txt]
+
+The bodies are the data: they live in `tests/golden/` and are never rebuilt unless asked.
+`seed_single_run.sse` holds the frames printed on the vendor's "Code interpreter" page (the
+Indonesian edition of November 2025, saved as text); rebuilding that one body needs the page,
+given with `--seed-page`. Without it, `--bodies` keeps the stored body.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import sys
@@ -27,7 +33,7 @@ from proxy.core.sse import SSEDecoder
 from proxy.simulator import build_scenario, render_frame
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
-SEED_PAGE = Path("/work/shared/seed/code-interpreter-doc.id.txt")
+SEED_CASE = "seed_single_run"
 
 CHUNK_ID = "chatcmpl-test"
 CREATED = 1700000000
@@ -42,15 +48,31 @@ class Case:
 
 
 CASES = (
-    Case("seed_single_run", "qwen3-max-preview", "seed page, frames 1-2, 21-24, 43-44, 53-54"),
-    Case("seed_two_runs", "qwen3-max-preview", "seed page's two-run tool_info snapshots"),
+    Case(
+        "seed_single_run",
+        "qwen3-max-preview",
+        "vendor's Code interpreter page, frames 1-2, 21-24, 43-44, 53-54",
+    ),
+    Case(
+        "seed_two_runs",
+        "qwen3-max-preview",
+        "vendor's Code interpreter page, its two-run tool_info snapshots",
+    ),
     Case("code_growing", "qwen3-max-preview", "simulator: code_growing"),
     Case("interleaved", "qwen3-max-preview", "simulator: interleaved"),
     Case("plain_text", "qwen-plus", "simulator: plain_text, thinking off"),
     Case("length", "qwen-plus", "simulator: length, thinking on"),
-    Case("error_first", "qwen-plus", "reference §3.3, parameter-error-sse (verbatim)"),
+    Case(
+        "error_first",
+        "qwen-plus",
+        "docs/dashscope-protocol.md, Errors: a recorded error frame on an HTTP 200 (verbatim)",
+    ),
     Case("error_midstream", "qwen-plus", "simulator: error_event_midstream"),
-    Case("parallel_tools", "qwen-plus", "reference §7, parallel tool calls (message parts)"),
+    Case(
+        "parallel_tools",
+        "qwen-plus",
+        "docs/dashscope-protocol.md, Function calls: recorded parallel calls (message parts)",
+    ),
 )
 CASE_NAMES = tuple(case.name for case in CASES)
 
@@ -116,9 +138,9 @@ def _frame(n: int, data: dict[str, Any], *, event: str = "result", status: int =
     return f"id:{n}\nevent:{event}\n:HTTP_STATUS/{status}\ndata:{payload}\n\n".encode()
 
 
-def _seed_single_run() -> bytes:
+def _seed_single_run(page: Path) -> bytes:
     """The frames the page prints verbatim, in order; the elided ones are simply absent."""
-    lines = SEED_PAGE.read_text(encoding="utf-8").splitlines()
+    lines = page.read_text(encoding="utf-8").splitlines()
     start = lines.index("id:1")
     end = lines.index("Kompatibel dengan OpenAI", start)
     kept = [
@@ -207,9 +229,13 @@ def _simulated(scenario: str, *, thinking: bool) -> bytes:
     return b"".join(render_frame(n, frame) for n, frame in enumerate(frames, 1))
 
 
-def build_body(name: str) -> bytes:
+def build_body(name: str, seed_page: Path | None = None) -> bytes:
+    """The upstream body of case `name`, from its source; `seed_page` only for the seed case."""
+    if name == SEED_CASE:
+        if seed_page is None:
+            raise ValueError(f"{SEED_CASE} is built from the vendor's page: give its path")
+        return _seed_single_run(seed_page)
     builders: dict[str, Callable[[], bytes]] = {
-        "seed_single_run": _seed_single_run,
         "seed_two_runs": _seed_two_runs,
         "error_first": _error_first,
         "parallel_tools": _parallel_tools,
@@ -222,11 +248,44 @@ def build_body(name: str) -> bytes:
     return builders[name]()
 
 
+def _arguments(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.golden_tools",
+        description="Write the golden expected files (and missing bodies) in tests/golden/.",
+    )
+    parser.add_argument(
+        "--bodies", action="store_true", help="rebuild the upstream bodies from their sources too"
+    )
+    parser.add_argument(
+        "--seed-page",
+        type=Path,
+        metavar="PAGE.txt",
+        help=f"the vendor's Code interpreter page as text, to rebuild {SEED_CASE}.sse",
+    )
+    args = parser.parse_args(argv)
+    if args.seed_page is not None and not args.seed_page.is_file():
+        parser.error(f"--seed-page: no such file: {args.seed_page}")
+    seed_body = GOLDEN_DIR / f"{SEED_CASE}.sse"
+    if args.seed_page is None and not seed_body.exists():
+        parser.error(f"{seed_body} is missing: give the vendor's page with --seed-page")
+    return args
+
+
+def _write_body(golden: Case, args: argparse.Namespace) -> None:
+    path = GOLDEN_DIR / f"{golden.name}.sse"
+    if path.exists() and not args.bodies:
+        return
+    if golden.name == SEED_CASE and args.seed_page is None:
+        print(f"kept {path.name}: rebuilding it needs --seed-page", file=sys.stderr)
+        return
+    path.write_bytes(build_body(golden.name, args.seed_page))
+
+
 def main(argv: list[str]) -> None:
+    args = _arguments(argv)
     GOLDEN_DIR.mkdir(exist_ok=True)
     for golden in CASES:
-        if "--bodies" in argv or not (GOLDEN_DIR / f"{golden.name}.sse").exists():
-            (GOLDEN_DIR / f"{golden.name}.sse").write_bytes(build_body(golden.name))
+        _write_body(golden, args)
         outcome = translate(load_body(golden.name), golden.model)
         expected = {
             "source": golden.source,
