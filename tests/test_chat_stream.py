@@ -9,7 +9,7 @@ import pytest
 
 from proxy.chat.code_runs import escape_json_text
 from proxy.chat.fold import fold_chunks
-from proxy.chat.stream import ChatChunkEncoder, ChunkIdentity, usage_object
+from proxy.chat.stream import ChatChunkEncoder, ChunkIdentity
 from proxy.core.errors import UpstreamUnavailable
 from proxy.core.events import (
     CodeDelta,
@@ -20,6 +20,7 @@ from proxy.core.events import (
     FunctionCallDelta,
     ReasoningDelta,
     Usage,
+    usage_object,
 )
 from tests.contract import check_chunks
 

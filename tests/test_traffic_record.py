@@ -8,6 +8,7 @@ import orjson
 import pytest
 
 from proxy.core.errors import ProxyError
+from proxy.core.events import UsageObject
 from proxy.core.sse import SSEEvent
 from proxy.traffic.record import ExchangeRecorder, NullRecorder
 
@@ -33,7 +34,7 @@ FIELDS = {
     "translation",
     "response",
 }
-USAGE = {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12}
+USAGE: UsageObject = {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12}
 
 
 class FakeClock:
@@ -137,7 +138,7 @@ def test_chunks_fold_into_the_message_a_non_stream_client_would_get() -> None:
 def test_the_translations_usage_wins_over_the_streamed_one() -> None:
     rec = recorder(FakeClock())
     rec.chunks(STREAM)
-    usage = {**USAGE, "x_tools": {"code_interpreter": {"count": 1}}}
+    usage: UsageObject = {**USAGE, "x_tools": {"code_interpreter": {"count": 1}}}
     assert rec.finish(status=200, outcome="ok", usage=usage)["usage"] == usage
 
 

@@ -31,6 +31,7 @@ from proxy.core.events import (
     ReasoningDelta,
     SearchResults,
     Usage,
+    usage_object,
 )
 
 # finish_reason values OpenAI clients know; anything else upstream invents is reported as "stop".
@@ -181,20 +182,3 @@ class ChatChunkEncoder:
         reason = event.reason if event.reason in _FINISH_REASONS else "stop"
         delta: dict[str, Any] = {} if state.role_sent else {"content": ""}
         return [self._delta(event.choice, delta, reason)]
-
-
-def usage_object(usage: Usage) -> dict[str, Any]:
-    """OpenAI's usage object; the interpreter run count is kept under `x_tools`, the name
-    DashScope's own Responses API uses for it."""
-    body: dict[str, Any] = {
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "total_tokens": usage.prompt_tokens + usage.completion_tokens,
-    }
-    if usage.reasoning_tokens is not None:
-        body["completion_tokens_details"] = {"reasoning_tokens": usage.reasoning_tokens}
-    if usage.cached_tokens is not None:
-        body["prompt_tokens_details"] = {"cached_tokens": usage.cached_tokens}
-    if usage.code_interpreter_runs is not None:
-        body["x_tools"] = {"code_interpreter": {"count": usage.code_interpreter_runs}}
-    return body

@@ -12,9 +12,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, Protocol
 
-from proxy.chat.stream import usage_object
 from proxy.core.errors import ProxyError, UpstreamUnavailable
-from proxy.core.events import ContentDelta, Event, Finish, Usage
+from proxy.core.events import ContentDelta, Event, Finish, Usage, UsageObject, usage_object
 from proxy.core.native_stream import NativeStreamTranslator
 from proxy.core.sse import SSEEvent
 
@@ -51,7 +50,7 @@ class Translation(ABC):
         return self._native.code_runs
 
     @property
-    def usage(self) -> dict[str, Any] | None:
+    def usage(self) -> UsageObject | None:
         """The final usage in chat-completions shape (what traffic records and metrics read),
         whether or not the client asked to receive it."""
         usage = self._encoder.usage or self._native.last_usage

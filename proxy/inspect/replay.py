@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from proxy.core.errors import ProxyError
+from proxy.core.events import UsageObject
 from proxy.core.sse import SSEEvent
 from proxy.inspect.query import Record, text
 from proxy.server.apis import api_of
@@ -47,7 +48,7 @@ class ReplayResult:
 class _Replayed:
     chunks: list[dict[str, Any]]
     code_runs: list[str]
-    usage: dict[str, Any] | None
+    usage: UsageObject | None
     error: ProxyError | None
     fold: Fold
 

@@ -75,7 +75,7 @@ def response_usage(usage: Usage) -> Item:
         "input_tokens_details": {"cached_tokens": usage.cached_tokens or 0},
         "output_tokens": usage.completion_tokens,
         "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens or 0},
-        "total_tokens": usage.prompt_tokens + usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
     }
     if usage.code_interpreter_runs is not None:
         body["x_tools"] = {"code_interpreter": {"count": usage.code_interpreter_runs}}

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from proxy.chat.fold import ChunkFold
 from proxy.core.errors import ProxyError
+from proxy.core.events import UsageObject
 from proxy.core.sse import SSEEvent
 
 RECORD_VERSION = 1
@@ -117,7 +118,7 @@ class ExchangeRecorder:
         outcome: str,
         error: ProxyError | None = None,
         code_runs: list[str] | None = None,
-        usage: dict[str, Any] | None = None,
+        usage: UsageObject | None = None,
     ) -> dict[str, Any]:
         """The complete record. `outcome`: ok, error, cancelled or local (answered locally)."""
         record = self._record
