@@ -12,6 +12,7 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from proxy.config import AuthSettings, ServerSettings
 from proxy.server.applog import JSONFormatter
 from tests.conftest import CLIENT_KEY, SERVER_KEY, RunningProxy
 
@@ -152,3 +153,37 @@ def test_model_routes_are_counted_and_logged(
     _, metrics = traffic
     assert "/v1/models" in {labels.get("route") for _, labels, _ in metrics.rows}
     assert len(request_lines(caplog)) == 3
+
+
+def test_every_response_is_counted_once_with_bounded_labels(
+    simulator_url: str, proxy_app: Callable[..., RunningProxy], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Refusals before an exchange starts (401, 413), unknown paths and client-chosen model
+    names are counted like answers, under route templates and served model names only."""
+    caplog.set_level(logging.INFO, logger="proxy.requests")
+    proxy = proxy_app(
+        simulator_url,
+        server=ServerSettings(max_body_bytes=2000),
+        auth=AuthSettings(proxy_keys=(CLIENT_KEY,)),
+    )
+    long_name = "sk-" + "x" * 3000
+    with httpx.Client(base_url=proxy.url) as http:
+        assert http.post(CHAT, json=RATE_LIMITED).status_code == 401  # no proxy key
+        http.headers["authorization"] = f"Bearer {CLIENT_KEY}"
+        assert http.post(CHAT, content=b"{" + b" " * 3000 + b"}").status_code == 413
+        assert http.get("/v1/nowhere/" + "y" * 500).status_code == 404
+        assert http.get(f"/v1/models/{long_name}").status_code == 404
+        unknown = {"model": "qwen-" + "z" * 500, "messages": [{"role": "user", "content": "hi"}]}
+        assert http.post(CHAT, json=unknown).status_code == 200
+        metrics = Samples(http.get("/metrics").text)
+    requests = "dashscope_proxy_requests_total"
+    assert metrics.value(requests, route=CHAT, status="401") == 1
+    assert metrics.value(requests, route=CHAT, status="413") == 1
+    assert metrics.value(requests, route="other", status="404") == 1
+    assert metrics.value(requests, route="/v1/models/{model_id:path}", status="404") == 1
+    assert metrics.value(requests, route=CHAT, model="other", status="200") == 1
+    labels = {value for _, ls, _ in metrics.rows for value in ls.values()}
+    assert max(len(value) for value in labels) < 64, "a client-chosen text became a label"
+    assert not any("sk-" in value for value in labels)
+    statuses = [int(r.__dict__["status"]) for r in caplog.records if r.name == "proxy.requests"]
+    assert sorted(statuses) == [200, 401, 404, 404, 413]

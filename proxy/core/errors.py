@@ -49,6 +49,8 @@ class ProxyError(Exception):
         type: str | None = None,
         code: str | None = None,
         param: str | None = None,
+        request_id: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -59,6 +61,8 @@ class ProxyError(Exception):
         if code is not None:
             self.code = code
         self.param = param
+        self.request_id = request_id  # DashScope's request id, when the error came from it
+        self.retry_after = retry_after  # seconds, for the client's Retry-After header
 
     @property
     def retryable(self) -> bool:
@@ -83,9 +87,8 @@ def error_headers(error: ProxyError) -> dict[str, str]:
     headers = {}
     if not error.retryable:
         headers["x-should-retry"] = "false"
-    retry_after = getattr(error, "retry_after", None)
-    if isinstance(retry_after, int | float):
-        headers["retry-after"] = str(max(1, round(retry_after)))
+    if error.retry_after is not None:
+        headers["retry-after"] = str(max(1, round(error.retry_after)))
     return headers
 
 
@@ -121,9 +124,14 @@ class UpstreamError(ProxyError):
         request_id: str | None = None,
         retry_after: float | None = None,
     ) -> None:
-        super().__init__(message, status=status, type=error_type_for(status), code=code)
-        self.request_id = request_id
-        self.retry_after = retry_after  # seconds, from DashScope's Retry-After header
+        super().__init__(
+            message,
+            status=status,
+            type=error_type_for(status),
+            code=code,
+            request_id=request_id,
+            retry_after=retry_after,  # from DashScope's Retry-After header
+        )
 
 
 class UpstreamUnavailable(ProxyError):
@@ -148,8 +156,7 @@ class Unavailable(ProxyError):
     code = "proxy_unavailable"
 
     def __init__(self, message: str, *, retry_after: float = 1.0, code: str | None = None):
-        super().__init__(message, code=code)
-        self.retry_after = retry_after
+        super().__init__(message, code=code, retry_after=retry_after)
 
 
 class PayloadTooLarge(ProxyError):

@@ -37,9 +37,8 @@ def retry_delay(
     """
     if attempt > policy.retries or not error.retryable:
         return None
-    retry_after = getattr(error, "retry_after", None)
-    if isinstance(retry_after, int | float) and retry_after >= 0:
-        delay = min(float(retry_after), policy.max_wait)
+    if error.retry_after is not None and error.retry_after >= 0:
+        delay = min(error.retry_after, policy.max_wait)
     else:
         # "Equal jitter": at least half the exponential step, so retries never stampede.
         step = min(_BASE * 2 ** (attempt - 1), policy.max_wait)

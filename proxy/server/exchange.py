@@ -1,45 +1,50 @@
 """One exchange, from the client's body to its traffic record, for either client API.
 
-The I/O around the pure translation: it opens the upstream stream, waits for the first frame
-before committing to a 200, then either streams encoded items or folds them, and in every
-outcome (success, error, client gone) hands one record to the traffic writer. What differs
-between Chat Completions and the Responses API is data (`proxy/apis.py`). Framework-free:
-`proxy/app.py` wraps the results into Starlette responses.
+The story of an exchange: take a slot (lifecycle), parse and translate the request, open the
+upstream stream and wait for its first frame (attempts.py, which retries), then either stream
+the encoded items (stream_body.py) or fold them into one body, and in every outcome (success,
+error, client gone) hand one record to `Services.on_end` and free the slot. What differs
+between Chat Completions and the Responses API is the `Api` (apis.py). Framework-free:
+app.py wraps the replies into Starlette responses.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import logging
-import random
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import anyio
 import orjson
 
 from proxy.chat.request import TranslationOptions, UpstreamPlan
 from proxy.core.errors import (
+    AuthenticationFailed,
     InvalidRequest,
     ProxyError,
     Unavailable,
     UpstreamTimeout,
     error_headers,
 )
-from proxy.core.retry import RetryPolicy, retry_delay
-from proxy.core.sse import KEEPALIVE, SSEEvent
+from proxy.core.retry import RetryPolicy
+from proxy.core.sse import SSEEvent
 from proxy.core.translation import Item, Translation
 from proxy.server.apis import Api
-from proxy.server.heartbeat import Stopped, with_heartbeat
+from proxy.server.attempts import UpstreamAttempts, UpstreamCall
+from proxy.server.heartbeat import Stopped, stop_at, with_heartbeat
 from proxy.server.lifecycle import Lifecycle
-from proxy.server.upstream import UpstreamClient, UpstreamStream
-from proxy.traffic.record import ExchangeRecorder
+from proxy.server.stream_body import stream_body
+from proxy.server.upstream import UpstreamClient
+from proxy.core.summary import EMPTY_SUMMARY
+from proxy.traffic.record import ExchangeRecorder, FinishedExchange, Outcome
 
-log = logging.getLogger("proxy")
+NO_KEY = (
+    "No API key: send your DashScope key as 'Authorization: Bearer <key>', "
+    "or configure a server key (DASHSCOPE_API_KEY)."
+)
 
 
 @dataclass(slots=True)
@@ -61,9 +66,19 @@ class Services:
     retry: RetryPolicy
     keepalive: float
     total_timeout: float
-    # Gets every finished record (traffic log, metrics, app log) with the secrets to mask.
-    on_end: Callable[[dict[str, Any], tuple[str, ...]], None]
+    # Gets every finished exchange (traffic log, metrics, app log) with the secrets to mask.
+    on_end: Callable[[FinishedExchange, tuple[str, ...]], None]
     on_retry: Callable[[], None] = lambda: None
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who asked: the key they presented, the key to call DashScope with (None: they sent
+    none and the proxy has no server key), and the headers to forward."""
+
+    client_key: str
+    upstream_key: str | None
+    forward_headers: dict[str, str]
 
 
 class Exchange:
@@ -74,104 +89,76 @@ class Exchange:
         *,
         options: TranslationOptions,
         recorder: ExchangeRecorder,
-        client_key: str,
-        forward_headers: dict[str, str] | None = None,
+        caller: Caller,
     ) -> None:
         self.id = recorder.exchange_id
+        self.model: object = None  # the request's `model`, once parsed (for metrics)
         self._services = services
         self._api = api
         self._options = options
         self._recorder = recorder
-        self._client_key = client_key
-        self._forward = forward_headers or {}
+        self._caller = caller
         self._headers = {"x-proxy-request-id": self.id}
         self._translation: Translation | None = None
-        self._stream: UpstreamStream | None = None
+        self._upstream = UpstreamAttempts(services.upstream, services.retry, services.on_retry)
         self._admitted = False
         self._recorded = False
+        self._outcome = "ok"  # how a stream that finishes ended: "ok", or "local" (no upstream)
         self._deadline = time.monotonic() + services.total_timeout
 
-    async def run(self, raw_body: bytes, upstream_key: Callable[[], str]) -> Reply:
+    async def run(self, raw_body: bytes) -> Reply:
         """Everything up to the first byte. Errors become replies with their status, recorded."""
         try:
-            return await self._start(raw_body, upstream_key)
+            return await self._start(raw_body)
         except ProxyError as error:
             reply = self._error_reply(error)  # before closing: it reads the upstream request id
-            await self._close()
+            await self._upstream.close()
             return reply
-        except anyio.get_cancelled_exc_class():
-            await self._close()
+        except asyncio.CancelledError:
+            await self._upstream.close()
             self._record(status=499, outcome="cancelled")  # the client left before an answer
             raise
         except BaseException:
-            await self._close()
+            await self._upstream.close()
             self._record(status=500, outcome="error", error=ProxyError("internal error"))
             raise
 
-    async def _start(self, raw_body: bytes, upstream_key: Callable[[], str]) -> Reply:
+    async def _start(self, raw_body: bytes) -> Reply:
         self._services.lifecycle.acquire()
         self._admitted = True
         body = _json(raw_body)
+        self.model = body.get("model") if isinstance(body, dict) else None
         self._recorder.request(body)
         plan = self._api.translate(body, self._options)
-        key = upstream_key()
+        key = self._caller.upstream_key
+        if key is None:
+            raise AuthenticationFailed(NO_KEY)
         translation = self._translation = self._api.translation(self.id, plan, int(time.time()))
         self._plan(plan, translation)
         if plan.local_answer is not None:
             # Only results for the proxy's own calls came in: answering here ends agent loops
             # and never runs code again.
             return self._reply(plan, translation.local_answer(plan.local_answer), None, "local")
-        first, chunks = await self._first_frame(plan, key, translation)
-        self._recorder.upstream_request_id(translation.request_id or self._stream_request_id())
+        call = UpstreamCall(plan.path, plan.body, key, self._caller.forward_headers)
+        first, chunks = await self._upstream.first_frame(call, self._first_items)
+        self._recorder.frames(first)
+        self._recorder.chunks(chunks)
+        self._recorder.upstream_request_id(translation.request_id or self._upstream.request_id)
         rest = self._rest(plan.stream) if first else None
         if plan.stream:
             return self._reply(plan, chunks, rest, "ok")
         try:
-            async for batch in rest or _nothing():
-                chunks.extend(batch or ())
+            if rest is not None:
+                async for batch in rest:
+                    chunks.extend(batch or ())
         finally:
-            await self._close()
+            await self._upstream.close()
         return self._reply(plan, chunks, None, "ok")
 
-    async def _first_frame(
-        self, plan: UpstreamPlan, key: str, translation: Translation
-    ) -> tuple[list[SSEEvent], list[Item]]:
-        """Open the upstream stream and translate its first frame, retrying what may succeed.
-
-        Commit to a 200 only once the first frame is in and translated: DashScope reports many
-        request errors as an `event:error` frame on an HTTP 200. Nothing has reached the
-        client yet, so a retry cannot duplicate output, and no code has run.
-        """
-        started, attempt = time.monotonic(), 0
-        while True:
-            attempt += 1
-            try:
-                self._stream = await self._services.upstream.open(
-                    plan.path, plan.body, key, self._forward
-                )
-                first = await self._stream.first_events()
-                # An error frame first raises here before the translation changes state.
-                chunks = translation.feed(first) if first else translation.finish()
-            except ProxyError as error:
-                delay = retry_delay(
-                    self._services.retry,
-                    error,
-                    attempt=attempt,
-                    elapsed=time.monotonic() - started,
-                    jitter=random.random(),
-                )
-                if delay is None:
-                    raise
-                await self._close()
-                self._services.on_retry()
-                await anyio.sleep(delay)
-                continue
-            self._recorder.frames(first)
-            self._recorder.chunks(chunks)
-            return first, chunks
-
-    def _stream_request_id(self) -> str | None:
-        return self._stream.request_id if self._stream else None
+    def _first_items(self, first: list[SSEEvent]) -> list[Item]:
+        # An error frame first raises here before the translation changes state.
+        assert self._translation is not None
+        return self._translation.feed(first) if first else self._translation.finish()
 
     def _plan(self, plan: UpstreamPlan, translation: Translation) -> None:
         if plan.notes:
@@ -194,115 +181,87 @@ class Exchange:
         if outcome == "local":  # upstream chunks were recorded as they were translated
             self._recorder.chunks(chunks)
         if plan.stream:
-            return Reply(self._headers, stream=self._body(chunks, rest, outcome))
-        body = self._api.reply(chunks)
+            self._outcome = outcome
+            body = stream_body(
+                self, chunks, rest, encode=self._api.encode, trailer=self._api.trailer
+            )
+            return Reply(self._headers, stream=body)
+        reply = self._api.reply(chunks)
         self._recorder.first_byte()
         self._record(status=200, outcome=outcome)
-        return Reply(self._headers, body=body)
-
-    def _feed(self, events: list[SSEEvent]) -> list[Item]:
-        assert self._translation is not None
-        self._recorder.frames(events)
-        chunks = self._translation.feed(events)
-        self._recorder.chunks(chunks)
-        return chunks
-
-    def _finish_translation(self) -> list[Item]:
-        assert self._translation is not None
-        chunks = self._translation.finish()
-        self._recorder.chunks(chunks)
-        return chunks
+        return Reply(self._headers, body=reply)
 
     async def _rest(self, stream_mode: bool) -> AsyncIterator[list[Item] | None]:
-        """The chunks of the frames after the first, then the closing ones; None while the
+        """The items of the frames after the first, then the closing ones; None while the
         upstream is silent for the keep-alive interval. Ends early, with an error, at the
         exchange's total deadline or when a shutdown's drain time is over."""
-        assert self._stream is not None
-        services = self._services
-        interval = services.keepalive if stream_mode else 0
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        deadline = loop.call_later(max(0.0, self._deadline - time.monotonic()), stop.set)
-        drained = services.lifecycle.expired
-        watch = asyncio.ensure_future(drained.wait()) if drained is not None else None
-        if watch is not None:
-            watch.add_done_callback(lambda _: stop.set())
-        try:
-            async for events in with_heartbeat(self._stream.events(), interval, stop=stop):
-                yield None if events is None else self._feed(events)
-        except Stopped:
-            if time.monotonic() >= self._deadline:
-                raise UpstreamTimeout(
-                    f"the exchange took longer than {services.total_timeout:g} s",
-                    code="total_timeout",
-                ) from None
-            raise Unavailable(
-                "The proxy is shutting down and its drain time is over; the answer was cut short.",
-                code="draining",
-            ) from None
-        finally:
-            deadline.cancel()
-            if watch is not None:
-                watch.cancel()
-        yield self._finish_translation()
+        stream, translation = self._upstream.stream, self._translation
+        assert stream is not None
+        assert translation is not None
+        interval = self._services.keepalive if stream_mode else 0
+        with stop_at(self._deadline, self._services.lifecycle.expired) as stop:
+            try:
+                async for events in with_heartbeat(stream.events(), interval, stop=stop):
+                    yield None if events is None else self._translate(translation, events)
+            except Stopped:
+                raise self._stopped() from None
+        chunks = translation.finish()
+        self._recorder.chunks(chunks)
+        yield chunks
 
-    async def _body(
-        self,
-        chunks: list[Item],
-        rest: AsyncIterator[list[Item] | None] | None,
-        outcome: str,
-    ) -> AsyncIterator[bytes]:
-        error: ProxyError | None = None
-        encode = self._api.encode
-        try:
-            self._recorder.first_byte()
-            # One write per upstream read, not per item: each write is a send() to the client,
-            # and the send()s were the largest cost of a stream (docs/benchmarks.md).
-            if chunks:
-                yield b"".join([encode(chunk) for chunk in chunks])
-            async for batch in rest or _nothing():
-                if batch is None:
-                    yield KEEPALIVE
-                elif batch:
-                    yield b"".join([encode(chunk) for chunk in batch])
-        except ProxyError as exc:
-            # After the first byte an error can only travel in-band, as OpenAI clients expect it.
-            error = exc
-            yield b"".join([encode(item) for item in self._failure(exc)])
-        except Exception:
-            log.exception("stream translation failed")
-            error = ProxyError("internal error in the proxy")
-            yield b"".join([encode(item) for item in self._failure(error)])
-        finally:
-            await self._close()
-            # Neither an error nor a finished translation: the client went away mid-stream.
-            finished = self._translation is not None and self._translation.finished
-            ended = "error" if error else (outcome if finished else "cancelled")
-            self._record(status=200, outcome=ended, error=error)
-        if self._api.trailer:
-            yield self._api.trailer
+    def _translate(self, translation: Translation, events: list[SSEEvent]) -> list[Item]:
+        self._recorder.frames(events)
+        chunks = translation.feed(events)
+        self._recorder.chunks(chunks)
+        return chunks
 
-    def _failure(self, error: ProxyError) -> list[Item]:
+    def _stopped(self) -> ProxyError:
+        if time.monotonic() >= self._deadline:
+            return UpstreamTimeout(
+                f"the exchange took longer than {self._services.total_timeout:g} s",
+                code="total_timeout",
+            )
+        return Unavailable(
+            "The proxy is shutting down and its drain time is over; the answer was cut short.",
+            code="draining",
+        )
+
+    # The stream body's owner (stream_body.StreamOwner).
+
+    def started(self) -> None:
+        self._recorder.first_byte()
+
+    def failure(self, error: ProxyError) -> list[Item]:
         assert self._translation is not None
         return self._translation.failure(error)
 
+    async def ended(self, error: ProxyError | None) -> None:
+        await self._upstream.close()
+        # Neither an error nor a finished translation: the client went away mid-stream.
+        finished = self._translation is not None and self._translation.finished
+        ended = "error" if error else (self._outcome if finished else "cancelled")
+        self._record(status=200, outcome=ended, error=error)
+
+    # Recording and headers.
+
     def _error_reply(self, error: ProxyError) -> Reply:
-        self._with_request_id(getattr(error, "request_id", None))
+        self._with_request_id(error.request_id)
         headers = {**self._headers, **error_headers(error)}
         self._record(status=error.status, outcome="error", error=error)
         return Reply(headers, status=error.status, body=error.to_body())
 
     def _with_request_id(self, fallback: str | None = None) -> None:
-        translation, stream = self._translation, self._stream
-        request_id = (translation.request_id if translation else None) or (
-            stream.request_id if stream else None
+        translation = self._translation
+        request_id = (
+            (translation.request_id if translation else None)
+            or self._upstream.request_id
+            or fallback
         )
-        request_id = request_id or fallback
         if request_id:
             self._headers["x-request-id"] = self._headers["x-dashscope-request-id"] = request_id
             self._recorder.upstream_request_id(request_id)
 
-    def _record(self, *, status: int, outcome: str, error: ProxyError | None = None) -> None:
+    def _record(self, *, status: int, outcome: Outcome, error: ProxyError | None = None) -> None:
         """The one end of every exchange: its record goes out and its slot is freed."""
         if self._recorded:
             return
@@ -310,22 +269,13 @@ class Exchange:
         if self._admitted:
             self._services.lifecycle.release()
         translation = self._translation
-        record = self._recorder.finish(
+        finished = self._recorder.finish(
             status=status,
             outcome=outcome,
             error=error,
-            code_runs=translation.code_runs if translation else [],
-            usage=translation.usage if translation else None,
+            summary=translation.summary() if translation else EMPTY_SUMMARY,
         )
-        self._services.on_end(record, (self._client_key,))
-
-    async def _close(self) -> None:
-        stream, self._stream = self._stream, None
-        if stream is not None:
-            # On a client disconnect the surrounding scope is cancelled, and anyio would cancel
-            # this await too; shielding it makes sure the upstream connection is released.
-            with anyio.CancelScope(shield=True):
-                await stream.aclose()
+        self._services.on_end(finished, (self._caller.client_key,))
 
 
 def header_text(text: str, limit: int = 4000) -> str:
@@ -343,8 +293,3 @@ def _json(raw: bytes) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidRequest(f"The request body is not valid JSON: {exc}") from None
-
-
-async def _nothing() -> AsyncIterator[Any]:
-    return
-    yield

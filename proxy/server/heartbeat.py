@@ -6,12 +6,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Iterator
 from typing import TypeVar
 
-import anyio
+from proxy.server.shielded import shielded
 
 T = TypeVar("T")
+
+
+@contextlib.contextmanager
+def stop_at(deadline: float, drained: asyncio.Event | None) -> Iterator[asyncio.Event]:
+    """An event set at the monotonic `deadline` or once `drained` is set, whichever is first."""
+    stop = asyncio.Event()
+    timer = asyncio.get_running_loop().call_later(max(0.0, deadline - time.monotonic()), stop.set)
+    watch = asyncio.ensure_future(drained.wait()) if drained is not None else None
+    if watch is not None:
+        watch.add_done_callback(lambda _: stop.set())
+    try:
+        yield stop
+    finally:
+        timer.cancel()
+        if watch is not None:
+            watch.cancel()
 
 
 class Stopped(Exception):
@@ -60,6 +77,5 @@ async def with_heartbeat(
                 future.cancel()
                 # Wait for the cancelled read to unwind before anyone closes what it reads
                 # from; a client disconnect cancels this scope, which would cut the wait short.
-                with anyio.CancelScope(shield=True):
-                    with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                        await future
+                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                    await shielded(future)

@@ -1,14 +1,18 @@
 """Prometheus metrics, one registry per app (no globals set at import).
 
-Chat metrics are read from each exchange's finished record, the same summary the traffic log
-gets, so the two cannot disagree. Counters live in this process: run one uvicorn worker per
-container and scale with replicas (Prometheus then scrapes each pod), which is what
-`deploy/` does.
+Every response is counted in one place (`proxy/server/observe.py`, around the whole app), so a
+401, a 413 or a 404 is counted like an answer. Exchange metrics (timings, tokens, errors) are
+read from each exchange's finished record, the same summary the traffic log gets, so the two
+cannot disagree. Label values come from closed sets only: route templates, the served models
+(anything else is `other`), status codes, error codes of bounded length.
+
+Counters live in this process: run one uvicorn worker per container and scale with replicas
+(Prometheus then scrapes each pod), which is what `deploy/` does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -17,8 +21,17 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 
 
+OTHER = "other"
+_MAX_CODE = 64  # error codes are DashScope's or ours; a longer one is not a code
+
+
 class Metrics:
-    def __init__(self, dropped_records: Callable[[], int] = lambda: 0) -> None:
+    def __init__(
+        self,
+        dropped_records: Callable[[], int] = lambda: 0,
+        models: Iterable[str] = (),
+    ) -> None:
+        self._models = frozenset(models)
         self.registry = registry = CollectorRegistry()
         self.requests = Counter(
             "dashscope_proxy_requests_total",
@@ -68,23 +81,32 @@ class Metrics:
             ["model"],
             registry=registry,
         )
+        self._dropped(dropped_records)
+
+    def _dropped(self, dropped_records: Callable[[], int]) -> None:
         dropped = Gauge(
             "dashscope_proxy_traffic_records_dropped",
             "Traffic records that could not be queued or written.",
-            registry=registry,
+            registry=self.registry,
         )
         dropped.set_function(lambda: float(dropped_records()))
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
 
-    def route(self, route: str, status: int) -> None:
-        self.requests.labels(route, "", str(status)).inc()
+    def model_label(self, model: object) -> str:
+        """A client chooses the model name: only the served ones become label values."""
+        if not model:
+            return ""
+        return model if isinstance(model, str) and model in self._models else OTHER
+
+    def response(self, route: str, model: object, status: int) -> None:
+        """One response of any route; `route` is a route template (or `other`)."""
+        self.requests.labels(route, self.model_label(model), str(status)).inc()
 
     def exchange(self, record: dict[str, Any]) -> None:
-        """Everything a finished chat exchange tells, from its record."""
-        model = record.get("model") or ""
-        self.requests.labels(record["endpoint"], model, str(record["status"])).inc()
+        """Everything else a finished exchange tells, from its record."""
+        model = self.model_label(record.get("model"))
         timings = record.get("timings_ms") or {}
         if timings.get("first_byte") is not None:
             self.first_byte.labels(model).observe(timings["first_byte"] / 1000)
@@ -92,7 +114,8 @@ class Metrics:
             self.duration.labels(model).observe(timings["total"] / 1000)
         error = record.get("error")
         if error:
-            self.upstream_errors.labels(str(error.get("code") or error.get("type"))).inc()
+            code = str(error.get("code") or error.get("type"))
+            self.upstream_errors.labels(code if len(code) <= _MAX_CODE else OTHER).inc()
         self._usage(model, record.get("usage") or {})
 
     def _usage(self, model: str, usage: dict[str, Any]) -> None:

@@ -168,10 +168,13 @@ async def _error_from_response(response: httpx.Response) -> Exception:
         error = native_error(events[0].data, events[0].status or status) if events else None
     if error is None:
         error = native_error(body, status)
-    if error.request_id is None:
-        error.request_id = response.headers.get("x-request-id")
-    error.retry_after = parse_retry_after(response.headers.get("retry-after"))
-    return error
+    return UpstreamError(
+        error.message,
+        status=error.status,
+        code=error.code,
+        request_id=error.request_id or response.headers.get("x-request-id"),
+        retry_after=parse_retry_after(response.headers.get("retry-after")),
+    )
 
 
 class UpstreamStream:

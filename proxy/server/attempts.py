@@ -1,0 +1,85 @@
+"""Opening the upstream stream and reading its first frame, retrying what may succeed.
+
+The proxy commits to a 200 only once the first frame is in and translated: DashScope reports
+many request errors as an `event:error` frame on an HTTP 200 (docs/dashscope-protocol.md).
+Nothing has reached the client before that, so a retry cannot duplicate output, and no code has
+run; after it, nothing is retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from proxy.core.errors import ProxyError
+from proxy.core.retry import RetryPolicy, retry_delay
+from proxy.core.sse import SSEEvent
+from proxy.core.translation import Item
+from proxy.server.shielded import shielded
+from proxy.server.upstream import UpstreamClient, UpstreamStream
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamCall:
+    path: str
+    body: dict[str, Any]
+    key: str
+    headers: dict[str, str]
+
+
+class UpstreamAttempts:
+    """One exchange's upstream stream: `stream` is the open one (for its request id and the
+    rest of its frames) until `close()`."""
+
+    def __init__(
+        self, upstream: UpstreamClient, policy: RetryPolicy, on_retry: Callable[[], None]
+    ) -> None:
+        self.stream: UpstreamStream | None = None
+        self._upstream = upstream
+        self._policy = policy
+        self._on_retry = on_retry
+
+    @property
+    def request_id(self) -> str | None:
+        """DashScope's request id from the response head, when a stream is open."""
+        return self.stream.request_id if self.stream is not None else None
+
+    async def first_frame(
+        self,
+        call: UpstreamCall,
+        translate: Callable[[list[SSEEvent]], list[Item]],
+    ) -> tuple[list[SSEEvent], list[Item]]:
+        """The first frame's events and their translation. `translate` must raise before it
+        changes state on an error frame. A final error leaves the failed stream open, so its
+        request id can still be read."""
+        started, attempt = time.monotonic(), 0
+        while True:
+            attempt += 1
+            try:
+                self.stream = await self._upstream.open(
+                    call.path, call.body, call.key, call.headers
+                )
+                first = await self.stream.first_events()
+                return first, translate(first)
+            except ProxyError as error:
+                delay = retry_delay(
+                    self._policy,
+                    error,
+                    attempt=attempt,
+                    elapsed=time.monotonic() - started,
+                    jitter=random.random(),
+                )
+                if delay is None:
+                    raise
+            await self.close()
+            self._on_retry()
+            await asyncio.sleep(delay)
+
+    async def close(self) -> None:
+        stream, self.stream = self.stream, None
+        if stream is not None:
+            await shielded(stream.aclose())

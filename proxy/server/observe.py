@@ -1,0 +1,69 @@
+"""The one place every response is counted and logged, whatever route answered and however.
+
+A pure ASGI middleware around the routes: a 401 before an exchange starts, a 413 while the body
+is read, a 404 for an unknown path and a stream that ended are all counted once, by route
+template (never the raw path, which the client chooses). An exchange writes its own app-log
+line from its record; the other responses get a short line here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from proxy.server.applog import log_route
+from proxy.server.metrics import OTHER, Metrics
+
+_SCOPE_KEY = "dashscope_proxy.observed"
+# Probes and scrapes come every few seconds; counting them is cheap, logging them is noise.
+_QUIET = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+@dataclass(slots=True)
+class Observed:
+    """What a route handler tells the counter about its request."""
+
+    model: object = None  # the request's `model`, once the body was read
+    logged: bool = False  # the exchange wrote its own app-log line
+
+
+def observed(request: Request) -> Observed:
+    """The request's notes for the counter (a fresh one when no counter wraps the app)."""
+    notes = request.scope.get(_SCOPE_KEY)
+    if not isinstance(notes, Observed):
+        notes = request.scope[_SCOPE_KEY] = Observed()
+    return notes
+
+
+class ResponseCounter:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        notes = scope[_SCOPE_KEY] = Observed()
+        status = 500  # what the server answers if the app raises before it starts a response
+
+        async def watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        finally:
+            route = _route_template(scope)
+            self.metrics.response(route, notes.model, status)
+            if not notes.logged and route not in _QUIET:
+                log_route(route, status)
+
+
+def _route_template(scope: Scope) -> str:
+    path = getattr(scope.get("route"), "path", None)
+    return path if isinstance(path, str) else OTHER

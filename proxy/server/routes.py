@@ -1,0 +1,186 @@
+"""The route handlers. What they share (settings, services, metrics) is on one instance, built
+by `create_app`; the handlers themselves only read the request and choose the answer."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from proxy.chat.code_runs import FORMATS
+from proxy.chat.request import TranslationOptions
+from proxy.config import Settings
+from proxy.core.errors import NotFound, PayloadTooLarge
+from proxy.server.apis import CHAT, RESPONSES, Api
+from proxy.server.exchange import Caller, Exchange, Reply, Services, new_exchange_id
+from proxy.server.keys import authorize, client_key, upstream_key
+from proxy.server.lifecycle import Lifecycle
+from proxy.server.metrics import CONTENT_TYPE, Metrics
+from proxy.server.observe import observed
+from proxy.traffic.record import ExchangeRecorder, NullRecorder
+
+_SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status, headers, media_type="application/json")
+
+
+class Handlers:
+    def __init__(
+        self, settings: Settings, services: Services, metrics: Metrics, *, recording: bool
+    ) -> None:
+        self.settings = settings
+        self.services = services
+        self.metrics = metrics
+        self.recording = recording  # a traffic log is configured: records keep their content
+        self.options = TranslationOptions(
+            code_format=settings.code_interpreter.format,
+            multimodal_models=settings.routing.multimodal_models,
+        )
+        self.forwarded = frozenset(name.lower() for name in settings.upstream.forward_headers)
+
+    @property
+    def lifecycle(self) -> Lifecycle:
+        return self.services.lifecycle
+
+    async def chat_completions(self, request: Request) -> Response:
+        return await self._exchange(request, CHAT)
+
+    async def responses(self, request: Request) -> Response:
+        return await self._exchange(request, RESPONSES)
+
+    async def _exchange(self, request: Request, api: Api) -> Response:
+        authorize(request, self.settings)
+        exchange = Exchange(
+            self.services,
+            api,
+            options=self._path_options(request),
+            recorder=self._recorder(request, api),
+            caller=Caller(
+                client_key=client_key(request),
+                upstream_key=upstream_key(request, self.settings),
+                forward_headers={k: v for k, v in request.headers.items() if k in self.forwarded},
+            ),
+        )
+        body = await _body(request, self.settings.server.max_body_bytes)
+        notes = observed(request)
+        try:
+            reply = await exchange.run(body)
+        finally:
+            notes.model, notes.logged = exchange.model, True
+        return _response(reply)
+
+    def _recorder(self, request: Request, api: Api) -> ExchangeRecorder:
+        traffic = self.settings.traffic_log
+        kind = ExchangeRecorder if self.recording else NullRecorder
+        return kind(
+            exchange_id=new_exchange_id(),
+            started_at=time.time(),
+            clock=time.monotonic,
+            endpoint=request.url.path,
+            client_request_id=request.headers.get("x-request-id"),
+            capture_frames=traffic.capture_frames,
+            capture_chunks=traffic.capture_chunks,
+        )
+
+    async def stored_response(self, request: Request) -> Response:
+        authorize(request, self.settings)
+        raise NotFound(
+            f"No response {request.path_params['response_id']!r}: the proxy stores no "
+            "responses (each answer is streamed or returned once), so none can be retrieved, "
+            "cancelled or deleted.",
+            code="response_not_found",
+        )
+
+    async def list_models(self, request: Request) -> Response:
+        authorize(request, self.settings)
+        self._path_options(request)  # an unknown /ci/<format> is a 404 here too
+        return json_response({"object": "list", "data": [_model(m) for m in self.settings.models]})
+
+    async def get_model(self, request: Request) -> Response:
+        authorize(request, self.settings)
+        self._path_options(request)
+        model_id = request.path_params["model_id"]
+        if model_id not in self.settings.models:
+            raise NotFound(
+                f"The model '{model_id}' does not exist", code="model_not_found", param="model"
+            )
+        observed(request).model = model_id
+        return json_response(_model(model_id))
+
+    async def healthz(self, request: Request) -> Response:
+        return json_response({"status": "ok"})
+
+    async def readyz(self, request: Request) -> Response:
+        if self.lifecycle.draining:
+            return json_response({"status": "draining"}, 503)
+        return json_response({"status": "ok"})
+
+    async def metrics_endpoint(self, request: Request) -> Response:
+        return Response(self.metrics.exposition(), media_type=CONTENT_TYPE)
+
+    def _path_options(self, request: Request) -> TranslationOptions:
+        fmt = request.path_params.get("ci_format")
+        if fmt is None:
+            return self.options
+        if fmt not in FORMATS:
+            raise NotFound(
+                f"No representation {fmt!r}: use /ci/<format>/v1 with one of {', '.join(FORMATS)}"
+            )
+        return replace(self.options, code_format=fmt)
+
+
+def routes(handlers: Handlers) -> list[Route]:
+    h = handlers
+    return [
+        Route("/v1/chat/completions", h.chat_completions, methods=["POST"]),
+        Route("/v1/responses", h.responses, methods=["POST"]),
+        Route("/v1/responses/{response_id}", h.stored_response, methods=["GET", "DELETE"]),
+        Route("/v1/responses/{response_id}/{action}", h.stored_response, methods=["GET", "POST"]),
+        Route("/v1/models", h.list_models, methods=["GET"]),
+        Route("/v1/models/{model_id:path}", h.get_model, methods=["GET"]),
+        # For apps that let a user set only a base URL: /ci/<format>/v1 picks how
+        # code-interpreter runs are shown.
+        Route("/ci/{ci_format}/v1/chat/completions", h.chat_completions, methods=["POST"]),
+        # Responses always show runs as code_interpreter_call items; the prefix is accepted
+        # so one base URL serves both APIs.
+        Route("/ci/{ci_format}/v1/responses", h.responses, methods=["POST"]),
+        Route("/ci/{ci_format}/v1/models", h.list_models, methods=["GET"]),
+        Route("/ci/{ci_format}/v1/models/{model_id:path}", h.get_model, methods=["GET"]),
+        Route("/healthz", h.healthz, methods=["GET"]),
+        Route("/readyz", h.readyz, methods=["GET"]),
+        Route("/metrics", h.metrics_endpoint, methods=["GET"]),
+    ]
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    too_large = PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    body = bytearray()
+    async for piece in request.stream():
+        body += piece
+        if len(body) > limit:
+            raise too_large
+    return bytes(body)
+
+
+def _response(reply: Reply) -> Response:
+    if reply.stream is not None:
+        return StreamingResponse(
+            reply.stream,
+            media_type="text/event-stream; charset=utf-8",
+            headers={**reply.headers, **_SSE_HEADERS},
+        )
+    return json_response(reply.body, reply.status, reply.headers)
+
+
+def _model(model_id: str) -> dict[str, Any]:
+    return {"id": model_id, "object": "model", "created": 0, "owned_by": "dashscope"}
