@@ -300,7 +300,7 @@ def is_loopback(host: str) -> bool:
 
 
 def check_exposure(settings: Settings) -> None:
-    """Refuse to put a server key on the network without client authentication (decision 7)."""
+    """Refuse a server key on the network without client keys (docs/architecture.md, "Keys")."""
     if (
         settings.upstream.api_key
         and not settings.auth.proxy_keys

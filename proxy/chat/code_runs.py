@@ -1,7 +1,7 @@
 """How a server-executed code-interpreter run is shown to a Chat Completions client (sans-I/O).
 
 Agent frameworks execute every `tool_calls` entry they see, so the representation is
-selectable (DESIGN.md decision 3):
+selectable (docs/architecture.md, "Representations are selectable"):
 
 - `tool_calls` (default): a `code_interpreter` function call whose arguments concatenate to
   `{"code": "<final code>"}`, streamed as the code grows.

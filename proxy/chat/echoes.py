@@ -1,4 +1,5 @@
-"""Harmless echoes (DESIGN.md decision 4), on the client's messages before translation.
+"""Harmless echoes, on the client's messages before translation (docs/architecture.md,
+"Echoed calls are harmless").
 
 Agent frameworks send the proxy's own code-interpreter calls back in history, often answered by
 fake tool results ("Error: code_interpreter is not a valid tool", ""). The code already ran on

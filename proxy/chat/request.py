@@ -32,7 +32,7 @@ DEFAULT_MULTIMODAL_MODELS = (
     r"^qvq",
 )
 
-# The proxy always streams incrementally in message format (DESIGN.md decision 1).
+# Always incremental, in message format (docs/architecture.md, "Always stream upstream").
 _FORCED = {"result_format": "message", "incremental_output": True}
 _THINKING_BUDGETS = {"low": 1024, "medium": 8192, "high": 32768}
 _TOP_P_FLOOR = 1e-6

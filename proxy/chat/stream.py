@@ -1,8 +1,8 @@
 """Protocol-neutral events -> OpenAI `chat.completion.chunk` objects (sans-I/O).
 
-The rules every chunk obeys (shared/reference/openai-contract.md §9): stable `id`, `created`,
-`model` and `object` on every chunk; `role` once, in a choice's first delta; one kind of payload
-per delta; tool-call `index` 0-based and contiguous per choice, with `id`, `type` and
+The rules every chunk obeys (docs/architecture.md, "What each stream promises"): stable `id`,
+`created`, `model` and `object` on every chunk; `role` once, in a choice's first delta; one kind
+of payload per delta; tool-call `index` 0-based and contiguous per choice, with `id`, `type` and
 `function.name` only on a call's first delta; exactly one `finish_reason` per choice; the usage
 chunk (`choices: []`) last, and only when asked for.
 

@@ -1,6 +1,6 @@
 """DashScope native SSE frames -> protocol-neutral events (sans-I/O).
 
-Facts this relies on (see shared/reference/dashscope-native.md): `finish_reason` is the string
+Facts this relies on (docs/dashscope-protocol.md): `finish_reason` is the string
 "null" until the last frame of a choice; `usage` is a cumulative running total on every frame;
 `output.tool_info` is a cumulative snapshot of every interpreter run so far, repeated on every
 later frame, whose entries may appear with empty code and be filled in later; errors arrive as

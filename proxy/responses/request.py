@@ -1,7 +1,8 @@
 """OpenAI Responses API request -> DashScope native request (sans-I/O).
 
 A Responses request becomes the chat-completions request that means the same, and the chat
-translator does the rest: one upstream path and one set of rules for both APIs (DESIGN.md).
+translator does the rest: one upstream path and one set of rules for both APIs (why:
+docs/architecture.md).
 `proxy/responses_fields.py` says what happens to every field. Validation happens here, before
 any response starts, so a bad request is a real 400 naming the problem.
 """

@@ -1,6 +1,6 @@
 """The client-facing APIs the proxy serves, as data: what differs between Chat Completions and
 the Responses API. The exchange (`proxy/exchange.py`) does everything else the same way for
-both: one upstream path, one native translator, one traffic record (DESIGN.md).
+both: one upstream path, one native translator, one traffic record (docs/architecture.md).
 """
 
 from __future__ import annotations

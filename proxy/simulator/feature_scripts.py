@@ -1,10 +1,11 @@
 """Scripted generations for the request features beside the code interpreter: function calling,
 several choices (`n`), web search, logprobs, structured output and images.
 
-Function-call frames follow the recorded native captures (reference §7): `index` identifies a
-call, `id` and `function.name` come only in its first piece (later pieces have `id: ""` and no
-name), arguments are string fragments, and the terminal `finish_reason: "tool_calls"` frame
-carries the last fragment. One frame may hold pieces of two calls.
+Function-call frames follow the recorded native captures (docs/dashscope-protocol.md,
+"Function calls"): `index` identifies a call, `id` and `function.name` come only in its first
+piece (later pieces have `id: ""` and no name), arguments are string fragments, and the
+terminal `finish_reason: "tool_calls"` frame carries the last fragment. One frame may hold
+pieces of two calls.
 """
 
 from dataclasses import replace
