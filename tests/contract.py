@@ -1,4 +1,4 @@
-"""A strict checker of OpenAI's streaming rules (shared/reference/openai-contract.md §9).
+"""A strict checker of OpenAI's streaming rules, as docs/architecture.md lists them.
 
 `check_sse_bytes` takes what a client would read off the wire; `check_chunks` takes decoded
 chunks. Both fold the stream into one message with the product's fold and return it.

@@ -2,10 +2,11 @@
 
 ChatOpenAI puts every tool call it sees into `AIMessage.tool_calls`, and a LangGraph agent runs
 them: a code-interpreter run in the `tool_calls` representation becomes the ToolMessage "Error:
-code_interpreter is not a valid tool ..." and a second model call (openai-contract.md §7.3).
-The proxy must end that loop without calling DashScope again (DESIGN.md decision 4), and the
-other representations must give such agents nothing to run (decision 3). ChatOpenAI drops
-`reasoning_content`, so only content and tool calls are observable here.
+code_interpreter is not a valid tool ..." and a second model call. The proxy must end that
+loop without calling DashScope again (docs/architecture.md, "Echoed calls are harmless"), and
+the other representations must give such agents nothing to run ("Representations are
+selectable"). ChatOpenAI drops `reasoning_content`, so only content and tool calls are
+observable here.
 
 DashScope refuses function tools together with the code interpreter, and so does the proxy. An
 agent whose model has its tools bound therefore cannot use the interpreter at all (tested
@@ -204,8 +205,9 @@ def _native(message: dict[str, Any], finish_reason: str, output_tokens: int) -> 
 
 
 def _weather_call() -> tuple[SimFrame, ...]:
-    # The recorded shape (dashscope-native.md §7): id and name in the first delta only, later
-    # `id: ""`, and the terminal `tool_calls` frame carries the last arguments fragment.
+    # The recorded shape (docs/dashscope-protocol.md, "Function calls"): id and name in the
+    # first delta only, later `id: ""`, and the terminal `tool_calls` frame carries the last
+    # arguments fragment.
     first = {"index": 0, "id": WEATHER_CALL_ID, "type": "function"}
     first["function"] = {"name": "get_weather", "arguments": '{"city": "'}
     last = {"index": 0, "id": "", "type": "function", "function": {"arguments": 'Hangzhou"}'}}

@@ -126,7 +126,7 @@ def test_final_chat_completion_has_the_call_and_the_answer(
         {"name": "code_interpreter", "index": 0, "arguments": call["function"]["arguments"]}
     ]
     # The helper merges unknown delta keys with Object.assign: only the last reasoning fragment
-    # survives (openai-contract.md §3.2). Raw iteration is the way to get all of it in Node.
+    # survives. Raw iteration is the way to get all of it in Node.
     assert message["reasoning_content"]
     assert seed.reasoning.endswith(message["reasoning_content"])
 

@@ -1,5 +1,6 @@
-"""How a code-interpreter run is shown, per `code_format` (DESIGN.md decisions 2-3), through the
-whole translation: native SSE bytes -> ChatTranslation -> chunks -> fold."""
+"""How a code-interpreter run is shown, per `code_format` (docs/architecture.md, "Representations
+are selectable"), through the whole translation: native SSE bytes -> ChatTranslation -> chunks
+-> fold."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Echoed code-interpreter calls are harmless (DESIGN.md decision 4), end to end.
+"""Echoed code-interpreter calls are harmless (docs/architecture.md), end to end.
 
 Agent frameworks execute every tool call they see and send it back with a fake result. The
 proxy recognises its own calls by the ids it issued, removes them (and their results) before

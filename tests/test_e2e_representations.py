@@ -1,4 +1,4 @@
-"""How code-interpreter runs are shown (DESIGN.md decision 3), end to end on the recorded seed run.
+"""How code-interpreter runs are shown (docs/architecture.md), end to end on the recorded seed run.
 
 Every representation is checked on the raw bytes (tests/contract.py) and through the SDK, and
 selected each of the three ways: per request (`extra_body`), by base URL (`/ci/<format>/v1`)

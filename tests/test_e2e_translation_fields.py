@@ -110,7 +110,7 @@ def test_text_model_with_text_stays_on_text_generation(
 
 
 def test_image_detail_is_reported(client: openai.OpenAI, received: list[ReceivedRequest]) -> None:
-    """DESIGN.md decision 6: what DashScope cannot express is reported, not silently lost."""
+    """What DashScope cannot express is reported, not silently lost (docs/architecture.md)."""
     image: Any = {"type": "image_url", "image_url": {"url": CAT_URL, "detail": "high"}}
     messages: Any = [{"role": "user", "content": [image, {"type": "text", "text": "[sim:vision]"}]}]
     raw = client.chat.completions.with_raw_response.create(model="qwen-vl-max", messages=messages)

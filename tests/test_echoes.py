@@ -1,4 +1,4 @@
-"""Echoed code-interpreter calls are harmless (DESIGN.md decision 4), and a request that only
+"""Echoed code-interpreter calls are harmless (docs/architecture.md), and a request that only
 answers them is answered locally, without DashScope."""
 
 from __future__ import annotations

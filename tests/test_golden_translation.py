@@ -1,8 +1,9 @@
 """Golden streams for the newer native paths: function calls (incremental and cumulative, several
 calls in one frame), n=2 choices, `search_info`, logprobs and multimodal list content.
 
-The `.sse` bodies in `tests/golden/` are hand-built to the shapes in
-shared/reference/dashscope-native.md (§4, §7); the `.expected.json` chunks were reviewed by hand.
+The `.sse` bodies in `tests/golden/` are hand-built to the shapes in docs/dashscope-protocol.md
+("Result frames", "Function calls", "Web search sources"); the `.expected.json` chunks were
+reviewed by hand.
 """
 
 from __future__ import annotations
