@@ -7,6 +7,7 @@ chunks. Both fold the stream into one message with the product's fold and return
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -63,7 +64,7 @@ def check_payloads(payloads: list[str], *, include_usage: bool = False) -> Strea
 
 
 def check_chunks(
-    chunks: list[dict[str, Any]], *, include_usage: bool = False, complete: bool = True
+    chunks: Sequence[Mapping[str, Any]], *, include_usage: bool = False, complete: bool = True
 ) -> dict[str, Any]:
     """Assert every streaming rule; return the folded `chat.completion`."""
     assert chunks or not complete, "a complete stream has chunks"

@@ -30,6 +30,7 @@ from proxy.chat.stream import ChunkIdentity
 from proxy.chat.translation import ChatTranslation
 from proxy.core.errors import ProxyError
 from proxy.core.sse import SSEDecoder
+from proxy.core.wire import Item
 from proxy.simulator import build_scenario, render_frame
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
@@ -83,7 +84,7 @@ def identity(model: str) -> ChunkIdentity:
 
 @dataclass(slots=True)
 class Outcome:
-    chunks: list[dict[str, Any]]
+    chunks: list[Item]
     error: ProxyError | None
 
 
@@ -93,7 +94,7 @@ def translate(
     """Feed `body` as the I/O shell would, cut at `splits`; collect chunks and the error."""
     decoder = SSEDecoder()
     translation = ChatTranslation(identity(model), include_usage=include_usage)
-    chunks: list[dict[str, Any]] = []
+    chunks: list[Item] = []
     cuts = sorted({cut for cut in splits if 0 < cut < len(body)})
     pieces = [body[a:b] for a, b in zip([0, *cuts], [*cuts, len(body)], strict=True)]
     try:
@@ -165,7 +166,7 @@ def _seed_two_runs() -> bytes:
     run1 = {"code_interpreter": {"code": "123**23"}, "type": "code_interpreter"}
     empty = {"code_interpreter": {"code": ""}, "type": "code_interpreter"}
     run2 = {"code_interpreter": {"code": f"{first} / 5"}, "type": "code_interpreter"}
-    steps: list[tuple[str, str, list[dict[str, Any]] | None, dict[str, Any], str]] = [
+    steps: list[tuple[str, str, list[Item] | None, dict[str, Any], str]] = [
         ("The user wants two runs.", "", None, _usage(301, 7, 5, None), "null"),
         (" First 123**23.", "", None, _usage(301, 12, 9, None), "null"),
         ("", "", None, _usage(301, 20, 9, None), "null"),

@@ -18,12 +18,13 @@ response may add the items still open, marked `incomplete`).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from proxy.core.sse import SSEDecoder
 
-Event = dict[str, Any]
+Event = Mapping[str, Any]
 TERMINALS = {
     "response.completed": "completed",
     "response.incomplete": "incomplete",
@@ -117,7 +118,7 @@ def decode_event_bytes(body: bytes) -> list[Event]:
         if line and not line.startswith(b":"):
             assert line.startswith((b"event: ", b"data: ")), f"unexpected line {line!r}"
     decoder = SSEDecoder()
-    events = []
+    events: list[Event] = []
     for sse in decoder.feed(body) + decoder.finish():
         data = json.loads(sse.data)
         assert isinstance(data, dict), sse.data
@@ -135,7 +136,7 @@ def check_event_bytes(
 
 
 def check_events(
-    events: list[Event], *, rewritten_code: bool = False, garbage_in: bool = False
+    events: Sequence[Event], *, rewritten_code: bool = False, garbage_in: bool = False
 ) -> ResponsesResult:
     """Assert every rule of a whole Responses event stream; return what it says.
 
@@ -163,7 +164,7 @@ def check_events(
     for key in ("id", "object", "created_at", "model"):
         assert response[key] == head[key], f"response.{key} changed mid-stream"
     _check_terminal(terminal["type"], response, items, garbage_in)
-    return ResponsesResult(events, response)
+    return ResponsesResult(list(events), response)
 
 
 def _item_event(

@@ -19,6 +19,7 @@ from typing import Any
 
 from proxy.core.errors import ProxyError
 from proxy.core.sse import SSEDecoder
+from proxy.core.wire import Item
 from proxy.responses.stream import ResponseIdentity
 from proxy.responses.translation import ResponsesTranslation
 from tests.golden_tools import error_summary, load_body
@@ -65,7 +66,7 @@ def identity(model: str) -> ResponseIdentity:
 
 @dataclass(slots=True)
 class Outcome:
-    events: list[dict[str, Any]]
+    events: list[Item]
     error: ProxyError | None  # raised before any event: becomes an HTTP error
 
 
@@ -74,7 +75,7 @@ def translate(body: bytes, model: str, *, splits: Iterable[int] = ()) -> Outcome
     travels in-band as `response.failed`, as the exchange sends it; one before is returned."""
     decoder = SSEDecoder()
     translation = ResponsesTranslation(identity(model))
-    events: list[dict[str, Any]] = []
+    events: list[Item] = []
     cuts = sorted({cut for cut in splits if 0 < cut < len(body)})
     pieces = [body[a:b] for a, b in zip([0, *cuts], [*cuts, len(body)], strict=True)]
     try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
@@ -22,25 +21,26 @@ from proxy.core.events import (
     Usage,
     usage_object,
 )
+from proxy.core.wire import Item
 from tests.contract import check_chunks
 
 IDENTITY = ChunkIdentity("chatcmpl-test", 1700000000, "qwen3-max", "call_ci_test_")
 USAGE = Usage(734, 263, 171, None, 1)
 
 
-def encode(*events: Event, include_usage: bool = False) -> list[dict[str, Any]]:
+def encode(*events: Event, include_usage: bool = False) -> list[Item]:
     encoder = ChatChunkEncoder(IDENTITY, include_usage=include_usage)
-    chunks: list[dict[str, Any]] = []
+    chunks: list[Item] = []
     for event in events:
         chunks.extend(encoder.feed(event))
     return chunks + encoder.finish()
 
 
-def deltas(chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def deltas(chunks: list[Item]) -> list[Item]:
     return [entry["delta"] for chunk in chunks for entry in chunk["choices"]]
 
 
-def calls(chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def calls(chunks: list[Item]) -> list[Item]:
     return [call for delta in deltas(chunks) for call in delta.get("tool_calls", ())]
 
 

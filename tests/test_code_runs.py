@@ -14,6 +14,7 @@ from proxy.chat.stream import ChatChunkEncoder, ChunkIdentity
 from proxy.chat.translation import ChatTranslation
 from proxy.core.events import CodeDelta, CodeDone, Event, Finish, FunctionCallDelta
 from proxy.core.sse import SSEDecoder
+from proxy.core.wire import Item
 from tests.contract import check_chunks
 from tests.golden_tools import load_body
 
@@ -26,26 +27,26 @@ def fence(code: str) -> str:
     return f"\n\n```python\n{code}\n```\n\n"
 
 
-def translate(body: bytes, fmt: str) -> list[dict[str, Any]]:
+def translate(body: bytes, fmt: str) -> list[Item]:
     decoder = SSEDecoder()
     translation = ChatTranslation(IDENTITY, include_usage=True, code_format=fmt)
     chunks = translation.feed(decoder.feed(body) + decoder.finish())
     return chunks + translation.finish()
 
 
-def message(chunks: list[dict[str, Any]]) -> dict[str, Any]:
+def message(chunks: list[Item]) -> dict[str, Any]:
     return dict(check_chunks(chunks, include_usage=True)["choices"][0]["message"])
 
 
-def deltas(chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def deltas(chunks: list[Item]) -> list[Item]:
     return [entry["delta"] for chunk in chunks for entry in chunk["choices"]]
 
 
-def tool_calls(chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def tool_calls(chunks: list[Item]) -> list[Item]:
     return [call for delta in deltas(chunks) for call in delta.get("tool_calls", ())]
 
 
-def vendor(chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def vendor(chunks: list[Item]) -> list[Item]:
     return [run for delta in deltas(chunks) for run in delta.get(VENDOR_KEY, ())]
 
 
@@ -210,8 +211,8 @@ def test_vendor_two_runs() -> None:
     ]
 
 
-def per_run(entries: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
-    runs: dict[int, list[dict[str, Any]]] = {}
+def per_run(entries: list[Item]) -> dict[int, list[Item]]:
+    runs: dict[int, list[Item]] = {}
     for entry in entries:
         runs.setdefault(entry["index"], []).append(entry)
     return runs
@@ -240,7 +241,7 @@ def test_vendor_indexes_do_not_take_tool_call_places() -> None:
     assert vendor(chunks) == [{"index": 0, "id": "call_ci_test_0", "code": "x = 1"}]
 
 
-def encode(fmt: str, *events: Event) -> list[dict[str, Any]]:
+def encode(fmt: str, *events: Event) -> list[Item]:
     encoder = ChatChunkEncoder(IDENTITY, include_usage=False, code_format=fmt)
     return [chunk for event in events for chunk in encoder.feed(event)] + encoder.finish()
 
@@ -313,7 +314,7 @@ REWRITE = native(
 )
 
 
-def shown_code(fmt: str, chunks: list[dict[str, Any]]) -> str:
+def shown_code(fmt: str, chunks: list[Item]) -> str:
     """The final code as a client of `fmt` ends up with it."""
     msg = message(chunks)
     if fmt == "tool_calls":

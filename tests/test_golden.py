@@ -10,6 +10,7 @@ import pytest
 from proxy.chat.translation import ChatTranslation
 from proxy.core.errors import UpstreamError, UpstreamUnavailable
 from proxy.core.sse import DONE, SSEDecoder, encode_data
+from proxy.core.wire import Item
 from proxy.simulator import build_scenario, render_frame
 from proxy.simulator.scripts import (
     GROWING_CODE,
@@ -274,7 +275,7 @@ def test_parallel_function_calls() -> None:
 # ---- when the call appears, and streams that end early --------------------------------------
 
 
-def per_frame(name: str) -> list[list[dict[str, Any]]]:
+def per_frame(name: str) -> list[list[Item]]:
     decoder = SSEDecoder()
     translation = ChatTranslation(identity(case(name).model), include_usage=True)
     return [translation.feed(decoder.feed(frame)) for frame in frames(load_body(name))]

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from proxy.chat.translation import ChatTranslation
 from proxy.core.errors import ProxyError
 from proxy.core.sse import DONE, SSEDecoder, encode_data
+from proxy.core.wire import Item
 from tests.contract import check_chunks, check_sse_bytes
 from tests.golden_tools import Outcome, identity, load_body, load_expected, translate
 
@@ -50,7 +51,7 @@ def native_frames(name: str) -> list[dict[str, Any]]:
     return [json.loads(line[5:]) for line in body.split("\n") if line.startswith("data:")]
 
 
-def entries(chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def entries(chunks: list[Item]) -> list[dict[str, Any]]:
     return [entry for chunk in chunks for entry in chunk["choices"]]
 
 
@@ -367,6 +368,6 @@ def test_tokens_spent_before_an_error_are_still_counted() -> None:
     translation.feed(events)  # the frames before the error frame go out; the error waits
     with pytest.raises(ProxyError):
         translation.finish()
-    assert translation.usage is not None
-    assert translation.usage["prompt_tokens"] == 27
-    assert translation.usage["completion_tokens"] == 15
+    usage = translation.summary().usage
+    assert usage is not None
+    assert (usage.prompt_tokens, usage.completion_tokens) == (27, 15)

@@ -20,6 +20,7 @@ from proxy.inspect.query import Filter, parse_since, resolve, search_text, selec
 from proxy.inspect.replay import ReplayUnavailable, differences, replay
 from proxy.inspect.stats import compute_stats, percentile
 from proxy.inspect.timeline import Segment, timeline
+from proxy.traffic.record import usage_of
 from tests.golden_tools import load_body, load_expected
 from tests.test_logs_cli import (
     CI_ID,
@@ -152,6 +153,45 @@ def test_replay_reports_missing_chunks_at_the_end() -> None:
     assert not result.matches
     assert result.first_difference == len(record["chunks"]) - 1
     assert result.differences[0].endswith("-> null")
+
+
+def version_1_record(code_format: str) -> dict[str, Any]:
+    """The seed exchange as version 1 recorded it without chunks: each message folded as the
+    client saw it, the code run in it as `code_format` showed it."""
+    decoder = SSEDecoder()
+    events = decoder.feed(load_body("seed_single_run")) + decoder.finish()
+    identity = ChunkIdentity("chatcmpl-x", 1, MODEL, "call_ci_x_")
+    translation = ChatTranslation(identity, include_usage=True, code_format=code_format)
+    folded = fold_chunks(translation.feed(events) + translation.finish())
+    summary = translation.summary()
+    record = {
+        "v": 1,
+        "id": "x",
+        "outcome": "ok",
+        "translation": translation.settings(),
+        "response": {
+            "choices": [
+                {key: choice[key] for key in ("index", "finish_reason", "message")}
+                for choice in folded["choices"]
+            ],
+            "code_runs": list(summary.code_runs),
+        },
+        "usage": usage_of(summary),
+        "frames": [{"event": e.event, "status": e.status, "data": e.data} for e in events],
+    }
+    plain: dict[str, Any] = orjson.loads(orjson.dumps(record))
+    return plain
+
+
+@pytest.mark.parametrize("code_format", ["tool_calls", "reasoning", "content", "vendor", "off"])
+def test_replay_reads_version_1_records_that_showed_runs_in_the_message(code_format: str) -> None:
+    record = version_1_record(code_format)
+    result = replay(record)
+    assert (result.compared, result.differences) == ("response", [])
+    record["response"]["choices"][0]["message"]["content"] = "42"
+    assert replay(record).differences == [
+        f'response.choices[0].message.content: "42" -> "{SEED_ANSWER}"'
+    ]
 
 
 @pytest.mark.parametrize(
@@ -346,7 +386,10 @@ def _translated(code_format: str) -> dict[str, Any]:
     return {
         "id": "x",
         "translation": {"call_id_prefix": "call_ci_x_", "code_format": code_format},
-        "response": {"choices": completion["choices"], "code_runs": translation.code_runs},
+        "response": {
+            "choices": completion["choices"],
+            "code_runs": list(translation.summary().code_runs),
+        },
         "chunks": chunks,
     }
 

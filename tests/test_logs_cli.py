@@ -22,7 +22,6 @@ import openai
 import orjson
 import pytest
 
-from proxy.chat.fold import fold_chunks
 from proxy.chat.stream import ChunkIdentity
 from proxy.chat.translation import ChatTranslation
 from proxy.cli.main import main
@@ -33,6 +32,7 @@ from proxy.inspect.render import make_console
 from proxy.server.app import create_app
 from proxy.server.serving import BackgroundServer
 from proxy.simulator import create_simulator_app
+from proxy.traffic.record import response_of, usage_of
 from tests.golden_tools import load_body
 
 FIXTURES = Path(__file__).parent / "fixtures" / "traffic"
@@ -76,10 +76,11 @@ def code_interpreter_record(exchange_id: str, started_at: float) -> dict[str, An
     translation = ChatTranslation(identity, include_usage=True, code_format="tool_calls")
     chunks = [chunk for event in events for chunk in translation.feed([event])]
     chunks += translation.finish()
+    summary = translation.summary()
     flags = {"enable_code_interpreter": True, "enable_thinking": True}
     question = [{"role": "user", "content": QUESTION}]
     record = {
-        "v": 1,
+        "v": 2,
         "id": exchange_id,
         "upstream_request_id": translation.request_id,
         "client_request_id": None,
@@ -98,14 +99,8 @@ def code_interpreter_record(exchange_id: str, started_at: float) -> dict[str, An
         "notes": [],
         "translation": settings,
         "timings_ms": {"upstream_first_frame": 10.0, "first_byte": 20.0, "total": 30.0},
-        "response": {
-            "choices": [
-                {key: choice[key] for key in ("index", "finish_reason", "message")}
-                for choice in fold_chunks(chunks)["choices"]
-            ],
-            "code_runs": translation.code_runs,
-        },
-        "usage": translation.usage,
+        "response": response_of(summary),
+        "usage": usage_of(summary),
         "frames": [{"event": e.event, "status": e.status, "data": e.data} for e in events],
         "chunks": chunks,
     }

@@ -16,6 +16,7 @@ from proxy.chat.fold import fold_chunks
 from proxy.chat.translation import ChatTranslation
 from proxy.core.errors import ProxyError
 from proxy.core.sse import SSEDecoder, SSEEvent, encode_data
+from proxy.core.wire import Item
 from tests.contract import check_chunks
 from tests.golden_tools import CASE_NAMES, case, error_summary, identity, load_body, load_expected
 from tests.golden_tools import translate as translate_body
@@ -90,7 +91,7 @@ def _plan(draw: st.DrawFn, snapshots: list[str]) -> RunPlan:
 
 def snapshot_body(before: list[tuple[str, str]], plans: list[RunPlan]) -> bytes:
     """Native frames for the plan, as DashScope would send them: tool_info repeats every run."""
-    payloads: list[dict[str, Any]] = []
+    payloads: list[Item] = []
     codes: list[str] = []
 
     def emit(reasoning: str = "", content: str = "", finish: str = "null") -> None:
@@ -267,7 +268,7 @@ events = st.builds(
 def survive(batches: list[list[SSEEvent]]) -> None:
     """Translate like the I/O shell; only ProxyError may escape, and chunks must serialise."""
     translation = ChatTranslation(identity("m"), include_usage=True)
-    chunks: list[dict[str, Any]] = []
+    chunks: list[Item] = []
     try:
         for batch in batches:
             chunks.extend(translation.feed(batch))

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from proxy.chat.fold import fold_chunks
 from proxy.core.errors import ProxyError, UpstreamError
 from proxy.core.sse import SSEDecoder, SSEEvent, encode_named
-from proxy.responses.fold import ResponsesFold, final_response
+from proxy.core.wire import Item
+from proxy.responses.fold import final_response
 from proxy.responses.translation import ResponsesTranslation
 from tests.golden_tools import error_summary, load_body
 from tests.golden_tools import translate as chat_translate
@@ -110,20 +111,23 @@ def test_the_non_stream_reply_is_the_terminal_response(name: str) -> None:
 
 @pytest.mark.parametrize("name", FINISHED)
 def test_the_traffic_summary_matches_the_response(name: str) -> None:
+    """The summary is made from the neutral events, not from these Responses events: both
+    must tell the same answer."""
     got = result(name)
-    fold = ResponsesFold()
-    for event in got.events:
-        fold.add(event)
-    (choice,) = fold.completion()["choices"]
-    message = choice["message"]
-    assert message["content"] == (got.text or None)
-    assert message.get("reasoning_content", "") == got.reasoning
-    calls = [(c["function"]["name"], c["id"]) for c in message.get("tool_calls", [])]
+    decoder = SSEDecoder()
+    translation = ResponsesTranslation(identity(case(name).model))
+    translation.feed(decoder.feed(load_body(name)) + decoder.finish())
+    translation.finish()
+    summary = translation.summary()
+    (choice,) = summary.choices
+    assert (choice.answer, choice.reasoning) == (got.text, got.reasoning)
+    calls = [(call.name, call.call_id) for call in choice.function_calls]
     assert calls == [(c["name"], c["call_id"]) for c in got.items("function_call")]
+    assert list(summary.code_runs) == [c["code"] for c in got.items("code_interpreter_call")]
     reason = {"completed": "tool_calls" if calls else "stop", "incomplete": "length"}
-    assert choice["finish_reason"] == reason[got.status]
-    usage = fold.completion()["usage"]
-    assert usage["prompt_tokens"] == got.response["usage"]["input_tokens"]
+    assert choice.finish_reason == reason[got.status]
+    assert summary.usage is not None
+    assert summary.usage.prompt_tokens == got.response["usage"]["input_tokens"]
 
 
 # ---- byte splits change nothing ---------------------------------------------------------------
@@ -280,7 +284,7 @@ def _contract_holds(
     """Translate like the exchange: only ProxyError may escape; an error before any event is an
     HTTP error, one after it is response.failed; whatever went out obeys the contract."""
     translation = ResponsesTranslation(identity("m"))
-    events: list[dict[str, Any]] = []
+    events: list[Item] = []
     try:
         for batch in batches:
             events.extend(translation.feed(batch))

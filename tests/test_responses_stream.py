@@ -1,6 +1,6 @@
-"""The Responses encoder, pipeline and fold, fed by hand-made events and frames: the shapes the
+"""The Responses encoder and pipeline, fed by hand-made events and frames: the shapes the
 golden bodies do not hold (rewritten code, runs that never showed code, cut-short answers,
-content filters), the fold the traffic log reads, and the contract checker itself."""
+content filters), the summary the traffic log reads, and the contract checker itself."""
 
 from __future__ import annotations
 
@@ -22,7 +22,9 @@ from proxy.core.events import (
     Usage,
 )
 from proxy.core.sse import SSEEvent
-from proxy.responses.fold import ResponsesFold, chat_usage, final_response
+from proxy.core.summary import ExchangeSummary, FunctionCall
+from proxy.core.wire import Item
+from proxy.responses.fold import final_response
 from proxy.responses.items import response_usage
 from proxy.responses.stream import ResponseIdentity, ResponsesEventEncoder
 from proxy.responses.translation import ResponsesTranslation
@@ -35,7 +37,7 @@ IDENTITY = ResponseIdentity("resp_unit", 1700000000, "qwen3-max", "unit", ECHO)
 USAGE = Usage(10, 20, 5, 3, 1)
 
 
-def encode(*events: Event, end: str = "finish") -> list[dict[str, Any]]:
+def encode(*events: Event, end: str = "finish") -> list[Item]:
     encoder = ResponsesEventEncoder(IDENTITY)
     out = [e for event in events for e in encoder.feed(event)]
     if end == "finish":
@@ -265,8 +267,8 @@ def test_the_pipeline_turns_frames_into_a_completed_response() -> None:
     assert (got.reasoning, got.text) == ("hm", "hi")
     assert translation.finished
     assert translation.request_id == "req-unit"
-    # Chat-shaped, for the traffic record and metrics.
-    assert translation.usage == {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}
+    # Neutral, for the traffic record and metrics.
+    assert translation.summary().usage == Usage(7, 3, None, None, None)
 
 
 def test_a_stream_that_stops_before_its_finish_fails_as_truncated() -> None:
@@ -312,51 +314,48 @@ def test_chat_settings_are_not_mistaken_for_responses() -> None:
     assert api_of({"include_usage": True}) is not RESPONSES
 
 
-# ---- the fold: the non-stream reply and the traffic summary ---------------------------------
+# ---- the summary the traffic record reads, and the non-stream reply ---------------------------
 
 
-def fold(events: list[dict[str, Any]]) -> dict[str, Any]:
-    folder = ResponsesFold()
-    assert folder.empty
-    for event in events:
-        folder.add(event)
-    assert not folder.empty
-    return folder.completion()
+def summary(*frames: SSEEvent, fail: bool = False) -> ExchangeSummary:
+    translation = ResponsesTranslation(IDENTITY)
+    translation.feed(list(frames))
+    if fail:
+        translation.failure(UpstreamError("moderated", status=400, code="DataInspectionFailed"))
+    else:
+        translation.finish()
+    return translation.summary()
 
 
-def test_fold_of_a_failed_response_has_no_finish_reason_but_keeps_the_text() -> None:
-    (choice,) = fold(encode(ContentDelta(0, "par"), end="fail"))["choices"]
-    assert choice["finish_reason"] is None
-    assert choice["message"]["content"] == "par"
+def test_a_failed_response_has_no_finish_reason_but_keeps_the_text() -> None:
+    (choice,) = summary(native(content="par"), fail=True).choices
+    assert (choice.answer, choice.finish_reason) == ("par", None)
 
 
-def test_fold_of_a_content_filtered_response() -> None:
-    summary = fold(encode(ContentDelta(0, "x"), Finish(0, "content_filter"), USAGE))
-    assert summary["choices"][0]["finish_reason"] == "content_filter"
+def test_the_summary_keeps_dashscopes_finish_reason() -> None:
+    (choice,) = summary(native(content="x"), native(finish="content_filter")).choices
+    assert choice.finish_reason == "content_filter"
 
 
-def test_fold_of_calls_and_usage() -> None:
-    events = encode(
-        ReasoningDelta(0, "r"),
-        FunctionCallDelta(0, 0, "call_a", "f", '{"a"'),
-        FunctionCallDelta(0, 0, None, None, ": 1}"),
-        Finish(0, "tool_calls"),
-        USAGE,
-    )
-    summary = fold(events)
-    (choice,) = summary["choices"]
-    assert choice["finish_reason"] == "tool_calls"
-    assert choice["message"] == {
-        "role": "assistant",
-        "content": None,
-        "reasoning_content": "r",
-        "tool_calls": [
-            {"id": "call_a", "type": "function", "function": {"name": "f", "arguments": '{"a": 1}'}}
-        ],
+def test_calls_and_usage_are_summarised_from_the_events_not_the_items() -> None:
+    call = {"index": 0, "id": "call_a", "type": "function"}
+    first = {**call, "function": {"name": "f", "arguments": '{"a"'}}
+    rest = {"index": 0, "function": {"arguments": ": 1}"}}
+    usage = {
+        "input_tokens": 10,
+        "output_tokens": 20,
+        "output_tokens_details": {"reasoning_tokens": 5},
     }
-    assert summary["usage"] == chat_usage(response_usage(USAGE))
-    assert summary["usage"]["x_tools"] == {"code_interpreter": {"count": 1}}
-    assert summary["usage"]["prompt_tokens_details"] == {"cached_tokens": 3}
+    frames = [
+        frame({"output": {"choices": [{"message": {"reasoning_content": "r"}}]}}),
+        frame({"output": {"choices": [{"message": {"tool_calls": [first]}}]}}),
+        frame({"output": {"choices": [{"message": {"tool_calls": [rest]}}]}, "usage": usage}),
+        frame({"output": {"choices": [{"message": {}, "finish_reason": "tool_calls"}]}}),
+    ]
+    (choice,) = summary(*frames).choices
+    assert (choice.reasoning, choice.answer, choice.finish_reason) == ("r", "", "tool_calls")
+    assert choice.function_calls == (FunctionCall("call_a", "f", '{"a": 1}'),)
+    assert summary(*frames).usage == Usage(10, 20, 5, None, None)
 
 
 def test_final_response_needs_a_terminal_event() -> None:
@@ -370,7 +369,8 @@ def test_final_response_needs_a_terminal_event() -> None:
 
 
 def _good() -> list[dict[str, Any]]:
-    return encode(ReasoningDelta(0, "r"), ContentDelta(0, "a"), Finish(0, "stop"), USAGE)
+    events = encode(ReasoningDelta(0, "r"), ContentDelta(0, "a"), Finish(0, "stop"), USAGE)
+    return [dict(event) for event in events]  # each breakage below edits a copy
 
 
 def _drop(events: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:

@@ -8,11 +8,12 @@ import orjson
 import pytest
 
 from proxy.core.errors import ProxyError
-from proxy.core.events import UsageObject
+from proxy.core.events import Usage
 from proxy.core.sse import SSEEvent
+from proxy.core.summary import ChoiceSummary, ExchangeSummary, FunctionCall
 from proxy.traffic.record import ExchangeRecorder, NullRecorder
 
-# The version-1 fields of docs/traffic-log.md that every record carries (frames and chunks only
+# The fields of docs/traffic-log.md that every record carries (frames and chunks only
 # with capture).
 FIELDS = {
     "v",
@@ -34,7 +35,6 @@ FIELDS = {
     "translation",
     "response",
 }
-USAGE: UsageObject = {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12}
 
 
 class FakeClock:
@@ -57,27 +57,29 @@ def recorder(clock: FakeClock, *, frames: bool = False, chunks: bool = False) ->
     )
 
 
-def chunk(delta: dict[str, Any], finish: str | None = None, usage: Any = None) -> dict[str, Any]:
-    choices = [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
+def chunk(content: str) -> dict[str, Any]:
+    choices = [{"index": 0, "delta": {"content": content}, "logprobs": None, "finish_reason": None}]
     body = {"id": "chatcmpl-abc123", "object": "chat.completion.chunk", "created": 1}
-    return {**body, "model": "qwen-plus", "choices": choices, "usage": usage}
+    return {**body, "model": "qwen-plus", "choices": choices}
 
 
-def call(arguments: str, first: bool) -> dict[str, Any]:
-    head = {"id": "call_ci_abc_0", "type": "function"} if first else {}
-    name = {"name": "code_interpreter"} if first else {}
-    return {"index": 0, **head, "function": {**name, "arguments": arguments}}
-
-
-STREAM = [
-    chunk({"role": "assistant", "reasoning_content": "Let me "}),
-    chunk({"reasoning_content": "compute."}),
-    chunk({"tool_calls": [call('{"code": ', first=True)]}),
-    chunk({"tool_calls": [call('"6*7"}', first=False)]}),
-    chunk({"content": "It is "}),
-    chunk({"content": "42."}, finish="stop"),
-    {**chunk({}), "choices": [], "usage": USAGE},
-]
+# The recorder keeps emitted items only to capture them; what the answer was comes from the
+# translation's summary of the neutral events.
+STREAM = [chunk("It is "), chunk("42.")]
+SUMMARY = ExchangeSummary(
+    choices=(
+        ChoiceSummary(
+            index=0,
+            reasoning="Let me compute.",
+            answer="It is 42.",
+            function_calls=(FunctionCall("call_7", "get_weather", '{"city": "Hangzhou"}'),),
+            search_results=({"url": "https://example.com"},),
+            finish_reason="stop",
+        ),
+    ),
+    code_runs=("6*7",),
+    usage=Usage(5, 7, 2, None, 1),
+)
 FRAMES = [SSEEvent("result", '{"output": 1}', "1", 200), SSEEvent("result", '{"output": 2}', "2")]
 
 
@@ -95,7 +97,7 @@ def test_timings_are_milliseconds_since_arrival_and_only_the_first_moment_counts
     clock.now = 101.0
     rec.first_byte()
     clock.now = 102.0
-    record = rec.finish(status=200, outcome="ok")
+    record = rec.finish(status=200, outcome="ok").record()
     assert record["timings_ms"] == {
         "upstream_first_frame": 250.0,
         "first_byte": 500.0,
@@ -108,42 +110,59 @@ def test_moments_never_reached_are_null() -> None:
     clock = FakeClock()
     rec = recorder(clock)
     clock.now += 0.004
-    record = rec.finish(status=429, outcome="error")
+    record = rec.finish(status=429, outcome="error").record()
     assert record["timings_ms"] == {"upstream_first_frame": None, "first_byte": None, "total": 4.0}
 
 
-def test_chunks_fold_into_the_message_a_non_stream_client_would_get() -> None:
-    rec = recorder(FakeClock())
-    for item in STREAM:
-        rec.chunks([item])
-    record = rec.finish(status=200, outcome="ok", code_runs=["6*7"])
-    code_call = {
-        "id": "call_ci_abc_0",
-        "type": "function",
-        "function": {"name": "code_interpreter", "arguments": '{"code": "6*7"}'},
-    }
+def test_the_summary_becomes_the_message_a_non_stream_client_would_get() -> None:
+    finished = recorder(FakeClock()).finish(status=200, outcome="ok", summary=SUMMARY)
+    record = finished.record()
     message = {
         "role": "assistant",
         "content": "It is 42.",
         "reasoning_content": "Let me compute.",
-        "tool_calls": [code_call],
+        "tool_calls": [
+            {
+                "id": "call_7",
+                "type": "function",
+                "function": {"name": "get_weather", "arguments": '{"city": "Hangzhou"}'},
+            }
+        ],
+        "search_info": {"search_results": [{"url": "https://example.com"}]},
     }
     assert record["response"] == {
         "choices": [{"index": 0, "finish_reason": "stop", "message": message}],
         "code_runs": ["6*7"],
     }
-    assert record["usage"] == USAGE  # the usage chunk, as no better usage was given
+    assert record["usage"] == {
+        "prompt_tokens": 5,
+        "completion_tokens": 7,
+        "total_tokens": 12,
+        "completion_tokens_details": {"reasoning_tokens": 2},
+        "x_tools": {"code_interpreter": {"count": 1}},
+    }
+    assert finished.summary is SUMMARY  # what metrics and the app log read
 
 
-def test_the_translations_usage_wins_over_the_streamed_one() -> None:
-    rec = recorder(FakeClock())
-    rec.chunks(STREAM)
-    usage: UsageObject = {**USAGE, "x_tools": {"code_interpreter": {"count": 1}}}
-    assert rec.finish(status=200, outcome="ok", usage=usage)["usage"] == usage
+@pytest.mark.parametrize(
+    ("answer", "calls", "content"),
+    [("", (), ""), ("", (FunctionCall(None, "f", "{}"),), None), ("hi", (), "hi")],
+)
+def test_content_is_null_only_beside_tool_calls(
+    answer: str, calls: tuple[FunctionCall, ...], content: str | None
+) -> None:
+    choice = ChoiceSummary(0, "", answer, calls, None, None)
+    summary = ExchangeSummary((choice,), (), None)
+    record = recorder(FakeClock()).finish(status=200, outcome="ok", summary=summary).record()
+    (recorded,) = record["response"]["choices"]
+    assert recorded["message"]["content"] == content
+    assert ("tool_calls" in recorded["message"]) == bool(calls)
+    assert "reasoning_content" not in recorded["message"]
+    assert record["usage"] is None
 
 
 def test_nothing_streamed_gives_an_empty_response() -> None:
-    record = recorder(FakeClock()).finish(status=502, outcome="error")
+    record = recorder(FakeClock()).finish(status=502, outcome="error").record()
     assert record["response"] == {"choices": [], "code_runs": []}
     assert record["usage"] is None
 
@@ -152,7 +171,7 @@ def test_without_capture_neither_frames_nor_chunks_are_kept() -> None:
     rec = recorder(FakeClock())
     rec.frames(FRAMES)
     rec.chunks(STREAM)
-    record = rec.finish(status=200, outcome="ok")
+    record = rec.finish(status=200, outcome="ok", summary=SUMMARY).record()
     assert "frames" not in record
     assert "chunks" not in record
     assert record["response"]["choices"][0]["message"]["content"] == "It is 42."
@@ -162,10 +181,10 @@ def test_without_capture_neither_frames_nor_chunks_are_kept() -> None:
 def test_capture_keeps_what_was_asked_for_in_order(frames: bool, chunks: bool) -> None:
     rec = recorder(FakeClock(), frames=frames, chunks=chunks)
     rec.frames(FRAMES[:1])
-    rec.chunks(STREAM[:3])
+    rec.chunks(STREAM[:1])
     rec.frames(FRAMES[1:])
-    rec.chunks(STREAM[3:])
-    record = rec.finish(status=200, outcome="ok")
+    rec.chunks(STREAM[1:])
+    record = rec.finish(status=200, outcome="ok").record()
     expected_frames = [
         {"event": "result", "status": 200, "data": '{"output": 1}'},
         {"event": "result", "status": None, "data": '{"output": 2}'},
@@ -185,7 +204,7 @@ def test_request_plan_and_identifiers_are_recorded() -> None:
     notes.append("changed later")  # the record keeps what was true when planned
     rec.upstream_request_id("req-1")
     rec.upstream_request_id(None)  # an unknown id later does not erase the known one
-    record = rec.finish(status=200, outcome="ok")
+    record = rec.finish(status=200, outcome="ok").record()
     assert record["request"] == body
     assert (record["model"], record["stream"]) == ("qwen-plus", True)
     assert record["upstream_request"] == {"path": "/api/v1/x", "body": upstream}
@@ -193,21 +212,21 @@ def test_request_plan_and_identifiers_are_recorded() -> None:
     assert record["translation"] == translation
     assert record["upstream_request_id"] == "req-1"
     assert (record["id"], record["client_request_id"]) == ("abc123", "client-7")
-    assert (record["v"], record["endpoint"]) == (1, "/v1/chat/completions")
+    assert (record["v"], record["endpoint"]) == (2, "/v1/chat/completions")
 
 
 @pytest.mark.parametrize("body", [None, ["not", "an", "object"], {"model": 7}])
 def test_a_request_without_a_usable_model_records_none(body: Any) -> None:
     rec = recorder(FakeClock())
     rec.request(body)
-    record = rec.finish(status=400, outcome="error")
+    record = rec.finish(status=400, outcome="error").record()
     assert record["request"] == body
     assert record["model"] is None
 
 
 def test_an_error_is_recorded_with_type_code_and_message() -> None:
     error = ProxyError("slow down", status=429, type="rate_limit_error", code="Throttling")
-    record = recorder(FakeClock()).finish(status=429, outcome="error", error=error)
+    record = recorder(FakeClock()).finish(status=429, outcome="error", error=error).record()
     assert record["error"] == {
         "type": "rate_limit_error",
         "code": "Throttling",
@@ -222,7 +241,7 @@ def test_a_full_record_is_plain_json_with_every_documented_field() -> None:
     rec.plan(upstream={"path": "/p", "body": {}}, notes=[], translation={"chunk_id": "c"})
     rec.frames(FRAMES)
     rec.chunks(STREAM)
-    record = rec.finish(status=200, outcome="ok")
+    record = rec.finish(status=200, outcome="ok").record()
     assert orjson.loads(orjson.dumps(record)) == record
     assert set(record) == FIELDS | {"frames", "chunks"}
 
@@ -230,11 +249,11 @@ def test_a_full_record_is_plain_json_with_every_documented_field() -> None:
 def test_a_record_that_ends_before_any_plan_still_has_every_documented_field() -> None:
     # A malformed body ends the exchange before a plan exists; readers of version 1 expect
     # each documented field, null when unknown (as `upstream_request` already is).
-    record = recorder(FakeClock()).finish(status=400, outcome="error")
+    record = recorder(FakeClock()).finish(status=400, outcome="error").record()
     assert set(record) == FIELDS
 
 
-def test_the_null_recorder_keeps_the_summary_but_no_bodies_or_captures() -> None:
+def test_the_null_recorder_keeps_the_summary_but_no_captures() -> None:
     """With the traffic log off, metrics and the app log still need status, timings, usage."""
     clock = FakeClock()
     null = NullRecorder(
@@ -251,11 +270,10 @@ def test_the_null_recorder_keeps_the_summary_but_no_bodies_or_captures() -> None
     null.chunks(STREAM)
     clock.now += 0.001
     null.first_byte()
-    record = null.finish(status=200, outcome="ok", code_runs=["1"], usage=USAGE)
-    assert (record["status"], record["outcome"], record["model"]) == (200, "ok", "qwen-plus")
-    assert record["usage"] == USAGE
-    assert record["timings_ms"]["upstream_first_frame"] is not None
-    assert record["timings_ms"]["first_byte"] is not None
-    assert record["response"]["choices"] == []  # nothing folded
-    assert "frames" not in record
-    assert "chunks" not in record
+    finished = null.finish(status=200, outcome="ok", summary=SUMMARY)
+    assert (finished.status, finished.outcome, finished.model) == (200, "ok", "qwen-plus")
+    assert finished.summary.usage == SUMMARY.usage
+    assert finished.timings["upstream_first_frame"] is not None
+    assert finished.timings["first_byte"] is not None
+    assert (finished.frames, finished.chunks) == (None, None)
+    assert "frames" not in finished.record()

@@ -40,6 +40,11 @@ def escape_json_text(text: str) -> str:
     return orjson.dumps(text).decode()[1:-1]
 
 
+def fenced(code: str) -> str:
+    """A run never streamed before it settled, as the text formats show it whole."""
+    return _FENCE_OPEN + code + _FENCE_CLOSE
+
+
 def uses_tool_index(fmt: str) -> bool:
     """Whether runs take places in the choice's tool-call index sequence."""
     return fmt == "tool_calls"
@@ -67,7 +72,7 @@ def code_done(
                 index, call_id, _ARGS_OPEN + escape_json_text(code) + _ARGS_CLOSE, True
             )
         if fmt in _TEXT_KEY:
-            return {_TEXT_KEY[fmt]: _FENCE_OPEN + code + _FENCE_CLOSE}
+            return {_TEXT_KEY[fmt]: fenced(code)}
         return None
     rewritten = streamed != code
     if fmt == "tool_calls":

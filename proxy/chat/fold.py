@@ -11,6 +11,7 @@ from typing import Any
 
 from proxy.chat.code_runs import VENDOR_KEY
 from proxy.core.errors import UpstreamUnavailable
+from proxy.core.wire import Item
 
 
 class _Choice:
@@ -95,7 +96,7 @@ class ChunkFold:
     __slots__ = ("_choices", "_head", "_usage")
 
     def __init__(self) -> None:
-        self._head: dict[str, Any] | None = None
+        self._head: Item | None = None
         self._usage: Any = None
         self._choices: dict[int, _Choice] = {}
 
@@ -103,7 +104,7 @@ class ChunkFold:
     def empty(self) -> bool:
         return self._head is None
 
-    def add(self, chunk: dict[str, Any]) -> None:
+    def add(self, chunk: Item) -> None:
         if self._head is None:
             self._head = chunk
         if chunk.get("usage") is not None:
@@ -138,7 +139,7 @@ class ChunkFold:
         return completion
 
 
-def fold_chunks(chunks: Iterable[dict[str, Any]]) -> dict[str, Any]:
+def fold_chunks(chunks: Iterable[Item]) -> dict[str, Any]:
     """One `chat.completion` from the chunks of a complete stream (usage chunk included)."""
     fold = ChunkFold()
     for chunk in chunks:

@@ -33,6 +33,7 @@ from proxy.core.events import (
     Usage,
     usage_object,
 )
+from proxy.core.wire import Item
 
 # finish_reason values OpenAI clients know; anything else upstream invents is reported as "stop".
 _FINISH_REASONS = frozenset({"stop", "length", "tool_calls", "content_filter", "function_call"})
@@ -83,7 +84,7 @@ class ChatChunkEncoder:
     def usage(self) -> Usage | None:
         return self._usage
 
-    def feed(self, event: Event) -> list[dict[str, Any]]:
+    def feed(self, event: Event) -> list[Item]:
         if isinstance(event, ReasoningDelta):
             return [self._delta(event.choice, {"reasoning_content": event.text})]
         if isinstance(event, ContentDelta):
@@ -99,7 +100,7 @@ class ChatChunkEncoder:
         self._usage = event
         return []
 
-    def finish(self) -> list[dict[str, Any]]:
+    def finish(self) -> list[Item]:
         if not self._include_usage or self._usage is None:
             return []
         return [self._chunk([], usage=usage_object(self._usage))]
@@ -155,7 +156,7 @@ class ChatChunkEncoder:
         state.tool_index[key] = index
         return index, True
 
-    def _code(self, event: CodeDelta | CodeDone) -> list[dict[str, Any]]:
+    def _code(self, event: CodeDelta | CodeDone) -> list[Item]:
         state = self._state(event.choice)
         index, _ = self._tool_index(state, ("code", event.run))
         call_id = f"{self._identity.call_id_prefix}{event.run}"
@@ -174,7 +175,7 @@ class ChatChunkEncoder:
         payload = tool_call_payload(index, call_id, event.name or "", event.arguments, first)
         return self._delta(event.choice, payload)
 
-    def _finish(self, event: Finish) -> list[dict[str, Any]]:
+    def _finish(self, event: Finish) -> list[Item]:
         state = self._state(event.choice)
         if state.finished:
             return []

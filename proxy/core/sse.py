@@ -8,6 +8,7 @@ or between CR and LF.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,7 +134,7 @@ def encode_data(payload: Any) -> bytes:
     return b"data: " + orjson.dumps(payload) + b"\n\n"
 
 
-def encode_named(payload: dict[str, Any]) -> bytes:
+def encode_named(payload: Mapping[str, Any]) -> bytes:
     """One frame named by the object's `type`, as the Responses API frames its events (the
     type is in the data too)."""
     name: str = payload["type"]

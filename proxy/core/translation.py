@@ -13,18 +13,15 @@ from abc import ABC, abstractmethod
 from typing import Any, Protocol
 
 from proxy.core.errors import ProxyError, UpstreamUnavailable
-from proxy.core.events import ContentDelta, Event, Finish, Usage, UsageObject, usage_object
+from proxy.core.events import ContentDelta, Event, Finish, Usage
 from proxy.core.native_stream import NativeStreamTranslator
 from proxy.core.sse import SSEEvent
-
-Item = dict[str, Any]
+from proxy.core.summary import ExchangeSummary, SummaryBuilder
+from proxy.core.wire import Item as Item  # the shell imports it from here
 
 
 class Encoder(Protocol):
     """A client protocol's encoder over the neutral events."""
-
-    @property
-    def usage(self) -> Usage | None: ...
 
     def feed(self, event: Event) -> list[Item]: ...
 
@@ -38,6 +35,7 @@ class Translation(ABC):
         self.finished = False  # the answer is complete: its closing items were produced
         self._encoder = encoder
         self._native = NativeStreamTranslator()
+        self._summary = SummaryBuilder()
         self._error: ProxyError | None = None  # raised once the items before it are out
 
     @property
@@ -45,16 +43,10 @@ class Translation(ABC):
         """DashScope's request id, once a frame has carried it."""
         return self._native.request_id
 
-    @property
-    def code_runs(self) -> list[str]:
-        return self._native.code_runs
-
-    @property
-    def usage(self) -> UsageObject | None:
-        """The final usage in chat-completions shape (what traffic records and metrics read),
-        whether or not the client asked to receive it."""
-        usage = self._encoder.usage or self._native.last_usage
-        return None if usage is None else usage_object(usage)
+    def summary(self) -> ExchangeSummary:
+        """What the answer was so far, from the events themselves (whether or not the client
+        asked for usage, and with the usage DashScope last reported if the stream broke off)."""
+        return self._summary.summary(self._native.last_usage)
 
     @abstractmethod
     def settings(self) -> dict[str, Any]:
@@ -75,7 +67,7 @@ class Translation(ABC):
                 self._error = error
                 return items
             for item in translated:
-                items.extend(self._encoder.feed(item))
+                items.extend(self._emit(item))
         return items
 
     def finish(self) -> list[Item]:
@@ -89,7 +81,7 @@ class Translation(ABC):
             )
         items: list[Item] = []
         for translated in self._native.finish():
-            items.extend(self._encoder.feed(translated))
+            items.extend(self._emit(translated))
         items.extend(self._encoder.finish())
         self.finished = True
         return items
@@ -98,10 +90,14 @@ class Translation(ABC):
         """A complete answer made by the proxy itself, without DashScope (and without tokens)."""
         items: list[Item] = []
         for event in (ContentDelta(0, text), Finish(0, "stop"), Usage(0, 0, None, None, None)):
-            items.extend(self._encoder.feed(event))
+            items.extend(self._emit(event))
         items.extend(self._encoder.finish())
         self.finished = True
         return items
+
+    def _emit(self, event: Event) -> list[Item]:
+        self._summary.add(event)
+        return self._encoder.feed(event)
 
     @abstractmethod
     def failure(self, error: ProxyError) -> list[Item]:

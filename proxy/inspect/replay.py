@@ -4,7 +4,7 @@ The bug-report and regression tool: a record captured with `capture_frames` hold
 SSE events DashScope sent and the settings the translation ran with (`translation`). Feeding
 those frames to the current translation (chat completions or Responses API, as recorded) must
 give what the client got: the recorded `chunks` (or Responses events) when they were captured,
-otherwise the folded `response` (choices, code runs, usage).
+otherwise the summarised `response` (choices, code runs, usage).
 """
 
 from __future__ import annotations
@@ -14,12 +14,21 @@ from typing import Any
 
 import orjson
 
+from proxy.chat.code_runs import fenced
 from proxy.core.errors import ProxyError
-from proxy.core.events import UsageObject
 from proxy.core.sse import SSEEvent
-from proxy.inspect.query import Record, text
+from proxy.core.summary import ExchangeSummary
+from proxy.core.wire import Item
+from proxy.inspect.query import (
+    Record,
+    code_runs,
+    is_code_run_call,
+    message_of,
+    text,
+    tool_calls,
+)
 from proxy.server.apis import api_of
-from proxy.traffic.record import Fold
+from proxy.traffic.record import response_of, usage_of
 
 CAPTURE_HINT = "enable [traffic_log] capture_frames"
 _MAX_DIFFERENCES = 8
@@ -46,19 +55,9 @@ class ReplayResult:
 
 @dataclass(slots=True)
 class _Replayed:
-    chunks: list[dict[str, Any]]
-    code_runs: list[str]
-    usage: UsageObject | None
+    items: list[Item]
+    summary: ExchangeSummary
     error: ProxyError | None
-    fold: Fold
-
-    def folded_choices(self) -> list[dict[str, Any]]:
-        if not self.chunks:
-            return []
-        for chunk in self.chunks:
-            self.fold.add(chunk)
-        choices: list[dict[str, Any]] = self.fold.completion()["choices"]
-        return choices
 
 
 def replay(record: Record) -> ReplayResult:
@@ -73,7 +72,7 @@ def replay(record: Record) -> ReplayResult:
         error = f"{replayed.error.code or replayed.error.type}: {replayed.error.message}"
     recorded_chunks = record.get("chunks")
     if isinstance(recorded_chunks, list):
-        result = _compare_chunks(_plain(recorded_chunks), _plain(replayed.chunks))
+        result = _compare_chunks(_plain(recorded_chunks), _plain(replayed.items))
     else:
         result = _compare_response(record, replayed)
     result.error = error
@@ -100,16 +99,16 @@ def _run(record: Record, frames: list[Any]) -> _Replayed:
         raise ReplayUnavailable(
             f"the record's `translation` settings are incomplete ({exc})"
         ) from None
-    chunks: list[dict[str, Any]] = []
+    items: list[Item] = []
     error: ProxyError | None = None
     try:
-        chunks.extend(translation.feed(events))
+        items.extend(translation.feed(events))
         # A client that left mid-stream never got the closing chunks: do not make them.
         if record.get("outcome") != "cancelled" or translation.finished:
-            chunks.extend(translation.finish())
+            items.extend(translation.finish())
     except ProxyError as exc:
         error = exc
-    return _Replayed(chunks, list(translation.code_runs), translation.usage, error, api.fold())
+    return _Replayed(items, translation.summary(), error)
 
 
 def _plain(value: Any) -> Any:
@@ -142,20 +141,30 @@ def _compare_response(record: Record, replayed: _Replayed) -> ReplayResult:
         "code_runs": response.get("code_runs", []),
         "usage": record.get("usage"),
     }
-    folded = replayed.folded_choices()
-    now = _plain(
-        {
-            "choices": [
-                {"index": c["index"], "finish_reason": c["finish_reason"], "message": c["message"]}
-                for c in folded
-            ],
-            "code_runs": replayed.code_runs,
-            "usage": replayed.usage,
-        }
-    )
+    now: dict[str, Any] = {**response_of(replayed.summary), "usage": usage_of(replayed.summary)}
+    now = _plain(now)
+    if record.get("v") == 1:
+        recorded, now = _version_1(record, recorded), _version_1(record, now)
     result = ReplayResult("response", len(_as_list(recorded["choices"])), len(now["choices"]))
     result.differences = differences(_plain(recorded), now, "response")
     return result
+
+
+def _version_1(record: Record, response: dict[str, Any]) -> dict[str, Any]:
+    """What a version-1 record's response and today's share. Version 1 folded each message as
+    the client saw it, so the interpreter's runs were also in it as the record's `code_format`
+    showed them (tool calls, fenced code in the text, a vendor key); today they are only in
+    `code_runs`. Search sources were not kept for the Responses API."""
+    codes = code_runs(record)
+    choices = []
+    for choice in _as_list(response["choices"]):
+        message = message_of(choice if isinstance(choice, dict) else {})
+        texts = {key: text(message.get(key)) for key in ("content", "reasoning_content")}
+        for code in codes:
+            texts = {key: value.replace(fenced(code), "") for key, value in texts.items()}
+        calls = [call for call in tool_calls(message) if not is_code_run_call(record, call)]
+        choices.append({**choice, "message": {**texts, "tool_calls": calls}})
+    return {**response, "choices": choices}
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from proxy.core.events import Usage
+from proxy.core.wire import Item
 
-Item = dict[str, Any]
 # DashScope runs the code in a sandbox it does not name; the item type requires some id.
 CONTAINER_ID = "dashscope"
 
@@ -70,7 +70,7 @@ class CallItem:
 def response_usage(usage: Usage) -> Item:
     """The Responses API's usage object; the interpreter run count under `x_tools`, as in
     chat completions."""
-    body: Item = {
+    body: dict[str, Any] = {
         "input_tokens": usage.prompt_tokens,
         "input_tokens_details": {"cached_tokens": usage.cached_tokens or 0},
         "output_tokens": usage.completion_tokens,

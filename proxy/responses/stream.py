@@ -30,9 +30,9 @@ from proxy.core.events import (
     SearchResults,
     Usage,
 )
+from proxy.core.wire import Item
 from proxy.responses.items import (
     CallItem,
-    Item,
     TextItem,
     code_call_item,
     function_call_item,

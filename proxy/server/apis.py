@@ -9,17 +9,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from proxy.chat.fold import ChunkFold, fold_chunks
+from proxy.chat.fold import fold_chunks
 from proxy.chat.request import TranslationOptions, UpstreamPlan, translate_chat_request
 from proxy.chat.stream import ChunkIdentity
 from proxy.chat.translation import ChatTranslation
 from proxy.core.sse import DONE, encode_data, encode_named
 from proxy.core.translation import Item, Translation
-from proxy.responses.fold import ResponsesFold, final_response
+from proxy.responses.fold import final_response
 from proxy.responses.request import translate_responses_request
 from proxy.responses.stream import ResponseIdentity
 from proxy.responses.translation import ResponsesTranslation
-from proxy.traffic.record import Fold
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,10 +27,9 @@ class Api:
     translate: Callable[[Any, TranslationOptions], UpstreamPlan]
     # (exchange id, plan, creation time in Unix seconds) -> the translation of this exchange.
     translation: Callable[[str, UpstreamPlan, int], Translation]
-    reply: Callable[[list[Item]], dict[str, Any]]  # all items -> the non-stream body
+    reply: Callable[[list[Item]], Item]  # all items -> the non-stream body
     encode: Callable[[Item], bytes]
     trailer: bytes  # after the last item of a stream
-    fold: Callable[[], Fold]
     # A recorded exchange's `translation` settings -> the same translation again (replay).
     restore: Callable[[dict[str, Any]], Translation]
 
@@ -66,7 +64,6 @@ CHAT = Api(
     reply=fold_chunks,
     encode=encode_data,
     trailer=DONE,
-    fold=ChunkFold,
     restore=ChatTranslation.from_settings,
 )
 
@@ -77,7 +74,6 @@ RESPONSES = Api(
     reply=final_response,
     encode=encode_named,
     trailer=b"",
-    fold=ResponsesFold,
     restore=ResponsesTranslation.from_settings,
 )
 

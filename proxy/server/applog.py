@@ -12,6 +12,8 @@ from typing import Any
 
 import orjson
 
+from proxy.traffic.record import FinishedExchange
+
 log = logging.getLogger("proxy.requests")
 
 # Attributes every LogRecord has; anything else was passed through `extra=` and is kept.
@@ -53,26 +55,24 @@ def configure_logging(level: str) -> None:
         logging.getLogger(name).propagate = True
 
 
-def log_exchange(record: dict[str, Any]) -> None:
-    """The request line, from the exchange's record (never its bodies)."""
-    timings = record.get("timings_ms") or {}
-    usage = record.get("usage") or {}
-    error = record.get("error") or {}
+def log_exchange(finished: FinishedExchange) -> None:
+    """The request line, from the finished exchange (never its bodies)."""
+    usage = finished.summary.usage
     log.info(
         "request",
         extra={
-            "id": record.get("id"),
-            "upstream_request_id": record.get("upstream_request_id"),
-            "endpoint": record.get("endpoint"),
-            "model": record.get("model"),
-            "stream": record.get("stream"),
-            "status": record.get("status"),
-            "outcome": record.get("outcome"),
-            "error_code": error.get("code"),
-            "first_byte_ms": timings.get("first_byte"),
-            "total_ms": timings.get("total"),
-            "prompt_tokens": usage.get("prompt_tokens"),
-            "completion_tokens": usage.get("completion_tokens"),
+            "id": finished.id,
+            "upstream_request_id": finished.upstream_request_id,
+            "endpoint": finished.endpoint,
+            "model": finished.model,
+            "stream": finished.stream,
+            "status": finished.status,
+            "outcome": finished.outcome,
+            "error_code": None if finished.error is None else finished.error.code,
+            "first_byte_ms": finished.timings["first_byte"],
+            "total_ms": finished.timings["total"],
+            "prompt_tokens": None if usage is None else usage.prompt_tokens,
+            "completion_tokens": None if usage is None else usage.completion_tokens,
         },
     )
 

@@ -31,6 +31,7 @@ from proxy.core.errors import (
 )
 from proxy.core.retry import RetryPolicy
 from proxy.core.sse import SSEEvent
+from proxy.core.summary import EMPTY_SUMMARY
 from proxy.core.translation import Item, Translation
 from proxy.server.apis import Api
 from proxy.server.attempts import UpstreamAttempts, UpstreamCall
@@ -38,7 +39,6 @@ from proxy.server.heartbeat import Stopped, stop_at, with_heartbeat
 from proxy.server.lifecycle import Lifecycle
 from proxy.server.stream_body import stream_body
 from proxy.server.upstream import UpstreamClient
-from proxy.core.summary import EMPTY_SUMMARY
 from proxy.traffic.record import ExchangeRecorder, FinishedExchange, Outcome
 
 NO_KEY = (
@@ -103,7 +103,8 @@ class Exchange:
         self._upstream = UpstreamAttempts(services.upstream, services.retry, services.on_retry)
         self._admitted = False
         self._recorded = False
-        self._outcome = "ok"  # how a stream that finishes ended: "ok", or "local" (no upstream)
+        # How a stream that finishes ended: "ok", or "local" (no upstream).
+        self._outcome: Outcome = "ok"
         self._deadline = time.monotonic() + services.total_timeout
 
     async def run(self, raw_body: bytes) -> Reply:
@@ -175,7 +176,7 @@ class Exchange:
         plan: UpstreamPlan,
         chunks: list[Item],
         rest: AsyncIterator[list[Item] | None] | None,
-        outcome: str,
+        outcome: Outcome,
     ) -> Reply:
         self._with_request_id()
         if outcome == "local":  # upstream chunks were recorded as they were translated
@@ -239,7 +240,7 @@ class Exchange:
         await self._upstream.close()
         # Neither an error nor a finished translation: the client went away mid-stream.
         finished = self._translation is not None and self._translation.finished
-        ended = "error" if error else (self._outcome if finished else "cancelled")
+        ended: Outcome = "error" if error else (self._outcome if finished else "cancelled")
         self._record(status=200, outcome=ended, error=error)
 
     # Recording and headers.

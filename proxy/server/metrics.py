@@ -13,9 +13,11 @@ Counters live in this process: run one uvicorn worker per container and scale wi
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from proxy.core.events import Usage
+from proxy.traffic.record import FinishedExchange
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
@@ -104,30 +106,31 @@ class Metrics:
         """One response of any route; `route` is a route template (or `other`)."""
         self.requests.labels(route, self.model_label(model), str(status)).inc()
 
-    def exchange(self, record: dict[str, Any]) -> None:
-        """Everything else a finished exchange tells, from its record."""
-        model = self.model_label(record.get("model"))
-        timings = record.get("timings_ms") or {}
-        if timings.get("first_byte") is not None:
+    def exchange(self, finished: FinishedExchange) -> None:
+        """Everything else a finished exchange tells, from its typed summary."""
+        model = self.model_label(finished.model)
+        timings = finished.timings
+        if timings["first_byte"] is not None:
             self.first_byte.labels(model).observe(timings["first_byte"] / 1000)
-        if timings.get("total") is not None:
+        if timings["total"] is not None:
             self.duration.labels(model).observe(timings["total"] / 1000)
-        error = record.get("error")
-        if error:
-            code = str(error.get("code") or error.get("type"))
+        error = finished.error
+        if error is not None:
+            code = error.code or error.type
             self.upstream_errors.labels(code if len(code) <= _MAX_CODE else OTHER).inc()
-        self._usage(model, record.get("usage") or {})
+        usage = finished.summary.usage
+        if usage is not None:
+            self._usage(model, usage)
 
-    def _usage(self, model: str, usage: dict[str, Any]) -> None:
+    def _usage(self, model: str, usage: Usage) -> None:
         counts = {
-            "prompt": usage.get("prompt_tokens"),
-            "completion": usage.get("completion_tokens"),
-            "reasoning": (usage.get("completion_tokens_details") or {}).get("reasoning_tokens"),
-            "cached": (usage.get("prompt_tokens_details") or {}).get("cached_tokens"),
+            "prompt": usage.prompt_tokens,
+            "completion": usage.completion_tokens,
+            "reasoning": usage.reasoning_tokens,
+            "cached": usage.cached_tokens,
         }
         for kind, count in counts.items():
             if count:
                 self.tokens.labels(model, kind).inc(count)
-        runs = ((usage.get("x_tools") or {}).get("code_interpreter") or {}).get("count")
-        if runs:
-            self.interpreter_runs.labels(model).inc(runs)
+        if usage.code_interpreter_runs:
+            self.interpreter_runs.labels(model).inc(usage.code_interpreter_runs)

@@ -15,7 +15,7 @@ import stat
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -58,7 +58,7 @@ class TrafficWriter:
         self._thread.start()
         return self
 
-    def submit(self, record: dict[str, Any], secrets: Iterable[str] = ()) -> None:
+    def submit(self, record: Mapping[str, object], secrets: Iterable[str] = ()) -> None:
         try:
             self._queue.put_nowait((record, tuple(secrets)))
         except queue.Full:

@@ -1,35 +1,210 @@
 """One traffic record per exchange: what was asked, thought, run and answered (sans-I/O).
 
-The shell reports the exchange's moments to an `ExchangeRecorder`; `finish()` returns the
-record, a plain dict, which the writer redacts and appends as a JSON line. The recorder folds
-the emitted chunks as they pass, so it never keeps the stream unless capture asks for it.
+The shell reports the exchange's moments to an `ExchangeRecorder`; `finish()` returns a
+`FinishedExchange`, the typed facts metrics and the application log read, whose `record()` is
+the JSON line the traffic writer redacts and appends (docs/traffic-log.md). What the answer
+was comes from the translation's `ExchangeSummary`, made from the protocol-neutral events, so
+the recorder never re-reads the emitted items: it keeps them only when capture asks for it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Protocol
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, NotRequired, TypedDict
 
-from proxy.chat.fold import ChunkFold
 from proxy.core.errors import ProxyError
-from proxy.core.events import UsageObject
+from proxy.core.events import UsageObject, usage_object
 from proxy.core.sse import SSEEvent
+from proxy.core.summary import EMPTY_SUMMARY, ChoiceSummary, ExchangeSummary
+from proxy.core.wire import Item
 
-RECORD_VERSION = 1
+# 2: a message holds the model's own output; interpreter runs are only in `code_runs`.
+RECORD_VERSION = 2
+
+Outcome = Literal["ok", "error", "cancelled", "local"]
 
 
-class Fold(Protocol):
-    """Summarises one exchange's emitted items as they pass (chat chunks, Responses events)."""
+class RecordError(TypedDict):
+    type: str
+    code: str | None
+    message: str
 
-    @property
-    def empty(self) -> bool: ...
 
-    def add(self, item: dict[str, Any], /) -> None: ...
+class Timings(TypedDict):
+    """Milliseconds from the request's arrival; None for a moment never reached."""
 
-    def completion(self) -> dict[str, Any]: ...
+    upstream_first_frame: float | None
+    first_byte: float | None
+    total: float | None
+
+
+class Frame(TypedDict):
+    event: str
+    status: int | None
+    data: str
+
+
+class UpstreamRequest(TypedDict):
+    path: str
+    body: object
+
+
+class CallFunction(TypedDict):
+    name: str
+    arguments: str
+
+
+class ToolCall(TypedDict):
+    id: str | None
+    type: Literal["function"]
+    function: CallFunction
+
+
+class SearchInfo(TypedDict):
+    search_results: list[object]
+
+
+class Message(TypedDict):
+    role: Literal["assistant"]
+    content: str | None  # None only beside tool calls, as a chat client gets it
+    reasoning_content: NotRequired[str]
+    tool_calls: NotRequired[list[ToolCall]]
+    search_info: NotRequired[SearchInfo]
+
+
+class Choice(TypedDict):
+    index: int
+    finish_reason: str | None
+    message: Message
+
+
+class Response(TypedDict):
+    choices: list[Choice]
+    code_runs: list[str]
+
+
+class TrafficRecord(TypedDict):
+    """One line of the traffic log, field by field as docs/traffic-log.md describes it."""
+
+    v: int
+    id: str
+    upstream_request_id: str | None
+    client_request_id: str | None
+    started_at: float
+    endpoint: str
+    model: str | None
+    stream: bool | None
+    status: int
+    outcome: Outcome
+    error: RecordError | None
+    request: object
+    upstream_request: UpstreamRequest | None
+    notes: list[str]
+    translation: Mapping[str, object] | None
+    timings_ms: Timings
+    response: Response
+    usage: UsageObject | None
+    frames: NotRequired[list[Frame]]
+    chunks: NotRequired[list[Item]]
+
+
+@dataclass(frozen=True, slots=True)
+class FinishedExchange:
+    """Everything one exchange tells, typed: metrics and the app log read the attributes, the
+    traffic log gets `record()`."""
+
+    id: str
+    upstream_request_id: str | None
+    client_request_id: str | None
+    started_at: float  # Unix seconds
+    endpoint: str
+    model: str | None
+    stream: bool | None
+    status: int
+    outcome: Outcome
+    error: ProxyError | None
+    timings: Timings
+    summary: ExchangeSummary
+    request: object  # the client's body, as it came
+    upstream_request: UpstreamRequest | None
+    notes: tuple[str, ...]
+    translation: Mapping[str, object] | None  # what a replay needs
+    frames: list[Frame] | None = None  # captured upstream frames
+    chunks: list[Item] | None = None  # captured emitted items
+
+    def record(self) -> TrafficRecord:
+        error = self.error
+        record: TrafficRecord = {
+            "v": RECORD_VERSION,
+            "id": self.id,
+            "upstream_request_id": self.upstream_request_id,
+            "client_request_id": self.client_request_id,
+            "started_at": self.started_at,
+            "endpoint": self.endpoint,
+            "model": self.model,
+            "stream": self.stream,
+            "status": self.status,
+            "outcome": self.outcome,
+            "error": None
+            if error is None
+            else {"type": error.type, "code": error.code, "message": error.message},
+            "request": self.request,
+            "upstream_request": self.upstream_request,
+            "notes": list(self.notes),
+            "translation": self.translation,
+            "timings_ms": self.timings,
+            "response": response_of(self.summary),
+            "usage": usage_of(self.summary),
+        }
+        if self.frames is not None:
+            record["frames"] = self.frames
+        if self.chunks is not None:
+            record["chunks"] = self.chunks
+        return record
+
+
+def response_of(summary: ExchangeSummary) -> Response:
+    """The record's `response`: each choice as a chat client's message, and the code runs."""
+    return {
+        "choices": [
+            {
+                "index": choice.index,
+                "finish_reason": choice.finish_reason,
+                "message": _message(choice),
+            }
+            for choice in summary.choices
+        ],
+        "code_runs": list(summary.code_runs),
+    }
+
+
+def usage_of(summary: ExchangeSummary) -> UsageObject | None:
+    return None if summary.usage is None else usage_object(summary.usage)
+
+
+def _message(choice: ChoiceSummary) -> Message:
+    calls = choice.function_calls
+    message: Message = {"role": "assistant", "content": choice.answer or (None if calls else "")}
+    if choice.reasoning:
+        message["reasoning_content"] = choice.reasoning
+    if calls:
+        message["tool_calls"] = [
+            {
+                "id": call.call_id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments},
+            }
+            for call in calls
+        ]
+    if choice.search_results is not None:
+        message["search_info"] = {"search_results": list(choice.search_results)}
+    return message
 
 
 class ExchangeRecorder:
+    """Collects one exchange's moments as they happen; `finish()` once, at its end."""
+
     def __init__(
         self,
         *,
@@ -40,54 +215,44 @@ class ExchangeRecorder:
         client_request_id: str | None = None,
         capture_frames: bool = False,
         capture_chunks: bool = False,
-        fold: Fold | None = None,
     ) -> None:
         self.exchange_id = exchange_id
+        self._started_at = started_at
+        self._endpoint = endpoint
+        self._client_request_id = client_request_id
         self._clock = clock
         self._t0 = clock()
-        # Summarises the emitted items in chat-completions shape, whichever API they belong to.
-        self._fold: Fold = fold if fold is not None else ChunkFold()
-        self._frames: list[dict[str, Any]] | None = [] if capture_frames else None
-        self._chunks: list[dict[str, Any]] | None = [] if capture_chunks else None
+        self._frames: list[Frame] | None = [] if capture_frames else None
+        self._chunks: list[Item] | None = [] if capture_chunks else None
         self._first_frame: float | None = None
         self._first_byte: float | None = None
-        self._record: dict[str, Any] = {
-            "v": RECORD_VERSION,
-            "id": exchange_id,
-            "upstream_request_id": None,
-            "client_request_id": client_request_id,
-            "started_at": started_at,
-            "endpoint": endpoint,
-            "model": None,
-            "stream": None,
-            "status": None,
-            "outcome": None,
-            "error": None,
-            "request": None,
-            "upstream_request": None,
-            "notes": [],
-            "translation": None,
-        }
+        self._upstream_request_id: str | None = None
+        self._request: object = None
+        self._model: str | None = None
+        self._stream: bool | None = None
+        self._upstream: UpstreamRequest | None = None
+        self._notes: tuple[str, ...] = ()
+        self._translation: Mapping[str, object] | None = None
 
-    def request(self, body: Any) -> None:
-        self._record["request"] = body
+    def request(self, body: object) -> None:
+        self._request = body
         if isinstance(body, dict):
             model = body.get("model")
-            self._record["model"] = model if isinstance(model, str) else None
-            self._record["stream"] = bool(body.get("stream"))
+            self._model = model if isinstance(model, str) else None
+            self._stream = bool(body.get("stream"))
 
     def plan(
         self,
         *,
-        upstream: dict[str, Any] | None,
-        notes: list[str],
-        translation: dict[str, Any],
+        upstream: UpstreamRequest | None,
+        notes: Sequence[str],
+        translation: Mapping[str, object],
     ) -> None:
         """What the proxy sends upstream (None when it answers itself), and what replaying the
         translation needs."""
-        self._record["upstream_request"] = upstream
-        self._record["notes"] = list(notes)
-        self._record["translation"] = translation
+        self._upstream = upstream
+        self._notes = tuple(notes)
+        self._translation = translation
 
     def frames(self, events: list[SSEEvent]) -> None:
         if self._first_frame is None and events:
@@ -97,9 +262,7 @@ class ExchangeRecorder:
                 {"event": e.event, "status": e.status, "data": e.data} for e in events
             )
 
-    def chunks(self, chunks: list[dict[str, Any]]) -> None:
-        for chunk in chunks:
-            self._fold.add(chunk)
+    def chunks(self, chunks: Sequence[Item]) -> None:
         if self._chunks is not None:
             self._chunks.extend(chunks)
 
@@ -109,69 +272,50 @@ class ExchangeRecorder:
 
     def upstream_request_id(self, request_id: str | None) -> None:
         if request_id:
-            self._record["upstream_request_id"] = request_id
+            self._upstream_request_id = request_id
 
     def finish(
         self,
         *,
         status: int,
-        outcome: str,
+        outcome: Outcome,
         error: ProxyError | None = None,
-        code_runs: list[str] | None = None,
-        usage: UsageObject | None = None,
-    ) -> dict[str, Any]:
-        """The complete record. `outcome`: ok, error, cancelled or local (answered locally)."""
-        record = self._record
-        record["status"] = status
-        record["outcome"] = outcome
-        if error is not None:
-            record["error"] = {"type": error.type, "code": error.code, "message": error.message}
-        record["timings_ms"] = {
-            "upstream_first_frame": self._since(self._first_frame),
-            "first_byte": self._since(self._first_byte),
-            "total": self._since(self._clock()),
-        }
-        record["response"] = self._response(code_runs or [])
-        folded_usage = record["response"].pop("usage", None)
-        record["usage"] = usage if usage is not None else folded_usage
-        if self._frames is not None:
-            record["frames"] = self._frames
-        if self._chunks is not None:
-            record["chunks"] = self._chunks
-        return record
+        summary: ExchangeSummary = EMPTY_SUMMARY,
+    ) -> FinishedExchange:
+        """The finished exchange; `summary` is the translation's (empty when none began)."""
+        return FinishedExchange(
+            id=self.exchange_id,
+            upstream_request_id=self._upstream_request_id,
+            client_request_id=self._client_request_id,
+            started_at=self._started_at,
+            endpoint=self._endpoint,
+            model=self._model,
+            stream=self._stream,
+            status=status,
+            outcome=outcome,
+            error=error,
+            timings={
+                "upstream_first_frame": self._since(self._first_frame),
+                "first_byte": self._since(self._first_byte),
+                "total": self._since(self._clock()),
+            },
+            summary=summary,
+            request=self._request,
+            upstream_request=self._upstream,
+            notes=self._notes,
+            translation=self._translation,
+            frames=self._frames,
+            chunks=self._chunks,
+        )
 
     def _since(self, moment: float | None) -> float | None:
         return None if moment is None else round((moment - self._t0) * 1000, 3)
 
-    def _response(self, code_runs: list[str]) -> dict[str, Any]:
-        if self._fold.empty:
-            return {"choices": [], "code_runs": code_runs}
-        completion = self._fold.completion()
-        return {
-            "choices": [
-                {
-                    "index": choice["index"],
-                    "finish_reason": choice["finish_reason"],
-                    "message": choice["message"],
-                }
-                for choice in completion["choices"]
-            ],
-            "code_runs": code_runs,
-            "usage": completion.get("usage"),
-        }
-
 
 class NullRecorder(ExchangeRecorder):
-    """Keeps the summary (status, timings, usage) that metrics and the app log need, but
-    neither folds nor captures: the traffic log is off, so the hot path skips that work."""
+    """For when the traffic log is off: metrics and the app log still get the finished
+    exchange, but nothing is captured, whatever the settings say."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._frames = self._chunks = None
-
-    def frames(self, events: list[SSEEvent]) -> None:
-        if self._first_frame is None and events:
-            self._first_frame = self._clock()
-
-    def chunks(self, chunks: list[dict[str, Any]]) -> None:
-        return None
