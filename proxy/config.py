@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from proxy.chat.code_runs import DEFAULT_FORMAT, FORMATS
-from proxy.chat.request import DEFAULT_MULTIMODAL_MODELS
+from proxy.core.json_types import TYPE_NAMES
+from proxy.core.native_request import DEFAULT_MULTIMODAL_MODELS
 
 REGIONS = {
     "beijing": "https://dashscope.aliyuncs.com",
@@ -228,13 +229,7 @@ def _coerce(where: str, value: Any, kind: type) -> Any:
 
 _BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
-_KIND_NAMES = {
-    int: "an integer",
-    float: "a number",
-    str: "a string",
-    bool: "a boolean",
-    tuple: "a list of strings",
-}
+_KIND_NAMES = {**TYPE_NAMES, tuple: "a list of strings"}
 
 
 def _check_server(server: ServerSettings) -> None:

@@ -7,14 +7,17 @@ from typing import Any
 
 import pytest
 
-from proxy.chat.messages import has_media, translate_messages
-from proxy.chat.request import (
+from proxy.chat.messages import chat_turns
+from proxy.chat.request import translate_chat_request
+from proxy.core.errors import InvalidRequest
+from proxy.core.native_request import (
     MULTIMODAL_GENERATION_PATH,
     TEXT_GENERATION_PATH,
-    TranslationOptions,
-    translate_chat_request,
+    NativeMessage,
+    has_media,
+    native_messages,
 )
-from proxy.core.errors import InvalidRequest
+from proxy.core.plan import TranslationOptions
 
 CACHE = {"type": "ephemeral"}
 IMAGE = "https://example.com/cat.png"
@@ -23,15 +26,14 @@ CALL = {"id": "call_1", "type": "function", "function": {"name": "f", "arguments
 
 def translate(
     *messages: Any, multimodal: bool, preserve_thinking: bool = False
-) -> tuple[list[dict[str, Any]], list[str]]:
+) -> tuple[list[NativeMessage], list[str]]:
+    """Chat messages as the endpoint takes them, and the notes on what changed."""
     notes: list[str] = []
-    out = translate_messages(
-        list(messages), multimodal=multimodal, preserve_thinking=preserve_thinking, notes=notes
-    )
-    return out, notes
+    turns = chat_turns(list(messages), preserve_thinking=preserve_thinking, notes=notes)
+    return native_messages(turns, multimodal=multimodal), notes
 
 
-def one(message: Any, *, multimodal: bool, **kw: Any) -> dict[str, Any]:
+def one(message: Any, *, multimodal: bool, **kw: Any) -> NativeMessage:
     [out], _ = translate(message, multimodal=multimodal, **kw)
     return out
 
@@ -178,14 +180,12 @@ def test_dashscope_video_frame_list_passes_as_is() -> None:
     ],
 )
 def test_has_media(part: dict[str, Any], expected: bool) -> None:
-    assert has_media([{"role": "user", "content": [part]}]) is expected
-    assert has_media([{"role": "user", "content": "x"}, {"role": "user", "content": [part]}]) is (
-        expected
-    )
+    def turns(*messages: Any) -> Any:
+        return chat_turns(list(messages), preserve_thinking=False, notes=[])
 
-
-def test_has_media_tolerates_odd_messages() -> None:
-    assert not has_media(["x", {"role": "user"}, {"role": "user", "content": ["x", None]}])
+    assert has_media(turns({"role": "user", "content": [part]})) is expected
+    later = turns({"role": "user", "content": "x"}, {"role": "user", "content": [part]})
+    assert has_media(later) is expected
 
 
 # ---- cache_control ----------------------------------------------------------------------------

@@ -4,13 +4,15 @@ from typing import Any
 
 import pytest
 
-from proxy.chat.request import TEXT_GENERATION_PATH, translate_chat_request
+from proxy.chat.request import ChatExtras, translate_chat_request
 from proxy.core.errors import InvalidRequest
+from proxy.core.native_request import TEXT_GENERATION_PATH
+from proxy.core.plan import UpstreamPlan
 
 USER = {"role": "user", "content": "hi"}
 
 
-def translate(**body: Any) -> Any:
+def translate(**body: Any) -> UpstreamPlan[ChatExtras]:
     return translate_chat_request({"model": "qwen3-max", "messages": [USER], **body})
 
 
@@ -22,7 +24,7 @@ def test_envelope_always_streams_incrementally_in_message_format() -> None:
         "input": {"messages": [{"role": "user", "content": "hi"}]},
         "parameters": {"result_format": "message", "incremental_output": True},
     }
-    assert (plan.stream, plan.include_usage, plan.notes) == (False, False, [])
+    assert (plan.stream, plan.extras.include_usage, plan.notes) == (False, False, ())
 
 
 def test_seed_request_maps_extras_into_parameters() -> None:
@@ -33,7 +35,7 @@ def test_seed_request_maps_extras_into_parameters() -> None:
         enable_thinking=True,
     )
     assert plan.stream
-    assert plan.include_usage
+    assert plan.extras.include_usage
     assert plan.body["parameters"] == {
         "enable_code_interpreter": True,
         "enable_thinking": True,
@@ -116,7 +118,7 @@ def test_unknown_message_keys_are_reported() -> None:
     plan = translate_chat_request(
         {"model": "m", "messages": [{"role": "user", "content": "x", "name": "bob"}]}
     )
-    assert plan.notes == ["messages[0].name: dropped"]
+    assert plan.notes == ("messages[0].name: dropped",)
 
 
 @pytest.mark.parametrize(
@@ -187,4 +189,4 @@ def test_tools_with_code_interpreter_is_a_clear_400() -> None:
 def test_nulls_are_treated_as_absent() -> None:
     plan = translate(temperature=None, stream=None, stream_options=None, user=None)
     assert "temperature" not in plan.body["parameters"]
-    assert plan.notes == []
+    assert plan.notes == ()

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from proxy.chat.echoes import strip_echoes
 from proxy.chat.request import translate_chat_request
 from proxy.chat.stream import ChunkIdentity
 from proxy.chat.translation import ChatTranslation
+from proxy.core.echoes import strip_echoes
 from tests.contract import check_chunks
 
 USER = {"role": "user", "content": "What is 123**21?"}

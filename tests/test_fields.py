@@ -14,13 +14,10 @@ import pytest
 
 from proxy.chat.code_runs import FORMATS
 from proxy.chat.fields import FIELD_BY_NAME, FIELDS, MESSAGE_ROWS, render_markdown
-from proxy.chat.request import (
-    MULTIMODAL_GENERATION_PATH,
-    TranslationOptions,
-    UpstreamPlan,
-    translate_chat_request,
-)
+from proxy.chat.request import ChatExtras, translate_chat_request
 from proxy.core.errors import InvalidRequest
+from proxy.core.native_request import MULTIMODAL_GENERATION_PATH
+from proxy.core.plan import TranslationOptions, UpstreamPlan
 from proxy.responses import fields as responses_fields
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +28,8 @@ FORCED = {"result_format": "message", "incremental_output": True}
 TOOL_F = {"type": "function", "function": {"name": "f", "parameters": {}}}
 TOOL_G = {"type": "function", "function": {"name": "g", "parameters": {}}}
 NAMED_F = {"type": "function", "function": {"name": "f"}}
-Check = Callable[[UpstreamPlan], None]
+Plan = UpstreamPlan[ChatExtras]
+Check = Callable[[Plan], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +42,7 @@ class Case:
     options: TranslationOptions | None = None
 
 
-def translate(fields: dict[str, Any], options: TranslationOptions | None = None) -> UpstreamPlan:
+def translate(fields: dict[str, Any], options: TranslationOptions | None = None) -> Plan:
     return translate_chat_request({**BASE, **fields}, options or TranslationOptions())
 
 
@@ -93,31 +91,36 @@ SAMPLES: dict[str, Any] = {
 
 
 def parameters(expected: dict[str, Any], *notes: str, absent: tuple[str, ...] = ()) -> Check:
-    def check(plan: UpstreamPlan) -> None:
+    def check(plan: Plan) -> None:
         for key, value in expected.items():
             assert plan.body["parameters"][key] == value, key
             assert type(plan.body["parameters"][key]) is type(value), key
         for key in absent:
             assert key not in plan.body["parameters"], key
-        assert plan.notes == list(notes)
+        assert plan.notes == notes
 
     return check
 
 
 def plan_has(absent: tuple[str, ...] = (), **attributes: Any) -> Check:
-    def check(plan: UpstreamPlan) -> None:
+    def check(plan: Plan) -> None:
+        found = {
+            "stream": plan.stream,
+            "include_usage": plan.extras.include_usage,
+            "code_format": plan.extras.code_format,
+        }
         for key, value in attributes.items():
-            assert getattr(plan, key) == value, key
+            assert found[key] == value, key
         for key in absent:
             assert key not in plan.body["parameters"], key
         assert plan.body["parameters"] == FORCED
-        assert plan.notes == []
+        assert plan.notes == ()
 
     return check
 
 
 def clamped(value: float) -> Check:
-    def check(plan: UpstreamPlan) -> None:
+    def check(plan: Plan) -> None:
         assert plan.body["parameters"]["top_p"] == value
         [note] = plan.notes
         assert note.startswith("top_p:")
@@ -131,19 +134,21 @@ REQUIRED = "tool_choice: required sent as the only tool, by name"
 REQUIRED_AUTO = "tool_choice: required sent as auto (DashScope has no 'required')"
 
 
-def thinking(enabled: bool, budget: int | None) -> Check:
+def thinking(enabled: bool, budget: int | None, note: str) -> Check:
+    """Thinking as expected, and the note that says what was sent for the effort."""
     absent = ("thinking_budget",) if budget is None else ()
     expected: dict[str, Any] = {"enable_thinking": enabled}
     if budget is not None:
         expected["thinking_budget"] = budget
-    return parameters(expected, absent=(*absent, "reasoning_effort"))
+    return parameters(expected, f"reasoning_effort: {note}", absent=(*absent, "reasoning_effort"))
 
 
 def body_has(model: str, messages: list[Any], path: str | None = None) -> Check:
-    def check(plan: UpstreamPlan) -> None:
+    def check(plan: Plan) -> None:
         assert plan.model == plan.body["model"] == model
         assert plan.body["input"]["messages"] == messages
         assert plan.body["parameters"] == FORCED
+        assert plan.notes == ()  # converted: nothing changed, nothing to report
         if path is not None:
             assert plan.path == path
 
@@ -204,31 +209,62 @@ SPECIFIC: list[Case] = [
     Case("tool_choice", {"tool_choice": {"type": "custom", "custom": {"name": "f"}}}, REJECT),
     Case("tool_choice", {"tool_choice": {"type": "allowed_tools", "allowed_tools": {}}}, REJECT),
     Case("tool_choice", {"tool_choice": "any"}, REJECT),
-    Case("reasoning_effort", {"reasoning_effort": "none"}, thinking(False, None)),
-    Case("reasoning_effort", {"reasoning_effort": "minimal"}, thinking(False, None)),
-    Case("reasoning_effort", {"reasoning_effort": "low"}, thinking(True, 1024)),
-    Case("reasoning_effort", {"reasoning_effort": "medium"}, thinking(True, 8192)),
-    Case("reasoning_effort", {"reasoning_effort": "high"}, thinking(True, 32768)),
-    Case("reasoning_effort", {"reasoning_effort": "xhigh"}, thinking(True, None)),
-    Case("reasoning_effort", {"reasoning_effort": "max"}, thinking(True, None)),
+    *[
+        Case("reasoning_effort", {"reasoning_effort": effort}, thinking(enabled, budget, note))
+        for effort, enabled, budget, note in [
+            ("none", False, None, "'none' sent as enable_thinking=false"),
+            ("minimal", False, None, "'minimal' sent as enable_thinking=false"),
+            ("low", True, 1024, "'low' sent as enable_thinking=true, thinking_budget=1024"),
+            ("medium", True, 8192, "'medium' sent as enable_thinking=true, thinking_budget=8192"),
+            ("high", True, 32768, "'high' sent as enable_thinking=true, thinking_budget=32768"),
+            ("xhigh", True, None, "'xhigh' sent as enable_thinking=true"),
+            ("max", True, None, "'max' sent as enable_thinking=true"),
+        ]
+    ],
+    *[
+        Case(
+            "reasoning_effort",
+            fields,
+            thinking(
+                False,
+                32768,
+                "'high' sent as thinking_budget=32768 (the request's enable_thinking wins)",
+            ),
+        )
+        for fields in (
+            {"reasoning_effort": "high", "enable_thinking": False},
+            {"enable_thinking": False, "reasoning_effort": "high"},
+        )
+    ],
+    *[
+        Case(
+            "reasoning_effort",
+            fields,
+            thinking(
+                True, 99, "'low' sent as enable_thinking=true (the request's thinking_budget wins)"
+            ),
+        )
+        for fields in (
+            {"reasoning_effort": "low", "thinking_budget": 99},
+            {"thinking_budget": 99, "reasoning_effort": "low"},
+        )
+    ],
     Case(
         "reasoning_effort",
-        {"reasoning_effort": "high", "enable_thinking": False},
-        thinking(False, 32768),
+        {"thinking_budget": 99, "reasoning_effort": "none"},
+        thinking(False, 99, "'none' sent as enable_thinking=false"),
     ),
     Case(
         "reasoning_effort",
-        {"enable_thinking": False, "reasoning_effort": "high"},
-        thinking(False, 32768),
+        {"reasoning_effort": "xhigh", "enable_thinking": True, "thinking_budget": 99},
+        thinking(True, 99, "'xhigh' not sent (the request's enable_thinking wins)"),
     ),
     Case(
-        "reasoning_effort", {"reasoning_effort": "low", "thinking_budget": 99}, thinking(True, 99)
-    ),
-    Case(
-        "reasoning_effort", {"thinking_budget": 99, "reasoning_effort": "none"}, thinking(False, 99)
-    ),
-    Case(
-        "reasoning_effort", {"thinking_budget": 99, "reasoning_effort": "low"}, thinking(True, 99)
+        "reasoning_effort",
+        {"reasoning_effort": "low", "enable_thinking": False, "thinking_budget": 99},
+        thinking(
+            False, 99, "'low' not sent (the request's enable_thinking and thinking_budget win)"
+        ),
     ),
     Case("reasoning_effort", {"reasoning_effort": "extreme"}, REJECT),
     Case("incremental_output", {"incremental_output": True}, parameters(FORCED)),
@@ -294,10 +330,10 @@ def test_each_field_gets_its_documented_treatment(
         plan = translate({name: value})
         if spec.treatment == "passed":
             assert plan.body["parameters"] == {name: value, **FORCED}
-            assert plan.notes == []
+            assert plan.notes == ()
         else:
             assert plan.body["parameters"] == FORCED
-            assert plan.notes == [f"{name}: dropped ({spec.how})"]
+            assert plan.notes == (f"{name}: dropped ({spec.how})",)
         return
     assert fields is not None, f"{name} is {spec.treatment}: it needs specific cases"
     assert name in fields or name in ("model", "code_interpreter_format")
@@ -321,6 +357,36 @@ def test_every_field_is_covered_by_the_parametrization() -> None:
             assert spec.name in specific, spec.name
             assert spec.name not in SAMPLES, spec.name
     assert set(SAMPLES) | specific == set(FIELD_BY_NAME)
+
+
+# ---- mapped fields: the notes say what was sent ----------------------------------------------
+
+# For every `mapped` row, a request whose value the proxy changes, and the note that says what
+# DashScope got instead.
+CHANGED: dict[str, tuple[dict[str, Any], str]] = {
+    "messages": (
+        {"messages": [{"role": "developer", "content": "be brief"}, USER]},
+        "messages[0].role: developer sent as system",
+    ),
+    "top_p": ({"top_p": 0}, "top_p: 0 clamped to 1e-06 (DashScope accepts (0, 1])"),
+    "tool_choice": ({"tool_choice": "required", "tools": [TOOL_F]}, REQUIRED),
+    "reasoning_effort": (
+        {"reasoning_effort": "low"},
+        "reasoning_effort: 'low' sent as enable_thinking=true, thinking_budget=1024",
+    ),
+}
+
+
+def test_every_mapped_field_has_a_change_to_report() -> None:
+    assert set(CHANGED) == {spec.name for spec in FIELDS if spec.treatment == "mapped"}
+
+
+@pytest.mark.parametrize("name", sorted(CHANGED))
+def test_a_mapped_field_s_change_is_in_the_notes(name: str) -> None:
+    fields, note = CHANGED[name]
+    plan = translate(fields)
+    assert note in plan.notes
+    assert note.startswith(name)
 
 
 # ---- wrong JSON types -------------------------------------------------------------------------
@@ -349,7 +415,7 @@ def test_unknown_keys_pass_through_unchanged() -> None:
     extras = {"vl_high_resolution_images": True, "x_future": {"nested": [1, None]}, "skill": "s"}
     plan = translate(extras)
     assert plan.body["parameters"] == {**extras, **FORCED}
-    assert plan.notes == []
+    assert plan.notes == ()
 
 
 # ---- docs/fields.md ---------------------------------------------------------------------------

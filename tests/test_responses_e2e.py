@@ -410,7 +410,11 @@ def test_a_responses_exchange_is_recorded_and_replays(
     assert record["client_request_id"] == "client-1"
     assert record["upstream_request_id"] == SEED_SINGLE_RUN_ID
     assert record["upstream_request"]["body"]["parameters"]["enable_code_interpreter"] is True
-    assert record["notes"] == ["metadata: dropped (not sent, but repeated on the response)"]
+    assert record["notes"] == [
+        "metadata: dropped (not sent, but repeated on the response)",
+        "tools: code_interpreter also sent as enable_thinking=true (the interpreter runs only "
+        "while thinking)",
+    ]
     assert record["translation"]["api"] == "responses"
     (choice,) = record["response"]["choices"]
     assert choice["finish_reason"] == "stop"

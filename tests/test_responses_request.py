@@ -10,14 +10,15 @@ from typing import Any, TypeVar
 
 import pytest
 
-from proxy.chat.request import (
+from proxy.core.errors import InvalidRequest
+from proxy.core.native_request import (
     MULTIMODAL_GENERATION_PATH,
     TEXT_GENERATION_PATH,
-    UpstreamPlan,
+    NativeMessage,
 )
-from proxy.core.errors import InvalidRequest
+from proxy.core.plan import UpstreamPlan
 from proxy.responses.fields import INPUT_ROWS, RESPONSES_FIELDS, render_markdown
-from proxy.responses.request import translate_responses_request
+from proxy.responses.request import ResponseEcho, translate_responses_request
 
 BASE: dict[str, Any] = {"model": "qwen3-max", "input": "hi"}
 FORCED = {"result_format": "message", "incremental_output": True}
@@ -30,6 +31,10 @@ WEATHER: Any = {
     "strict": True,
 }
 NO_STORE = "the proxy stores nothing, so send the whole conversation in input"
+INTERPRETER_THINKS = (
+    "tools: code_interpreter also sent as enable_thinking=true (the interpreter runs only while "
+    "thinking)"
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 FIELDS_COVERED: set[str] = set()
@@ -48,7 +53,7 @@ def rows(*names: str) -> Callable[[F], F]:
     return lambda test: test
 
 
-def translate(**overrides: Any) -> UpstreamPlan:
+def translate(**overrides: Any) -> UpstreamPlan[ResponseEcho]:
     return translate_responses_request({**BASE, **overrides})
 
 
@@ -57,9 +62,8 @@ def parameters(**overrides: Any) -> dict[str, Any]:
     return parameters
 
 
-def messages(value: Any, **overrides: Any) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = translate(input=value, **overrides).body["input"]["messages"]
-    return found
+def messages(value: Any, **overrides: Any) -> list[NativeMessage]:
+    return translate(input=value, **overrides).body["input"]["messages"]
 
 
 def refused(param: str, match: str | None = None, **overrides: Any) -> InvalidRequest:
@@ -109,7 +113,7 @@ def test_input_string_is_one_user_message_and_is_required() -> None:
     plan = translate()
     assert plan.body["input"]["messages"] == [{"role": "user", "content": "hi"}]
     assert plan.body["parameters"] == FORCED
-    assert plan.notes == []
+    assert plan.notes == ()
     missing: Any
     for missing in (None, []):
         refused("input", input=missing)
@@ -143,13 +147,8 @@ def test_stream_is_the_proxy_s_business() -> None:
 def test_stream_options_are_accepted_and_not_sent() -> None:
     plan = translate(stream=True, stream_options={"include_obfuscation": False})
     assert plan.body["parameters"] == FORCED
-    assert plan.notes == []
+    assert plan.notes == ()
     refused("stream_options", stream_options=True)
-
-
-def test_usage_is_always_asked_for() -> None:
-    assert translate().include_usage is True
-    assert translate(stream=True).include_usage is True
 
 
 @fields("max_output_tokens")
@@ -204,7 +203,7 @@ def test_the_code_interpreter_tool_turns_on_the_interpreter_and_thinking() -> No
         "enable_code_interpreter": True,
         "enable_thinking": True,
     }
-    assert plan.notes == []
+    assert plan.notes == (INTERPRETER_THINKS,)
 
 
 @pytest.mark.parametrize(
@@ -282,9 +281,9 @@ def test_a_function_tool_needs_a_name() -> None:
     ],
 )
 def test_tool_choice(choice: Any, tools: list[Any], sent: Any, note: str | None) -> None:
-    plan = translate(tool_choice=choice, tools=tools)
+    plan = translate(tool_choice=choice, tools=tools, enable_thinking=True)
     assert plan.body["parameters"]["tool_choice"] == sent
-    assert plan.notes == ([note] if note else [])
+    assert plan.notes == ((note,) if note else ())
 
 
 @pytest.mark.parametrize(
@@ -315,10 +314,11 @@ def test_reasoning_effort_maps_onto_thinking() -> None:
 @fields("reasoning")
 def test_reasoning_summary_is_reported() -> None:
     plan = translate(reasoning={"effort": "low", "summary": "auto"})
-    assert plan.notes == [
-        "reasoning.summary: dropped (the full thinking is returned as reasoning_text)"
-    ]
-    assert plan.echo["reasoning"] == {"effort": "low", "summary": "auto"}
+    assert plan.notes == (
+        "reasoning.effort: 'low' sent as enable_thinking=true, thinking_budget=1024",
+        "reasoning.summary: dropped (the full thinking is returned as reasoning_text)",
+    )
+    assert plan.extras["reasoning"] == {"effort": "low", "summary": "auto"}
 
 
 def test_bad_reasoning_names_the_responses_field() -> None:
@@ -344,7 +344,7 @@ def test_text_formats_become_response_format() -> None:
 @fields("text")
 def test_text_verbosity_is_reported_and_bad_formats_refused() -> None:
     plan = translate(text={"verbosity": "low"})
-    assert plan.notes == ["text.verbosity: dropped (no DashScope equivalent)"]
+    assert plan.notes == ("text.verbosity: dropped (no DashScope equivalent)",)
     assert plan.body["parameters"] == FORCED
     refused("text.format", text={"format": {"type": "json_schema", "schema": {}}})
     refused("text.format", text={"format": {"type": "json_schema", "name": "x", "schema": 1}})
@@ -364,12 +364,12 @@ def test_include() -> None:
     assert parameters(include=["message.output_text.logprobs"])["logprobs"] is True
     plan = translate(include=["code_interpreter_call.outputs", "reasoning.encrypted_content"])
     assert plan.body["parameters"] == FORCED
-    assert plan.notes == [
+    assert plan.notes == (
         "include: 'code_interpreter_call.outputs' dropped "
         "(DashScope does not return the interpreter's outputs)",
         "include: 'reasoning.encrypted_content' dropped "
         "(thinking is returned as reasoning_text, not encrypted)",
-    ]
+    )
     (note,) = translate(include=["file_search_call.results"]).notes
     assert note.startswith("include: 'file_search_call.results' dropped")
     refused("include", include="message.output_text.logprobs")
@@ -379,11 +379,11 @@ def test_include() -> None:
 def test_metadata_and_user_are_repeated_not_sent() -> None:
     plan = translate(metadata={"ticket": "42"}, user="u-1")
     assert plan.body["parameters"] == FORCED
-    assert plan.notes == [
+    assert plan.notes == (
         "metadata: dropped (not sent, but repeated on the response)",
         "user: dropped (not sent, but repeated on the response)",
-    ]
-    assert (plan.echo["metadata"], plan.echo["user"]) == ({"ticket": "42"}, "u-1")
+    )
+    assert (plan.extras["metadata"], plan.extras["user"]) == ({"ticket": "42"}, "u-1")
     refused("user", user={"id": "u-1"})
 
 
@@ -421,7 +421,7 @@ def test_reported_fields(name: str, value: Any, why: str) -> None:
 )
 def test_defaults_that_ask_for_nothing_missing_are_silent(name: str, value: Any) -> None:
     plan = translate(**{name: value})
-    assert (plan.notes, plan.body["parameters"]) == ([], FORCED)
+    assert (plan.notes, plan.body["parameters"]) == ((), FORCED)
 
 
 @fields("previous_response_id", "conversation", "prompt", "background")
@@ -466,7 +466,7 @@ def test_the_echo_repeats_what_openai_repeats() -> None:
         parallel_tool_calls=False,
         text={"format": {"type": "json_object"}},
     )
-    assert plan.echo == {
+    assert plan.extras == {
         "instructions": "Be brief.",
         "max_output_tokens": 9,
         "metadata": {},
@@ -527,7 +527,7 @@ def test_a_refusal_in_history_is_assistant_text() -> None:
 def test_the_developer_role_is_sent_as_system_and_reported() -> None:
     plan = translate(input=[{"role": "developer", "content": "rules"}, user("hi")])
     assert plan.body["input"]["messages"][0] == {"role": "system", "content": "rules"}
-    assert plan.notes == ["messages[0].role: developer sent as system"]
+    assert plan.notes == ("input[0].role: developer sent as system",)
 
 
 @rows("`input_image` parts (`image_url`)")
@@ -680,11 +680,12 @@ def test_the_proxy_s_own_items_are_history_not_requests() -> None:
         {"role": "assistant", "content": "It is 7726..."},
         {"role": "user", "content": "And 2**10?"},
     ]
-    assert plan.notes == [
+    assert plan.notes == (
         "input: 2 code_interpreter_call/web_search_call item(s) not sent (DashScope already "
         "ran them)",
         "input: 2 reasoning item(s) not sent",
-    ]
+        INTERPRETER_THINKS,
+    )
     assert plan.local_answer is None
 
 
@@ -700,3 +701,96 @@ def test_the_proxy_s_own_items_are_history_not_requests() -> None:
 )
 def test_items_the_proxy_cannot_send_are_refused_by_position(item: Any, match: str) -> None:
     refused("input[1]", match, input=[user("x"), item])
+
+
+OWN_CALL: Any = {
+    "type": "function_call",
+    "call_id": "call_ci_a1b2c3d4e5f60718_0",
+    "name": "code_interpreter",
+    "arguments": '{"code": "123**21"}',
+}
+OWN_RESULT: Any = {
+    "type": "function_call_output",
+    "call_id": "call_ci_a1b2c3d4e5f60718_0",
+    "output": "Error: code_interpreter is not a valid tool",
+}
+ANSWER = {"role": "assistant", "content": [{"type": "output_text", "text": "It is 7726..."}]}
+
+
+@rows("`function_call` items with the proxy's own `call_ci_` ids, and their outputs")
+def test_the_proxy_s_own_calls_are_removed_and_only_their_results_are_answered_locally() -> None:
+    """A client that replays a chat history (with the proxy's own calls as function calls)
+    gets the same harmless-echo treatment as a chat client."""
+    plan = translate(input=[user("What is 123**21?"), ANSWER, OWN_CALL, OWN_RESULT])
+    assert plan.local_answer == "It is 7726..."
+    assert plan.body["input"]["messages"] == [
+        {"role": "user", "content": "What is 123**21?"},
+        {"role": "assistant", "content": "It is 7726..."},
+    ]
+    assert plan.notes == (
+        "input: removed 1 echoed code_interpreter call(s) and 1 result(s) for them",
+    )
+    follow_up = translate(input=[user("x"), ANSWER, OWN_CALL, OWN_RESULT, user("And 2**10?")])
+    assert follow_up.local_answer is None
+    assert [m["role"] for m in follow_up.body["input"]["messages"]] == ["user", "assistant", "user"]
+
+
+def test_an_image_s_detail_is_reported_and_a_bad_url_refused_by_position() -> None:
+    part = {"type": "input_image", "image_url": "https://example.com/cat.png", "detail": "high"}
+    plan = translate(input=[{"role": "user", "content": [part]}])
+    assert plan.notes == ("input[0].content[0].detail: dropped",)
+    bad = {"role": "user", "content": [{**part, "image_url": "ftp://example.com/cat.png"}]}
+    error = refused("input[1].content[0].image_url", input=[user("x"), bad])
+    assert "http(s)" in error.message
+
+
+# ---- mapped fields: the notes say what was sent ----------------------------------------------
+
+# For every `mapped` row, a request whose value the proxy changes, and the note that says what
+# DashScope got instead.
+CHANGED: dict[str, tuple[dict[str, Any], str]] = {
+    "input": (
+        {"input": [{"role": "developer", "content": "rules"}, user("hi")]},
+        "input[0].role: developer sent as system",
+    ),
+    "top_p": ({"top_p": 2}, "top_p: 2 clamped to 1.0 (DashScope accepts (0, 1])"),
+    "tools": ({"tools": [CODE_INTERPRETER]}, INTERPRETER_THINKS),
+    "tool_choice": (
+        {"tool_choice": "required", "tools": [WEATHER, {**WEATHER, "name": "other"}]},
+        "tool_choice: required sent as auto (DashScope has no 'required')",
+    ),
+    "reasoning": (
+        {"reasoning": {"effort": "medium"}},
+        "reasoning.effort: 'medium' sent as enable_thinking=true, thinking_budget=8192",
+    ),
+    "text": ({"text": {"verbosity": "high"}}, "text.verbosity: dropped (no DashScope equivalent)"),
+    "include": (
+        {"include": ["reasoning.encrypted_content"]},
+        "include: 'reasoning.encrypted_content' dropped "
+        "(thinking is returned as reasoning_text, not encrypted)",
+    ),
+}
+
+
+def test_every_mapped_field_has_a_change_to_report() -> None:
+    assert set(CHANGED) == {spec.name for spec in RESPONSES_FIELDS if spec.treatment == "mapped"}
+
+
+@pytest.mark.parametrize("name", sorted(CHANGED))
+def test_a_mapped_field_s_change_is_in_the_notes(name: str) -> None:
+    fields, note = CHANGED[name]
+    assert note in translate(**fields).notes
+    assert note.startswith(name)
+
+
+@pytest.mark.parametrize(
+    "name", sorted(spec.name for spec in RESPONSES_FIELDS if spec.treatment == "converted")
+)
+def test_a_converted_field_changes_nothing_worth_a_note(name: str) -> None:
+    sample: dict[str, Any] = {
+        "model": {"model": "qwen-plus"},
+        "instructions": {"instructions": "Be brief."},
+        "max_output_tokens": {"max_output_tokens": 64},
+        "top_logprobs": {"top_logprobs": 2},
+    }
+    assert translate(**sample[name]).notes == ()

@@ -15,7 +15,7 @@ from typing import Any
 
 from proxy.chat.code_runs import CODE_INTERPRETER_TOOL
 from proxy.core.errors import InvalidRequest
-from proxy.responses.input import input_messages
+from proxy.responses.input import input_turns
 
 Record = dict[str, Any]
 
@@ -105,7 +105,7 @@ def request_messages(record: Record) -> list[dict[str, Any]]:
     if "input" in body and "messages" not in body:
         instructions = body.get("instructions")
         try:
-            messages = input_messages(
+            messages = input_turns(
                 body["input"], instructions if isinstance(instructions, str) else None, []
             )
         except InvalidRequest:  # the record of a refused request: nothing to show
@@ -120,11 +120,12 @@ def content_text(content: Any) -> str:
     pieces: list[str] = []
     for part in _list(content):
         part = _dict(part)
-        kind = text(part.get("type"))
+        # A chat part names its kind in `type`; a native part (`{"image": url}`) by its key.
+        kind = text(part.get("type")) or next((k for k in ("image", "video") if k in part), "")
         if kind == "text" or "text" in part:
             pieces.append(text(part.get("text")))
         elif kind:
-            url = text(_dict(part.get(kind)).get("url"))
+            url = text(part.get(kind)) or text(_dict(part.get(kind)).get("url"))
             label = url if len(url) <= 60 else url[:57] + "..."
             pieces.append(f"[{kind}{': ' + label if label else ''}]")
     return "\n".join(pieces)

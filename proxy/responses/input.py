@@ -1,154 +1,166 @@
-"""A Responses API `input` -> chat-completions messages (sans-I/O).
+"""A Responses API `input` -> native turns (sans-I/O).
 
-The Responses API sends a conversation as a list of items; the chat translator already knows
-how to send messages to DashScope, so items become the messages a chat client would have sent.
-Items the proxy itself produced for server-side tools (`code_interpreter_call`,
-`web_search_call`) are history, never requests: DashScope already ran them, so they are not
-sent, and code never runs again because of them. Reasoning items are not sent either.
+The Responses API sends a conversation as a list of items; they become native turns (messages
+whose content is still a list of parts; `proxy/core/native_request.py` gives them the form of
+their endpoint). Consecutive assistant items (text, function calls) are one turn. Items the
+proxy itself produced for server-side tools (`code_interpreter_call`, `web_search_call`) are
+history, never requests: DashScope already ran them, so they are not sent, and code never runs
+again because of them. Reasoning items are not sent either.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
-from proxy.chat.messages import json_type
 from proxy.core.errors import InvalidRequest
+from proxy.core.json_types import json_type
+from proxy.core.native_request import NativePart, NativeRole, Turn, media_url, tool_call
 
-_ROLES = ("user", "system", "developer", "assistant")
+_ROLES: dict[str, NativeRole] = {
+    "user": "user",
+    "system": "system",
+    "developer": "system",  # DashScope has no developer role: reported
+    "assistant": "assistant",
+}
 _HOSTED = ("code_interpreter_call", "web_search_call")
 _TEXT_PARTS = ("input_text", "output_text", "text")
 
 
-def input_messages(value: Any, instructions: str | None, notes: list[str]) -> list[Any]:
-    messages: list[Any] = []
+def input_turns(value: Any, instructions: str | None, notes: list[str]) -> list[Turn]:
+    reader = _Reader()
     if instructions:
-        messages.append({"role": "system", "content": instructions})
+        reader.turns.append({"role": "system", "content": [{"text": instructions}]})
     if isinstance(value, str):
-        messages.append({"role": "user", "content": value})
-        return messages
+        reader.turns.append({"role": "user", "content": [{"text": value}]})
+        return reader.turns
     if not isinstance(value, list) or not value:
         raise InvalidRequest(
             "'input' is required: a string or a non-empty array of items.", param="input"
         )
-    skipped = {"hosted": 0, "reasoning": 0}
     for index, item in enumerate(value):
-        _add_item(messages, item, f"input[{index}]", skipped)
-    if skipped["hosted"]:
+        reader.item(item, f"input[{index}]")
+    notes.extend(reader.notes)
+    if reader.hosted:
         notes.append(
-            f"input: {skipped['hosted']} code_interpreter_call/web_search_call item(s) not "
+            f"input: {reader.hosted} code_interpreter_call/web_search_call item(s) not "
             "sent (DashScope already ran them)"
         )
-    if skipped["reasoning"]:
-        notes.append(f"input: {skipped['reasoning']} reasoning item(s) not sent")
-    return _close_assistants(messages)
+    if reader.reasoning:
+        notes.append(f"input: {reader.reasoning} reasoning item(s) not sent")
+    return reader.close()
 
 
-def _add_item(messages: list[Any], item: Any, where: str, skipped: dict[str, int]) -> None:
-    if not isinstance(item, dict):
-        raise InvalidRequest(f"'{where}' must be an object, got {json_type(item)}.", param=where)
-    kind = item.get("type", "message" if "role" in item else None)
-    if kind == "message":
-        _message(messages, item, where)
-    elif kind == "function_call":
-        _assistant(messages)["tool_calls"].append(_function_call(item, where))
-    elif kind == "function_call_output":
-        call_id = _string(item, "call_id", where)
-        output = _content_text(item.get("output"), f"{where}.output")
-        messages.append({"role": "tool", "tool_call_id": call_id, "content": output})
-    elif kind in _HOSTED:
-        skipped["hosted"] += 1
-    elif kind == "reasoning":
-        skipped["reasoning"] += 1
-    elif kind == "item_reference":
+@dataclass(slots=True)
+class _Reader:
+    """The turns read so far; the last one stays open while assistant items follow."""
+
+    turns: list[Turn] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    hosted: int = 0
+    reasoning: int = 0
+    _assistant: Turn | None = None  # the assistant turn consecutive assistant items extend
+
+    def item(self, item: Any, where: str) -> None:
+        if not isinstance(item, dict):
+            raise InvalidRequest(
+                f"'{where}' must be an object, got {json_type(item)}.", param=where
+            )
+        kind = item.get("type", "message" if "role" in item else None)
+        if kind == "message":
+            self._message(item, where)
+        elif kind == "function_call":
+            self._call(item, where)
+        elif kind == "function_call_output":
+            call_id = _string(item, "call_id", where)
+            output = _content_text(item.get("output"), f"{where}.output")
+            self._append({"role": "tool", "content": [{"text": output}], "tool_call_id": call_id})
+        elif kind in _HOSTED:
+            self.hosted += 1
+        elif kind == "reasoning":
+            self.reasoning += 1
+        elif kind == "item_reference":
+            raise InvalidRequest(
+                f"'{where}': item references need stored responses, and the proxy stores "
+                "nothing; send the items themselves.",
+                param=where,
+            )
+        else:
+            raise InvalidRequest(
+                f"'{where}' has type {kind!r}; the proxy takes message, function_call, "
+                "function_call_output, reasoning and code_interpreter_call items.",
+                param=where,
+            )
+
+    def close(self) -> list[Turn]:
+        """The turns as DashScope takes them: no empty `tool_calls`."""
+        for turn in self.turns:
+            if turn["role"] == "assistant" and not turn.get("tool_calls"):
+                turn.pop("tool_calls", None)
+        return self.turns
+
+    def _message(self, item: dict[str, Any], where: str) -> None:
+        role = item.get("role")
+        if not isinstance(role, str) or role not in _ROLES:
+            raise InvalidRequest(
+                f"'{where}.role' must be one of {', '.join(_ROLES)}.", param=f"{where}.role"
+            )
+        if role == "developer":
+            self.notes.append(f"{where}.role: developer sent as system")
+        content = item.get("content")
+        if role == "assistant":
+            text = _content_text(content, f"{where}.content")
+            self._open_assistant()["content"][0]["text"] += text
+        elif isinstance(content, str):
+            self._append({"role": _ROLES[role], "content": [{"text": content}]})
+        elif isinstance(content, list):
+            parts = [self._part(part, f"{where}.content[{i}]") for i, part in enumerate(content)]
+            self._append({"role": _ROLES[role], "content": parts})
+        else:
+            raise InvalidRequest(
+                f"'{where}.content' must be a string or an array of parts.",
+                param=f"{where}.content",
+            )
+
+    def _call(self, item: dict[str, Any], where: str) -> None:
+        arguments = item.get("arguments", "")
+        if not isinstance(arguments, str):
+            raise InvalidRequest(
+                f"'{where}.arguments' must be a string of JSON.", param=f"{where}.arguments"
+            )
+        call_id, name = _string(item, "call_id", where), _string(item, "name", where)
+        self._open_assistant()["tool_calls"].append(tool_call(call_id, name, arguments))
+
+    def _open_assistant(self) -> Turn:
+        """The assistant turn being built: one text part and a call list, until `close`."""
+        if self._assistant is None:
+            self._assistant = {"role": "assistant", "content": [{"text": ""}], "tool_calls": []}
+            self.turns.append(self._assistant)
+        return self._assistant
+
+    def _append(self, turn: Turn) -> None:
+        self._assistant = None
+        self.turns.append(turn)
+
+    def _part(self, part: Any, where: str) -> NativePart:
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind in _TEXT_PARTS and isinstance(part.get("text"), str):
+            return {"text": part["text"]}
+        if kind == "input_image" and isinstance(part.get("image_url"), str):
+            name = f"{where}.image_url"
+            if part.get("detail") is not None:
+                self.notes.append(f"{where}.detail: dropped")
+            return {"image": media_url(part["image_url"], name, name)}
+        if kind == "input_image":
+            raise InvalidRequest(
+                f"'{where}': images need an `image_url` (a URL or a data: URL); file ids live "
+                "in OpenAI's file store.",
+                param=where,
+            )
         raise InvalidRequest(
-            f"'{where}': item references need stored responses, and the proxy stores nothing; "
-            "send the items themselves.",
+            f"'{where}' has type {kind!r}; the proxy takes input_text and input_image parts.",
             param=where,
         )
-    else:
-        raise InvalidRequest(
-            f"'{where}' has type {kind!r}; the proxy takes message, function_call, "
-            "function_call_output, reasoning and code_interpreter_call items.",
-            param=where,
-        )
-
-
-def _message(messages: list[Any], item: dict[str, Any], where: str) -> None:
-    role = item.get("role")
-    if role not in _ROLES:
-        raise InvalidRequest(
-            f"'{where}.role' must be one of {', '.join(_ROLES)}.", param=f"{where}.role"
-        )
-    content = item.get("content")
-    if role == "assistant":
-        text = _content_text(content, f"{where}.content")
-        message = _assistant(messages)
-        message["content"] = (message["content"] or "") + text
-        return
-    if isinstance(content, str):
-        messages.append({"role": role, "content": content})
-        return
-    if not isinstance(content, list):
-        raise InvalidRequest(
-            f"'{where}.content' must be a string or an array of parts.", param=f"{where}.content"
-        )
-    parts = [_part(part, f"{where}.content[{i}]") for i, part in enumerate(content)]
-    messages.append({"role": role, "content": parts})
-
-
-def _assistant(messages: list[Any]) -> dict[str, Any]:
-    """The assistant message being built: consecutive assistant items are one chat turn."""
-    last = messages[-1] if messages else None
-    if isinstance(last, dict) and last.get("role") == "assistant" and "tool_calls" in last:
-        return last
-    message: dict[str, Any] = {"role": "assistant", "content": None, "tool_calls": []}
-    messages.append(message)
-    return message
-
-
-def _close_assistants(messages: list[Any]) -> list[Any]:
-    """The messages as a chat client sends them: no empty `tool_calls`, no null-only turns."""
-    closed: list[Any] = []
-    for message in messages:
-        if isinstance(message, dict) and message.get("role") == "assistant":
-            message = {k: v for k, v in message.items() if v or k == "role"}
-            message.setdefault("content", "")
-        closed.append(message)
-    return closed
-
-
-def _function_call(item: dict[str, Any], where: str) -> dict[str, Any]:
-    arguments = item.get("arguments", "")
-    if not isinstance(arguments, str):
-        raise InvalidRequest(
-            f"'{where}.arguments' must be a string of JSON.", param=f"{where}.arguments"
-        )
-    return {
-        "id": _string(item, "call_id", where),
-        "type": "function",
-        "function": {"name": _string(item, "name", where), "arguments": arguments},
-    }
-
-
-def _part(part: Any, where: str) -> dict[str, Any]:
-    kind = part.get("type") if isinstance(part, dict) else None
-    if kind in _TEXT_PARTS and isinstance(part.get("text"), str):
-        return {"type": "text", "text": part["text"]}
-    if kind == "input_image" and isinstance(part.get("image_url"), str):
-        image: dict[str, Any] = {"url": part["image_url"]}
-        if isinstance(part.get("detail"), str):
-            image["detail"] = part["detail"]
-        return {"type": "image_url", "image_url": image}
-    if kind == "input_image":
-        raise InvalidRequest(
-            f"'{where}': images need an `image_url` (a URL or a data: URL); file ids live in "
-            "OpenAI's file store.",
-            param=where,
-        )
-    raise InvalidRequest(
-        f"'{where}' has type {kind!r}; the proxy takes input_text and input_image parts.",
-        param=where,
-    )
 
 
 def _content_text(content: Any, where: str) -> str:

@@ -1,10 +1,10 @@
 """OpenAI Responses API request -> DashScope native request (sans-I/O).
 
-A Responses request becomes the chat-completions request that means the same, and the chat
-translator does the rest: one upstream path and one set of rules for both APIs (why:
-docs/architecture.md).
-`proxy/responses_fields.py` says what happens to every field. Validation happens here, before
-any response starts, so a bad request is a real 400 naming the problem.
+`proxy/responses/fields.py` says what happens to every field; its rows become native
+parameters here, with the rules chat completions shares (`proxy/core/parameters.py`), and the
+input items become native turns (`proxy/responses/input.py`). Validation happens here, before
+any response starts, so a bad request is a real 400 naming the problem; every value the proxy
+changes or drops is reported in the notes.
 """
 
 from __future__ import annotations
@@ -12,63 +12,81 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from proxy.chat.fields import check_type
-from proxy.chat.request import TranslationOptions, UpstreamPlan, translate_chat_request
+from proxy.core.echoes import strip_echoes
 from proxy.core.errors import InvalidRequest
+from proxy.core.fields import STR, check_type
+from proxy.core.native_request import native_request
+from proxy.core.parameters import (
+    EFFORTS,
+    Draft,
+    check_exclusive,
+    clamp_top_p,
+    exclusive_tools,
+    native_parameter,
+    required_model,
+    set_thinking,
+    set_tool_choice,
+)
+from proxy.core.plan import TranslationOptions, UpstreamPlan
 from proxy.responses.fields import RESPONSES_FIELD_BY_NAME
-from proxy.responses.input import input_messages
+from proxy.responses.input import input_turns
+
+# The request fields a Response object repeats (its `echo`), as OpenAI returns them.
+ResponseEcho = dict[str, Any]
+Mapper = Callable[[Any, Draft], None]
 
 # Values that ask for nothing the proxy lacks: not worth a note.
 _DEFAULTS: dict[str, Any] = {"store": False, "truncation": "disabled", "background": False}
-_NO_THINKING = ("none", "minimal")
-_EFFORTS = (
-    "none",
-    "minimal",
-    "low",
-    "medium",
-    "high",
-    "xhigh",
-    "max",
-)  # as chat's reasoning_effort
 _INCLUDE_NOTES = {
     "code_interpreter_call.outputs": "DashScope does not return the interpreter's outputs",
     "reasoning.encrypted_content": "thinking is returned as reasoning_text, not encrypted",
 }
 
-Mapper = Callable[[Any, dict[str, Any], list[str]], None]
-
 
 def translate_responses_request(
     body: Any, options: TranslationOptions | None = None
-) -> UpstreamPlan:
+) -> UpstreamPlan[ResponseEcho]:
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
-    notes: list[str] = []
-    chat: dict[str, Any] = {}
+    draft = Draft(body)
     for key, value in body.items():
-        spec = RESPONSES_FIELD_BY_NAME.get(key)
-        if spec is None:  # unknown: a DashScope extra, sent on as in chat completions
-            chat[key] = value
-            continue
-        if value is None or _DEFAULTS.get(key, ...) == value:
-            continue
-        check_type(value, spec.types, key)
-        if spec.treatment == "refused":
-            raise InvalidRequest(f"'{key}' is not supported: {_plain(spec.how)}.", param=key)
-        if spec.treatment == "reported":
-            notes.append(f"{key}: dropped ({_plain(spec.how)})")
-        elif key in _MAPPERS:
-            _MAPPERS[key](value, chat, notes)
-        elif spec.treatment == "passed":
-            chat[key] = value
-    _code_interpreter(body, chat)
-    instructions = body.get("instructions")
-    chat["messages"] = input_messages(body.get("input"), instructions, notes)
-    plan = translate_chat_request(chat, options or TranslationOptions())
-    plan.notes[:0] = notes
-    plan.include_usage = True  # the Response object always carries usage
-    plan.echo = _echo(body)
-    return plan
+        _field(key, value, draft)
+    model = required_model(body)
+    turns = input_turns(body.get("input"), body.get("instructions"), draft.notes)
+    echoes = strip_echoes(turns)
+    draft.notes.extend(echoes.notes("input"))
+    _code_interpreter_thinking(draft)
+    check_exclusive(draft.parameters)
+    multimodal_models = (options or TranslationOptions()).multimodal_models
+    path, native = native_request(model, echoes.messages, draft.finish(), multimodal_models)
+    return UpstreamPlan(
+        model=model,
+        path=path,
+        body=native,
+        stream=bool(body.get("stream")),
+        extras=_echo(body),
+        notes=tuple(draft.notes),
+        local_answer=echoes.local_answer,
+    )
+
+
+def _field(key: str, value: Any, draft: Draft) -> None:
+    spec = RESPONSES_FIELD_BY_NAME.get(key)
+    if spec is None:  # DashScope's own parameters, and extras, as in chat completions
+        native_parameter(key, value, draft)
+        return
+    if value is None or _DEFAULTS.get(key, ...) == value:
+        return
+    check_type(value, spec.types, key)
+    if spec.treatment == "refused":
+        raise InvalidRequest(f"'{key}' is not supported: {_plain(spec.how)}.", param=key)
+    if spec.treatment == "reported":
+        draft.notes.append(f"{key}: dropped ({_plain(spec.how)})")
+    elif key in _MAPPERS:
+        _MAPPERS[key](value, draft)
+    elif spec.treatment == "passed":
+        draft.parameters[key] = value
+    # The rest (`model`, `input`, `instructions`, `stream`, ...) is read where it is used.
 
 
 def _plain(how: str) -> str:
@@ -76,18 +94,18 @@ def _plain(how: str) -> str:
 
 
 def _set(name: str) -> Mapper:
-    def mapper(value: Any, chat: dict[str, Any], notes: list[str]) -> None:
-        chat[name] = value
+    def mapper(value: Any, draft: Draft) -> None:
+        draft.parameters[name] = value
 
     return mapper
 
 
-def _tools(value: Any, chat: dict[str, Any], notes: list[str]) -> None:
+def _tools(value: Any, draft: Draft) -> None:
     functions: list[dict[str, Any]] = []
     for i, tool in enumerate(value):
         kind = tool.get("type") if isinstance(tool, dict) else None
         if kind == "code_interpreter":
-            chat["enable_code_interpreter"] = True
+            draft.parameters["enable_code_interpreter"] = True
         elif kind == "function":
             functions.append(_function_tool(tool, f"tools[{i}]"))
         else:
@@ -96,14 +114,10 @@ def _tools(value: Any, chat: dict[str, Any], notes: list[str]) -> None:
                 "code_interpreter.",
                 param=f"tools[{i}]",
             )
-    if functions and chat.get("enable_code_interpreter"):
-        raise InvalidRequest(
-            "'tools' cannot combine function tools with code_interpreter: DashScope's code "
-            "interpreter and function calling are mutually exclusive. Send one or the other.",
-            param="tools",
-        )
+    if functions and draft.parameters.get("enable_code_interpreter"):
+        raise exclusive_tools("cannot combine function tools with code_interpreter")
     if functions:
-        chat["tools"] = functions
+        draft.parameters["tools"] = functions
 
 
 def _function_tool(tool: dict[str, Any], where: str) -> dict[str, Any]:
@@ -117,16 +131,26 @@ def _function_tool(tool: dict[str, Any], where: str) -> dict[str, Any]:
     return {"type": "function", "function": function}
 
 
-def _tool_choice(value: Any, chat: dict[str, Any], notes: list[str]) -> None:
+def _function_names(tools: Any) -> list[str | None]:
+    """The function tools' names, as a chat request would list them."""
+    if not isinstance(tools, list):
+        return []
+    return [
+        name if isinstance(name := tool.get("name"), str) else None
+        for tool in tools
+        if isinstance(tool, dict) and tool.get("type") == "function"
+    ]
+
+
+def _tool_choice(value: Any, draft: Draft) -> None:
+    kind = value.get("type") if isinstance(value, dict) else None
     if isinstance(value, str):
-        chat["tool_choice"] = value  # the chat translator checks the value
-        return
-    kind = value.get("type")
-    if kind == "function" and isinstance(value.get("name"), str):
-        chat["tool_choice"] = {"type": "function", "function": {"name": value["name"]}}
+        set_tool_choice(value, _function_names(draft.body.get("tools")), draft)
+    elif kind == "function" and isinstance(value.get("name"), str):
+        draft.parameters["tool_choice"] = {"type": "function", "function": {"name": value["name"]}}
     elif kind == "code_interpreter":
-        chat["tool_choice"] = "auto"
-        notes.append("tool_choice: code_interpreter sent as auto (DashScope cannot force it)")
+        draft.parameters["tool_choice"] = "auto"
+        draft.notes.append("tool_choice: code_interpreter sent as auto (DashScope cannot force it)")
     else:
         raise InvalidRequest(
             "'tool_choice' must be auto, none, required, a function by name, or code_interpreter.",
@@ -134,31 +158,41 @@ def _tool_choice(value: Any, chat: dict[str, Any], notes: list[str]) -> None:
         )
 
 
-def _reasoning(value: Any, chat: dict[str, Any], notes: list[str]) -> None:
+def _reasoning(value: Any, draft: Draft) -> None:
     effort = value.get("effort")
     if effort is not None:
-        check_type(effort, (str,), "reasoning.effort")
-        if effort not in _EFFORTS:
-            # Checked here: the chat translator's 400 would name `reasoning_effort`, a field
-            # Responses clients never sent.
-            raise InvalidRequest(
-                f"'reasoning.effort' must be one of {', '.join(_EFFORTS)}.",
-                param="reasoning.effort",
-            )
-        chat["reasoning_effort"] = effort
+        check_type(effort, STR, "reasoning.effort")
+        set_thinking(effort, "reasoning.effort", draft)
     if value.get("summary") is not None:
-        notes.append("reasoning.summary: dropped (the full thinking is returned as reasoning_text)")
+        draft.notes.append(
+            "reasoning.summary: dropped (the full thinking is returned as reasoning_text)"
+        )
 
 
-def _text(value: Any, chat: dict[str, Any], notes: list[str]) -> None:
+def _code_interpreter_thinking(draft: Draft) -> None:
+    """The interpreter runs only while thinking, so asking for it turns thinking on, unless the
+    request says otherwise."""
+    if not draft.parameters.get("enable_code_interpreter") or "enable_thinking" in draft.body:
+        return
+    effort = (draft.body.get("reasoning") or {}).get("effort")
+    if effort is None or EFFORTS[effort][0]:
+        if not draft.parameters.get("enable_thinking"):
+            draft.notes.append(
+                "tools: code_interpreter also sent as enable_thinking=true (the interpreter "
+                "runs only while thinking)"
+            )
+        draft.parameters["enable_thinking"] = True
+
+
+def _text(value: Any, draft: Draft) -> None:
     if value.get("verbosity") is not None:
-        notes.append("text.verbosity: dropped (no DashScope equivalent)")
+        draft.notes.append("text.verbosity: dropped (no DashScope equivalent)")
     fmt = value.get("format")
     if fmt is None:
         return
     kind = fmt.get("type") if isinstance(fmt, dict) else None
     if kind == "json_object":
-        chat["response_format"] = {"type": "json_object"}
+        draft.parameters["response_format"] = {"type": "json_object"}
     elif kind == "json_schema":
         schema = {k: v for k, v in fmt.items() if k != "type"}
         if not isinstance(schema.get("name"), str) or not isinstance(schema.get("schema"), dict):
@@ -166,37 +200,28 @@ def _text(value: Any, chat: dict[str, Any], notes: list[str]) -> None:
                 "'text.format' of type json_schema needs a `name` and a `schema` object.",
                 param="text.format",
             )
-        chat["response_format"] = {"type": "json_schema", "json_schema": schema}
+        draft.parameters["response_format"] = {"type": "json_schema", "json_schema": schema}
     elif kind != "text":
         raise InvalidRequest(
             "'text.format.type' must be text, json_object or json_schema.", param="text.format"
         )
 
 
-def _top_logprobs(value: Any, chat: dict[str, Any], notes: list[str]) -> None:
-    chat["logprobs"] = True
-    chat["top_logprobs"] = value
+def _top_logprobs(value: Any, draft: Draft) -> None:
+    draft.parameters["logprobs"] = True
+    draft.parameters["top_logprobs"] = value
 
 
-def _include(value: Any, chat: dict[str, Any], notes: list[str]) -> None:
+def _include(value: Any, draft: Draft) -> None:
     for entry in value:
         if entry == "message.output_text.logprobs":
-            chat["logprobs"] = True
+            draft.parameters["logprobs"] = True
         else:
             why = _INCLUDE_NOTES.get(entry, "not available") if isinstance(entry, str) else ""
-            notes.append(f"include: {entry!r} dropped ({why or 'not a string'})")
+            draft.notes.append(f"include: {entry!r} dropped ({why or 'not a string'})")
 
 
-def _code_interpreter(body: dict[str, Any], chat: dict[str, Any]) -> None:
-    """The interpreter runs only while thinking, so asking for it turns thinking on, unless the
-    request says otherwise."""
-    if not chat.get("enable_code_interpreter") or "enable_thinking" in body:
-        return
-    if chat.get("reasoning_effort") not in _NO_THINKING:
-        chat["enable_thinking"] = True
-
-
-def _echo(body: dict[str, Any]) -> dict[str, Any]:
+def _echo(body: dict[str, Any]) -> ResponseEcho:
     """The request fields a Response object repeats, as OpenAI returns them."""
     reasoning = body.get("reasoning") or {}
     return {
@@ -219,10 +244,8 @@ def _echo(body: dict[str, Any]) -> dict[str, Any]:
 
 
 _MAPPERS: dict[str, Mapper] = {
-    "model": _set("model"),
-    "stream": _set("stream"),
     "max_output_tokens": _set("max_tokens"),
-    "top_p": _set("top_p"),
+    "top_p": clamp_top_p,
     "tools": _tools,
     "tool_choice": _tool_choice,
     "reasoning": _reasoning,

@@ -10,13 +10,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from proxy.chat.fold import fold_chunks
-from proxy.chat.request import TranslationOptions, UpstreamPlan, translate_chat_request
+from proxy.chat.request import ChatExtras, translate_chat_request
 from proxy.chat.stream import ChunkIdentity
 from proxy.chat.translation import ChatTranslation
+from proxy.core.echoes import CALL_ID_PREFIX
+from proxy.core.plan import TranslationOptions, UpstreamPlan
 from proxy.core.sse import DONE, encode_data, encode_named
 from proxy.core.translation import Item, Translation
 from proxy.responses.fold import final_response
-from proxy.responses.request import translate_responses_request
+from proxy.responses.request import ResponseEcho, translate_responses_request
 from proxy.responses.stream import ResponseIdentity
 from proxy.responses.translation import ResponsesTranslation
 
@@ -24,9 +26,9 @@ from proxy.responses.translation import ResponsesTranslation
 @dataclass(frozen=True, slots=True)
 class Api:
     name: str
-    translate: Callable[[Any, TranslationOptions], UpstreamPlan]
+    translate: Callable[[Any, TranslationOptions], UpstreamPlan[Any]]
     # (exchange id, plan, creation time in Unix seconds) -> the translation of this exchange.
-    translation: Callable[[str, UpstreamPlan, int], Translation]
+    translation: Callable[[str, UpstreamPlan[Any], int], Translation]
     reply: Callable[[list[Item]], Item]  # all items -> the non-stream body
     encode: Callable[[Item], bytes]
     trailer: bytes  # after the last item of a stream
@@ -34,25 +36,31 @@ class Api:
     restore: Callable[[dict[str, Any]], Translation]
 
 
-def _chat_translation(exchange_id: str, plan: UpstreamPlan, created: int) -> Translation:
+def _chat_translation(
+    exchange_id: str, plan: UpstreamPlan[ChatExtras], created: int
+) -> Translation:
     identity = ChunkIdentity(
         id=f"chatcmpl-{exchange_id}",
         created=created,
         model=plan.model,
-        call_id_prefix=f"call_ci_{exchange_id[:16]}_",
+        call_id_prefix=f"{CALL_ID_PREFIX}{exchange_id[:16]}_",
     )
     return ChatTranslation(
-        identity, include_usage=plan.include_usage or not plan.stream, code_format=plan.code_format
+        identity,
+        include_usage=plan.extras.include_usage or not plan.stream,
+        code_format=plan.extras.code_format,
     )
 
 
-def _responses_translation(exchange_id: str, plan: UpstreamPlan, created: int) -> Translation:
+def _responses_translation(
+    exchange_id: str, plan: UpstreamPlan[ResponseEcho], created: int
+) -> Translation:
     identity = ResponseIdentity(
         id=f"resp_{exchange_id}",
         created_at=created,
         model=plan.model,
         item_prefix=exchange_id[:16],
-        echo=plan.echo,
+        echo=plan.extras,
     )
     return ResponsesTranslation(identity)
 

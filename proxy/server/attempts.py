@@ -13,9 +13,9 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from proxy.core.errors import ProxyError
+from proxy.core.native_request import NativeRequest
 from proxy.core.retry import RetryPolicy, retry_delay
 from proxy.core.sse import SSEEvent
 from proxy.core.translation import Item
@@ -26,7 +26,7 @@ from proxy.server.upstream import UpstreamClient, UpstreamStream
 @dataclass(frozen=True, slots=True)
 class UpstreamCall:
     path: str
-    body: dict[str, Any]
+    body: NativeRequest
     key: str
     headers: dict[str, str]
 

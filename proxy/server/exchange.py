@@ -20,7 +20,6 @@ from typing import Any
 
 import orjson
 
-from proxy.chat.request import TranslationOptions, UpstreamPlan
 from proxy.core.errors import (
     AuthenticationFailed,
     InvalidRequest,
@@ -29,6 +28,7 @@ from proxy.core.errors import (
     UpstreamTimeout,
     error_headers,
 )
+from proxy.core.plan import TranslationOptions, UpstreamPlan
 from proxy.core.retry import RetryPolicy
 from proxy.core.sse import SSEEvent
 from proxy.core.summary import EMPTY_SUMMARY
@@ -161,7 +161,7 @@ class Exchange:
         assert self._translation is not None
         return self._translation.feed(first) if first else self._translation.finish()
 
-    def _plan(self, plan: UpstreamPlan, translation: Translation) -> None:
+    def _plan(self, plan: UpstreamPlan[Any], translation: Translation) -> None:
         if plan.notes:
             self._headers["x-dashscope-proxy-notes"] = header_text("; ".join(plan.notes))
         local = plan.local_answer is not None
@@ -173,7 +173,7 @@ class Exchange:
 
     def _reply(
         self,
-        plan: UpstreamPlan,
+        plan: UpstreamPlan[Any],
         chunks: list[Item],
         rest: AsyncIterator[list[Item] | None] | None,
         outcome: Outcome,

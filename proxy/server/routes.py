@@ -13,9 +13,9 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from proxy.chat.code_runs import FORMATS
-from proxy.chat.request import TranslationOptions
 from proxy.config import Settings
 from proxy.core.errors import NotFound, PayloadTooLarge
+from proxy.core.plan import TranslationOptions
 from proxy.server.apis import CHAT, RESPONSES, Api
 from proxy.server.exchange import Caller, Exchange, Reply, Services, new_exchange_id
 from proxy.server.keys import authorize, client_key, upstream_key

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import httpx
@@ -53,7 +53,7 @@ class UpstreamClient:
     async def open(
         self,
         path: str,
-        body: dict[str, Any],
+        body: Mapping[str, Any],
         api_key: str,
         headers: dict[str, str] | None = None,
     ) -> UpstreamStream:

@@ -1,0 +1,38 @@
+"""What a translated request becomes, for either client API (sans-I/O): the native request to
+send, and what the exchange needs to answer the client."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from proxy.core.native_request import DEFAULT_MULTIMODAL_MODELS, NativeRequest
+
+Extras = TypeVar("Extras")
+
+
+@dataclass(frozen=True, slots=True)
+class TranslationOptions:
+    """What the server's configuration decides for every request."""
+
+    # How Chat Completions shows interpreter runs (one of proxy/chat/code_runs.py's FORMATS);
+    # None is chat's default. The Responses API has an item of its own for them.
+    code_format: str | None = None
+    multimodal_models: tuple[str, ...] = DEFAULT_MULTIMODAL_MODELS
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamPlan(Generic[Extras]):
+    """What to send upstream, and what the client asked for that shapes the response.
+
+    `extras` is what only the client's API reads (chat's usage chunk and code format, the
+    Responses API's echoed request fields), given when the plan is built."""
+
+    model: str
+    path: str
+    body: NativeRequest
+    stream: bool
+    extras: Extras
+    notes: tuple[str, ...] = ()
+    # Set when the request only answers the proxy's own calls: reply with it, call nobody.
+    local_answer: str | None = None
