@@ -190,3 +190,17 @@ def test_nulls_are_treated_as_absent() -> None:
     plan = translate(temperature=None, stream=None, stream_options=None, user=None)
     assert "temperature" not in plan.body["parameters"]
     assert plan.notes == ()
+
+
+@pytest.mark.parametrize(
+    ("tool", "param"),
+    [
+        ({"type": "custom", "custom": {"name": "f"}}, "tools[0]"),
+        ("f", "tools[0]"),
+        ({"type": "function", "function": {"parameters": {}}}, "tools[0]"),
+    ],
+)
+def test_tools_are_function_tools_with_names(tool: Any, param: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        translate(tools=[tool])
+    assert caught.value.param == param

@@ -637,6 +637,10 @@ def test_a_function_call_without_text_is_an_assistant_turn_with_empty_content() 
         ),
         ({"type": "function_call_output", "output": "x"}, "input[1].call_id"),
         ({"type": "function_call_output", "call_id": "c", "output": 5}, "input[1].output"),
+        (
+            {"role": "assistant", "content": [{"type": "input_image", "image_url": "x"}]},
+            "input[1].content[0]",
+        ),
         ({"type": "message", "role": "tool", "content": "x"}, "input[1].role"),
         ({"type": "message", "role": "user", "content": 5}, "input[1].content"),
         ({"role": "user", "content": [{"type": "input_text"}]}, "input[1].content[0]"),
@@ -794,3 +798,9 @@ def test_a_converted_field_changes_nothing_worth_a_note(name: str) -> None:
         "top_logprobs": {"top_logprobs": 2},
     }
     assert translate(**sample[name]).notes == ()
+
+
+def test_required_without_function_tools_is_sent_as_auto() -> None:
+    plan = translate(tool_choice="required")
+    assert plan.body["parameters"]["tool_choice"] == "auto"
+    assert plan.notes == ("tool_choice: required sent as auto (DashScope has no 'required')",)
