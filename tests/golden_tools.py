@@ -22,12 +22,12 @@ import json
 import re
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from proxy.chat.api import CHAT_COMPLETIONS
 from proxy.chat.stream import ChunkIdentity
-from proxy.chat.translation import ChatTranslation
 from proxy.core.errors import ProxyError
 from proxy.core.sse import SSEDecoder
 from proxy.core.wire import Item
@@ -93,7 +93,9 @@ def translate(
 ) -> Outcome:
     """Feed `body` as the I/O shell would, cut at `splits`; collect chunks and the error."""
     decoder = SSEDecoder()
-    translation = ChatTranslation(identity(model), include_usage=include_usage)
+    translation = CHAT_COMPLETIONS.new_translation(
+        replace(identity(model), include_usage=include_usage)
+    )
     chunks: list[Item] = []
     cuts = sorted({cut for cut in splits if 0 < cut < len(body)})
     pieces = [body[a:b] for a, b in zip([0, *cuts], [*cuts, len(body)], strict=True)]

@@ -20,8 +20,8 @@ from typing import Any
 from proxy.core.errors import ProxyError
 from proxy.core.sse import SSEDecoder
 from proxy.core.wire import Item
+from proxy.responses.api import RESPONSES_API
 from proxy.responses.stream import ResponseIdentity
-from proxy.responses.translation import ResponsesTranslation
 from tests.golden_tools import error_summary, load_body
 
 GOLDEN_DIR = Path(__file__).parent / "golden" / "responses"
@@ -74,7 +74,7 @@ def translate(body: bytes, model: str, *, splits: Iterable[int] = ()) -> Outcome
     """Feed `body` as the I/O shell does, cut at `splits`. An error after the first event
     travels in-band as `response.failed`, as the exchange sends it; one before is returned."""
     decoder = SSEDecoder()
-    translation = ResponsesTranslation(identity(model))
+    translation = RESPONSES_API.new_translation(identity(model))
     events: list[Item] = []
     cuts = sorted({cut for cut in splits if 0 < cut < len(body)})
     pieces = [body[a:b] for a, b in zip([0, *cuts], [*cuts, len(body)], strict=True)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -29,7 +30,7 @@ USAGE = Usage(734, 263, 171, None, 1)
 
 
 def encode(*events: Event, include_usage: bool = False) -> list[Item]:
-    encoder = ChatChunkEncoder(IDENTITY, include_usage=include_usage)
+    encoder = ChatChunkEncoder(replace(IDENTITY, include_usage=include_usage))
     chunks: list[Item] = []
     for event in events:
         chunks.extend(encoder.feed(event))
@@ -216,11 +217,11 @@ def test_usage_chunk_only_when_asked() -> None:
     check_chunks(chunks, include_usage=True)
 
 
-def test_encoder_remembers_the_usage() -> None:
-    encoder = ChatChunkEncoder(IDENTITY, include_usage=False)
-    assert encoder.usage is None
+def test_encoder_keeps_the_usage_for_the_last_chunk() -> None:
+    encoder = ChatChunkEncoder(replace(IDENTITY, include_usage=True))
     assert encoder.feed(USAGE) == []
-    assert encoder.usage == USAGE
+    (chunk,) = encoder.finish()
+    assert (chunk["choices"], chunk["usage"]) == ([], usage_object(USAGE))
 
 
 def test_no_usage_chunk_when_upstream_sent_no_usage() -> None:

@@ -1,17 +1,18 @@
 """How a code-interpreter run is shown, per `code_format` (docs/architecture.md, "Representations
-are selectable"), through the whole translation: native SSE bytes -> ChatTranslation -> chunks
+are selectable"), through the whole translation: native SSE bytes -> the chat translation -> chunks
 -> fold."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from proxy.chat.code_runs import FORMATS, VENDOR_KEY
+from proxy.chat.api import CHAT_COMPLETIONS
+from proxy.chat.code_runs import FORMATS, VENDOR_KEY, CodeFormat
 from proxy.chat.stream import ChatChunkEncoder, ChunkIdentity
-from proxy.chat.translation import ChatTranslation
 from proxy.core.events import CodeDelta, CodeDone, Event, Finish, FunctionCallDelta
 from proxy.core.sse import SSEDecoder
 from proxy.core.wire import Item
@@ -27,9 +28,11 @@ def fence(code: str) -> str:
     return f"\n\n```python\n{code}\n```\n\n"
 
 
-def translate(body: bytes, fmt: str) -> list[Item]:
+def translate(body: bytes, fmt: CodeFormat) -> list[Item]:
     decoder = SSEDecoder()
-    translation = ChatTranslation(IDENTITY, include_usage=True, code_format=fmt)
+    translation = CHAT_COMPLETIONS.new_translation(
+        replace(IDENTITY, include_usage=True, code_format=fmt)
+    )
     chunks = translation.feed(decoder.feed(body) + decoder.finish())
     return chunks + translation.finish()
 
@@ -241,8 +244,8 @@ def test_vendor_indexes_do_not_take_tool_call_places() -> None:
     assert vendor(chunks) == [{"index": 0, "id": "call_ci_test_0", "code": "x = 1"}]
 
 
-def encode(fmt: str, *events: Event) -> list[Item]:
-    encoder = ChatChunkEncoder(IDENTITY, include_usage=False, code_format=fmt)
+def encode(fmt: CodeFormat, *events: Event) -> list[Item]:
+    encoder = ChatChunkEncoder(replace(IDENTITY, include_usage=False, code_format=fmt))
     return [chunk for event in events for chunk in encoder.feed(event)] + encoder.finish()
 
 
@@ -298,7 +301,7 @@ def test_off_leaves_no_trace_but_counts_the_runs(name: str, runs: int) -> None:
 
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("body", [SINGLE, TWO, MIXED], ids=["single", "two", "mixed"])
-def test_every_format_obeys_the_stream_rules(fmt: str, body: bytes) -> None:
+def test_every_format_obeys_the_stream_rules(fmt: CodeFormat, body: bytes) -> None:
     chunks = translate(body, fmt)
     folded = check_chunks(chunks, include_usage=True)
     assert folded["choices"][0]["finish_reason"] == "stop"
@@ -314,7 +317,7 @@ REWRITE = native(
 )
 
 
-def shown_code(fmt: str, chunks: list[Item]) -> str:
+def shown_code(fmt: CodeFormat, chunks: list[Item]) -> str:
     """The final code as a client of `fmt` ends up with it."""
     msg = message(chunks)
     if fmt == "tool_calls":
@@ -328,13 +331,13 @@ def shown_code(fmt: str, chunks: list[Item]) -> str:
 
 
 @pytest.mark.parametrize("fmt", [f for f in FORMATS if f != "off"])
-def test_rewritten_snapshot_shows_the_final_code(fmt: str) -> None:
+def test_rewritten_snapshot_shows_the_final_code(fmt: CodeFormat) -> None:
     chunks = translate(REWRITE, fmt)
     assert shown_code(fmt, chunks) == "print(2)"
 
 
 @pytest.mark.parametrize("fmt", ["reasoning", "content"])
-def test_rewritten_snapshot_in_text_stays_where_the_run_was(fmt: str) -> None:
+def test_rewritten_snapshot_in_text_stays_where_the_run_was(fmt: CodeFormat) -> None:
     msg = message(translate(REWRITE, fmt))
     if fmt == "reasoning":
         assert msg["reasoning_content"].startswith("a\n\n```python\nprint(1)")
@@ -364,7 +367,9 @@ NEVER_FILLED = native(
 
 @pytest.mark.parametrize("fmt", [f for f in FORMATS if f != "off"])
 @pytest.mark.parametrize(("body", "code"), [(FILLED_AT_FINISH, "x = 1"), (NEVER_FILLED, "")])
-def test_run_empty_until_the_finish_is_shown_before_it(fmt: str, body: bytes, code: str) -> None:
+def test_run_empty_until_the_finish_is_shown_before_it(
+    fmt: CodeFormat, body: bytes, code: str
+) -> None:
     chunks = translate(body, fmt)
     check_chunks(chunks, include_usage=True)
     if fmt in ("reasoning", "content"):

@@ -3,13 +3,15 @@ answers them is answered locally, without DashScope."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
+from proxy.chat.api import CHAT_COMPLETIONS
+from proxy.chat.code_runs import CodeFormat
 from proxy.chat.request import translate_chat_request
 from proxy.chat.stream import ChunkIdentity
-from proxy.chat.translation import ChatTranslation
 from proxy.core.echoes import strip_echoes
 from tests.contract import check_chunks
 
@@ -202,14 +204,14 @@ def test_request_with_a_new_user_turn_goes_upstream_without_the_echo() -> None:
     assert all("tool_calls" not in m for m in sent)
 
 
-# ---- ChatTranslation.local_answer -------------------------------------------------------------
+# ---- the chat translation's local_answer ----------------------------------------------------
 
 IDENTITY = ChunkIdentity("chatcmpl-local", 1700000000, "qwen3-max", "call_ci_local_")
 
 
 @pytest.mark.parametrize("include_usage", [True, False])
 def test_local_answer_is_a_complete_stream(include_usage: bool) -> None:
-    translation = ChatTranslation(IDENTITY, include_usage=include_usage)
+    translation = CHAT_COMPLETIONS.new_translation(replace(IDENTITY, include_usage=include_usage))
     chunks = translation.local_answer(ANSWER)
     folded = check_chunks(chunks, include_usage=include_usage)
     [choice] = folded["choices"]
@@ -234,7 +236,9 @@ def test_local_answer_is_a_complete_stream(include_usage: bool) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["tool_calls", "vendor", "off"])
-def test_local_answer_never_shows_a_call(fmt: str) -> None:
-    chunks = ChatTranslation(IDENTITY, include_usage=True, code_format=fmt).local_answer("done")
+def test_local_answer_never_shows_a_call(fmt: CodeFormat) -> None:
+    chunks = CHAT_COMPLETIONS.new_translation(
+        replace(IDENTITY, include_usage=True, code_format=fmt)
+    ).local_answer("done")
     assert not any("tool_calls" in e["delta"] for c in chunks for e in c["choices"])
     check_chunks(chunks, include_usage=True)

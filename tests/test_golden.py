@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from proxy.chat.translation import ChatTranslation
+from proxy.chat.api import CHAT_COMPLETIONS
 from proxy.core.errors import UpstreamError, UpstreamUnavailable
 from proxy.core.sse import DONE, SSEDecoder, encode_data
 from proxy.core.wire import Item
@@ -224,7 +225,9 @@ def test_length() -> None:
 
 def test_error_first_frame_raises_before_any_chunk() -> None:
     [event] = SSEDecoder().feed(load_body("error_first"))
-    translation = ChatTranslation(identity("qwen-plus"), include_usage=True)
+    translation = CHAT_COMPLETIONS.new_translation(
+        replace(identity("qwen-plus"), include_usage=True)
+    )
     with pytest.raises(UpstreamError) as caught:
         translation.feed([event])
     assert caught.value.status == 400
@@ -243,7 +246,9 @@ def test_error_mid_stream_comes_after_the_chunks_before_it() -> None:
     assert stream.error["code"] == "DataInspectionFailed"
     # All frames in one read: the text's chunks come back first, the error with the next call.
     decoder = SSEDecoder()
-    translation = ChatTranslation(identity("qwen-plus"), include_usage=True)
+    translation = CHAT_COMPLETIONS.new_translation(
+        replace(identity("qwen-plus"), include_usage=True)
+    )
     body = load_body("error_midstream")
     assert translation.feed(decoder.feed(body) + decoder.finish()) == result.chunks
     with pytest.raises(UpstreamError):
@@ -277,12 +282,16 @@ def test_parallel_function_calls() -> None:
 
 def per_frame(name: str) -> list[list[Item]]:
     decoder = SSEDecoder()
-    translation = ChatTranslation(identity(case(name).model), include_usage=True)
+    translation = CHAT_COMPLETIONS.new_translation(
+        replace(identity(case(name).model), include_usage=True)
+    )
     return [translation.feed(decoder.feed(frame)) for frame in frames(load_body(name))]
 
 
 def test_request_id_comes_from_the_first_frame() -> None:
-    translation = ChatTranslation(identity("qwen3-max-preview"), include_usage=False)
+    translation = CHAT_COMPLETIONS.new_translation(
+        replace(identity("qwen3-max-preview"), include_usage=False)
+    )
     assert translation.request_id is None
     translation.feed(SSEDecoder().feed(frames(load_body("seed_single_run"))[0]))
     assert translation.request_id == "a1959ad1-2637-4672-a21f-4d351371d254"

@@ -9,13 +9,14 @@ reviewed by hand.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proxy.chat.translation import ChatTranslation
+from proxy.chat.api import CHAT_COMPLETIONS
 from proxy.core.errors import ProxyError
 from proxy.core.sse import DONE, SSEDecoder, encode_data
 from proxy.core.wire import Item
@@ -353,7 +354,9 @@ def test_two_text_parts_in_one_frame_make_one_delta() -> None:
 
 
 def test_request_id_of_a_new_golden() -> None:
-    translation = ChatTranslation(identity("qwen-plus"), include_usage=False)
+    translation = CHAT_COMPLETIONS.new_translation(
+        replace(identity("qwen-plus"), include_usage=False)
+    )
     decoder = SSEDecoder()
     translation.feed(decoder.feed(load_body("search_info")))
     assert translation.request_id == "4d3c2b1a-0f9e-4d8c-8b7a-6f5e4d3c2b1a"
@@ -364,7 +367,9 @@ def test_tokens_spent_before_an_error_are_still_counted() -> None:
     what records and metrics count, although no usage chunk reached the client."""
     decoder = SSEDecoder()
     events = decoder.feed(load_body("error_midstream")) + decoder.finish()
-    translation = ChatTranslation(identity("qwen-plus"), include_usage=True)
+    translation = CHAT_COMPLETIONS.new_translation(
+        replace(identity("qwen-plus"), include_usage=True)
+    )
     translation.feed(events)  # the frames before the error frame go out; the error waits
     with pytest.raises(ProxyError):
         translation.finish()

@@ -5,15 +5,17 @@ stats and the replay comparison."""
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
+from proxy.chat.api import CHAT_COMPLETIONS
+from proxy.chat.code_runs import CodeFormat
 from proxy.chat.fold import fold_chunks
 from proxy.chat.stream import ChunkIdentity
-from proxy.chat.translation import ChatTranslation
 from proxy.core.sse import SSEDecoder
 from proxy.inspect.files import Corrupt, Follower, log_files, read_log
 from proxy.inspect.query import Filter, parse_since, resolve, search_text, select
@@ -155,13 +157,15 @@ def test_replay_reports_missing_chunks_at_the_end() -> None:
     assert result.differences[0].endswith("-> null")
 
 
-def version_1_record(code_format: str) -> dict[str, Any]:
+def version_1_record(code_format: CodeFormat) -> dict[str, Any]:
     """The seed exchange as version 1 recorded it without chunks: each message folded as the
     client saw it, the code run in it as `code_format` showed it."""
     decoder = SSEDecoder()
     events = decoder.feed(load_body("seed_single_run")) + decoder.finish()
     identity = ChunkIdentity("chatcmpl-x", 1, MODEL, "call_ci_x_")
-    translation = ChatTranslation(identity, include_usage=True, code_format=code_format)
+    translation = CHAT_COMPLETIONS.new_translation(
+        replace(identity, include_usage=True, code_format=code_format)
+    )
     folded = fold_chunks(translation.feed(events) + translation.finish())
     summary = translation.summary()
     record = {
@@ -184,7 +188,9 @@ def version_1_record(code_format: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("code_format", ["tool_calls", "reasoning", "content", "vendor", "off"])
-def test_replay_reads_version_1_records_that_showed_runs_in_the_message(code_format: str) -> None:
+def test_replay_reads_version_1_records_that_showed_runs_in_the_message(
+    code_format: CodeFormat,
+) -> None:
     record = version_1_record(code_format)
     result = replay(record)
     assert (result.compared, result.differences) == ("response", [])
@@ -200,6 +206,7 @@ def test_replay_reads_version_1_records_that_showed_runs_in_the_message(code_for
         ({"frames": None}, "capture_frames"),
         ({"outcome": "local", "frames": []}, "answered this exchange itself"),
         ({"translation": {"chunk_id": "x"}}, "incomplete"),
+        ({"translation": {"api": "embeddings"}}, "does not serve"),
     ],
 )
 def test_replay_explains_what_it_cannot_replay(change: dict[str, Any], reason: str) -> None:
@@ -375,12 +382,14 @@ def test_follower_waits_for_a_file_and_for_whole_lines(tmp_path: Path) -> None:
 # ---- timeline, directly ----------------------------------------------------------------------
 
 
-def _translated(code_format: str) -> dict[str, Any]:
+def _translated(code_format: CodeFormat) -> dict[str, Any]:
     """The seed exchange as recorded with another representation of its code run."""
     decoder = SSEDecoder()
     events = decoder.feed(load_body("seed_single_run")) + decoder.finish()
     identity = ChunkIdentity("chatcmpl-x", 1, MODEL, "call_ci_x_")
-    translation = ChatTranslation(identity, include_usage=True, code_format=code_format)
+    translation = CHAT_COMPLETIONS.new_translation(
+        replace(identity, include_usage=True, code_format=code_format)
+    )
     chunks = translation.feed(events) + translation.finish()
     completion = fold_chunks(chunks)
     return {
@@ -412,7 +421,7 @@ def test_timeline_puts_each_run_between_the_thoughts_around_it() -> None:
 
 
 @pytest.mark.parametrize("code_format", ["vendor", "tool_calls"])
-def test_timeline_knows_runs_in_either_structured_form(code_format: str) -> None:
+def test_timeline_knows_runs_in_either_structured_form(code_format: CodeFormat) -> None:
     kinds = _kinds(timeline(_translated(code_format)))
     assert [kind for kind, _ in kinds] == ["reasoning", "code", "reasoning", "answer"]
     assert kinds[1] == ("code", "123**21")

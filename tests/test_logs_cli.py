@@ -14,6 +14,7 @@ import copy
 import io
 import shutil
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,8 @@ import openai
 import orjson
 import pytest
 
+from proxy.chat.api import CHAT_COMPLETIONS
 from proxy.chat.stream import ChunkIdentity
-from proxy.chat.translation import ChatTranslation
 from proxy.cli.main import main
 from proxy.config import Settings, TrafficLogSettings, UpstreamSettings
 from proxy.core.sse import SSEDecoder
@@ -66,14 +67,17 @@ def code_interpreter_record(exchange_id: str, started_at: float) -> dict[str, An
         f"chatcmpl-{exchange_id}", int(started_at), MODEL, f"call_ci_{exchange_id[:16]}_"
     )
     settings = {
-        "chunk_id": identity.id,
+        "api": "chat.completions",
+        "chunk_id": identity.chunk_id,
         "created": identity.created,
         "model": MODEL,
         "call_id_prefix": identity.call_id_prefix,
         "code_format": "tool_calls",
         "include_usage": True,
     }
-    translation = ChatTranslation(identity, include_usage=True, code_format="tool_calls")
+    translation = CHAT_COMPLETIONS.new_translation(
+        replace(identity, include_usage=True, code_format="tool_calls")
+    )
     chunks = [chunk for event in events for chunk in translation.feed([event])]
     chunks += translation.finish()
     summary = translation.summary()

@@ -4,7 +4,7 @@ no upstream input makes the translation raise anything but the project's errors.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from proxy.chat.api import CHAT_COMPLETIONS
 from proxy.chat.fold import fold_chunks
-from proxy.chat.translation import ChatTranslation
 from proxy.core.errors import ProxyError
 from proxy.core.sse import SSEDecoder, SSEEvent, encode_data
 from proxy.core.wire import Item
@@ -267,7 +267,7 @@ events = st.builds(
 
 def survive(batches: list[list[SSEEvent]]) -> None:
     """Translate like the I/O shell; only ProxyError may escape, and chunks must serialise."""
-    translation = ChatTranslation(identity("m"), include_usage=True)
+    translation = CHAT_COMPLETIONS.new_translation(replace(identity("m"), include_usage=True))
     chunks: list[Item] = []
     try:
         for batch in batches:

@@ -15,8 +15,8 @@ from proxy.chat.fold import fold_chunks
 from proxy.core.errors import ProxyError, UpstreamError
 from proxy.core.sse import SSEDecoder, SSEEvent, encode_named
 from proxy.core.wire import Item
+from proxy.responses.api import RESPONSES_API
 from proxy.responses.fold import final_response
-from proxy.responses.translation import ResponsesTranslation
 from tests.golden_tools import error_summary, load_body
 from tests.golden_tools import translate as chat_translate
 from tests.responses_contract import ResponsesResult, check_event_bytes, check_events
@@ -115,7 +115,7 @@ def test_the_traffic_summary_matches_the_response(name: str) -> None:
     must tell the same answer."""
     got = result(name)
     decoder = SSEDecoder()
-    translation = ResponsesTranslation(identity(case(name).model))
+    translation = RESPONSES_API.new_translation(identity(case(name).model))
     translation.feed(decoder.feed(load_body(name)) + decoder.finish())
     translation.finish()
     summary = translation.summary()
@@ -283,7 +283,7 @@ def _contract_holds(
 ) -> ResponsesResult | None:
     """Translate like the exchange: only ProxyError may escape; an error before any event is an
     HTTP error, one after it is response.failed; whatever went out obeys the contract."""
-    translation = ResponsesTranslation(identity("m"))
+    translation = RESPONSES_API.new_translation(identity("m"))
     events: list[Item] = []
     try:
         for batch in batches:

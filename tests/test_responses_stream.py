@@ -24,17 +24,17 @@ from proxy.core.events import (
 from proxy.core.sse import SSEEvent
 from proxy.core.summary import ExchangeSummary, FunctionCall
 from proxy.core.wire import Item
+from proxy.responses.api import RESPONSES_API
 from proxy.responses.fold import final_response
 from proxy.responses.items import response_usage
 from proxy.responses.stream import ResponseIdentity, ResponsesEventEncoder
-from proxy.responses.translation import ResponsesTranslation
-from proxy.server.apis import RESPONSES, api_of
 from tests.responses_contract import ResponsesResult, check_events
 from tests.responses_helpers import load_expected, outcome
 
 ECHO = {"instructions": "Be brief.", "metadata": {"k": "v"}, "temperature": 0.5}
 IDENTITY = ResponseIdentity("resp_unit", 1700000000, "qwen3-max", "unit", ECHO)
 USAGE = Usage(10, 20, 5, 3, 1)
+MODERATED = UpstreamError("moderated", status=400, code="DataInspectionFailed")
 
 
 def encode(*events: Event, end: str = "finish") -> list[Item]:
@@ -43,7 +43,7 @@ def encode(*events: Event, end: str = "finish") -> list[Item]:
     if end == "finish":
         out += encoder.finish()
     elif end == "fail":
-        out += encoder.fail("DataInspectionFailed", "moderated")
+        out += encoder.fail(MODERATED, None)
     return out
 
 
@@ -259,7 +259,7 @@ def test_parts_already_sent_do_not_change_as_logprobs_grow() -> None:
 
 
 def test_the_pipeline_turns_frames_into_a_completed_response() -> None:
-    translation = ResponsesTranslation(IDENTITY)
+    translation = RESPONSES_API.new_translation(IDENTITY)
     events = translation.feed([native(reasoning="hm"), native(content="hi")])
     events += translation.feed([native(finish="stop")])
     events += translation.finish()
@@ -272,7 +272,7 @@ def test_the_pipeline_turns_frames_into_a_completed_response() -> None:
 
 
 def test_a_stream_that_stops_before_its_finish_fails_as_truncated() -> None:
-    translation = ResponsesTranslation(IDENTITY)
+    translation = RESPONSES_API.new_translation(IDENTITY)
     events = translation.feed([native(content="half an ans")])
     with pytest.raises(UpstreamUnavailable) as caught:
         translation.finish()
@@ -284,7 +284,7 @@ def test_a_stream_that_stops_before_its_finish_fails_as_truncated() -> None:
 
 
 def test_an_error_frame_first_raises_before_any_event() -> None:
-    translation = ResponsesTranslation(IDENTITY)
+    translation = RESPONSES_API.new_translation(IDENTITY)
     error = SSEEvent(
         event="error", data='{"code":"Throttling.RateQuota","message":"slow down"}', status=429
     )
@@ -294,31 +294,18 @@ def test_an_error_frame_first_raises_before_any_event() -> None:
 
 
 def test_a_local_answer_is_a_completed_message_without_tokens() -> None:
-    translation = ResponsesTranslation(IDENTITY)
+    translation = RESPONSES_API.new_translation(IDENTITY)
     got = check_events(translation.local_answer("Already done."))
     assert (got.text, got.status) == ("Already done.", "completed")
     assert got.response["usage"]["total_tokens"] == 0
     assert translation.finished
 
 
-def test_replay_settings_rebuild_the_same_translation() -> None:
-    original = ResponsesTranslation(IDENTITY)
-    settings = json.loads(json.dumps(original.settings()))  # as the traffic log stores them
-    assert api_of(settings) is RESPONSES
-    restored = RESPONSES.restore(settings)
-    frames = [native(content="hi"), native(finish="stop")]
-    assert restored.feed(frames) + restored.finish() == original.feed(frames) + original.finish()
-
-
-def test_chat_settings_are_not_mistaken_for_responses() -> None:
-    assert api_of({"include_usage": True}) is not RESPONSES
-
-
 # ---- the summary the traffic record reads, and the non-stream reply ---------------------------
 
 
 def summary(*frames: SSEEvent, fail: bool = False) -> ExchangeSummary:
-    translation = ResponsesTranslation(IDENTITY)
+    translation = RESPONSES_API.new_translation(IDENTITY)
     translation.feed(list(frames))
     if fail:
         translation.failure(UpstreamError("moderated", status=400, code="DataInspectionFailed"))

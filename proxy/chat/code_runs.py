@@ -18,12 +18,13 @@ Each function returns the delta payload to send, or None.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, get_args
 
 import orjson
 
-FORMATS = ("tool_calls", "reasoning", "content", "vendor", "off")
-DEFAULT_FORMAT = "tool_calls"
+CodeFormat = Literal["tool_calls", "reasoning", "content", "vendor", "off"]
+FORMATS: tuple[CodeFormat, ...] = get_args(CodeFormat)
+DEFAULT_FORMAT: CodeFormat = "tool_calls"
 CODE_INTERPRETER_TOOL = "code_interpreter"
 VENDOR_KEY = "code_interpreter_calls"
 
@@ -45,12 +46,22 @@ def fenced(code: str) -> str:
     return _FENCE_OPEN + code + _FENCE_CLOSE
 
 
-def uses_tool_index(fmt: str) -> bool:
+def code_format(name: str) -> CodeFormat:
+    """`name` as a format; a ValueError names the formats there are."""
+    for fmt in FORMATS:
+        if fmt == name:
+            return fmt
+    raise ValueError(f"unknown code format {name!r}: one of {', '.join(FORMATS)}")
+
+
+def uses_tool_index(fmt: CodeFormat) -> bool:
     """Whether runs take places in the choice's tool-call index sequence."""
     return fmt == "tool_calls"
 
 
-def code_delta(fmt: str, index: int, call_id: str, text: str, first: bool) -> dict[str, Any] | None:
+def code_delta(
+    fmt: CodeFormat, index: int, call_id: str, text: str, first: bool
+) -> dict[str, Any] | None:
     """The run's code grew by `text`; `first` when this starts the run."""
     if fmt == "tool_calls":
         fragment = escape_json_text(text)
@@ -61,7 +72,7 @@ def code_delta(fmt: str, index: int, call_id: str, text: str, first: bool) -> di
 
 
 def code_done(
-    fmt: str, index: int, call_id: str, streamed: str | None, code: str
+    fmt: CodeFormat, index: int, call_id: str, streamed: str | None, code: str
 ) -> dict[str, Any] | None:
     """The run's code is final. `streamed` is what `code_delta` already sent (None: nothing)."""
     if fmt == "vendor":

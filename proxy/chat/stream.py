@@ -16,11 +16,13 @@ from typing import Any
 
 from proxy.chat.code_runs import (
     DEFAULT_FORMAT,
+    CodeFormat,
     code_delta,
     code_done,
     tool_call_payload,
     uses_tool_index,
 )
+from proxy.core.errors import ProxyError
 from proxy.core.events import (
     CodeDelta,
     CodeDone,
@@ -41,12 +43,16 @@ _FINISH_REASONS = frozenset({"stop", "length", "tool_calls", "content_filter", "
 
 @dataclass(slots=True, frozen=True)
 class ChunkIdentity:
-    """Everything that is the same on every chunk of one response, chosen by the I/O shell."""
+    """Everything the chunks of one response are made with, chosen when the exchange starts:
+    what is the same on every chunk, and how the client asked to be answered. Its fields are
+    what the traffic record keeps for a replay (`proxy/chat/api.py`)."""
 
-    id: str
+    chunk_id: str
     created: int
     model: str
     call_id_prefix: str  # ids of code-interpreter calls: prefix + run number
+    include_usage: bool = False  # a final usage chunk
+    code_format: CodeFormat = DEFAULT_FORMAT  # how interpreter runs are shown
 
 
 class _ChoiceState:
@@ -71,18 +77,12 @@ class _ChoiceState:
 class ChatChunkEncoder:
     """Feed events, get chunk dicts; `finish()` adds the usage chunk when it was requested."""
 
-    def __init__(
-        self, identity: ChunkIdentity, *, include_usage: bool, code_format: str = DEFAULT_FORMAT
-    ) -> None:
+    def __init__(self, identity: ChunkIdentity) -> None:
         self._identity = identity
-        self._include_usage = include_usage
-        self._code_format = code_format
+        self._include_usage = identity.include_usage
+        self._code_format = identity.code_format
         self._choices: dict[int, _ChoiceState] = {}
         self._usage: Usage | None = None
-
-    @property
-    def usage(self) -> Usage | None:
-        return self._usage
 
     def feed(self, event: Event) -> list[Item]:
         if isinstance(event, ReasoningDelta):
@@ -105,6 +105,11 @@ class ChatChunkEncoder:
             return []
         return [self._chunk([], usage=usage_object(self._usage))]
 
+    def fail(self, error: ProxyError, usage: Usage | None) -> list[Item]:
+        """An error after the first byte: one error object, as OpenAI's clients expect it (they
+        get no usage then)."""
+        return [error.to_body()]
+
     def _state(self, choice: int) -> _ChoiceState:
         state = self._choices.get(choice)
         if state is None:
@@ -114,7 +119,7 @@ class ChatChunkEncoder:
     def _chunk(self, choices: list[dict[str, Any]], usage: Any = None) -> dict[str, Any]:
         identity = self._identity
         chunk: dict[str, Any] = {
-            "id": identity.id,
+            "id": identity.chunk_id,
             "object": "chat.completion.chunk",
             "created": identity.created,
             "model": identity.model,
@@ -171,7 +176,7 @@ class ChatChunkEncoder:
     def _function_delta(self, event: FunctionCallDelta) -> dict[str, Any]:
         state = self._state(event.choice)
         index, first = self._tool_index(state, ("function", event.key))
-        call_id = event.call_id or f"call_{self._identity.id}_{index}"
+        call_id = event.call_id or f"call_{self._identity.chunk_id}_{index}"
         payload = tool_call_payload(index, call_id, event.name or "", event.arguments, first)
         return self._delta(event.choice, payload)
 

@@ -1,16 +1,17 @@
-"""Native SSE events -> a client protocol's output items: what every protocol's pipeline shares.
+"""Native SSE events -> a client protocol's output items: the one pipeline both APIs run.
 
-The native stream translator turns upstream frames into protocol-neutral events; a subclass
-encodes those into its protocol's items (chat chunks, Responses API events). This base owns
-the rules both follow: an error frame that comes after good frames in the same read is raised
-only once the items before it are out, and a stream that ends before the answer is finished
-is an error, never an empty success. Pure: the I/O shell feeds and writes.
+The native stream translator turns upstream frames into protocol-neutral events; the client
+API's encoder turns those into its items (chat chunks, Responses API events), and a summary
+builder keeps what the answer was (`proxy/core/summary.py`). This owns the rules every
+protocol follows: an error frame that comes after good frames in the same read is raised only
+once the items before it are out, and a stream that ends before the answer is finished is an
+error, never an empty success. Pure: the I/O shell feeds and writes.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import Protocol
 
 from proxy.core.errors import ProxyError, UpstreamUnavailable
 from proxy.core.events import ContentDelta, Event, Finish, Usage
@@ -27,13 +28,22 @@ class Encoder(Protocol):
 
     def finish(self) -> list[Item]: ...
 
+    def fail(self, error: ProxyError, usage: Usage | None) -> list[Item]:
+        """How an error after the first byte travels in-band, as the protocol's clients expect
+        it; `usage` is what DashScope reported last, when it reported any."""
+        ...
 
-class Translation(ABC):
-    """Feed decoded upstream events, get the client's items; `finish()` once upstream ends."""
 
-    def __init__(self, encoder: Encoder) -> None:
+class Translation:
+    """Feed decoded upstream events, get the client's items; `finish()` once upstream ends.
+
+    `settings` are what a replay of the recorded frames needs to make the same items again
+    (the client API's `restore` reads them back)."""
+
+    def __init__(self, encoder: Encoder, settings: Mapping[str, object]) -> None:
         self.finished = False  # the answer is complete: its closing items were produced
         self._encoder = encoder
+        self._settings = dict(settings)
         self._native = NativeStreamTranslator()
         self._summary = SummaryBuilder()
         self._error: ProxyError | None = None  # raised once the items before it are out
@@ -48,9 +58,8 @@ class Translation(ABC):
         asked for usage, and with the usage DashScope last reported if the stream broke off)."""
         return self._summary.summary(self._native.last_usage)
 
-    @abstractmethod
-    def settings(self) -> dict[str, Any]:
-        """What a replay of the recorded frames needs to make the same items again."""
+    def settings(self) -> dict[str, object]:
+        return dict(self._settings)
 
     def feed(self, events: list[SSEEvent]) -> list[Item]:
         if self._error is not None:
@@ -99,6 +108,6 @@ class Translation(ABC):
         self._summary.add(event)
         return self._encoder.feed(event)
 
-    @abstractmethod
     def failure(self, error: ProxyError) -> list[Item]:
         """How an error after the first byte travels in-band, as the protocol's clients expect."""
+        return self._encoder.fail(error, self._native.last_usage)

@@ -27,7 +27,7 @@ from proxy.inspect.query import (
     text,
     tool_calls,
 )
-from proxy.server.apis import api_of
+from proxy.server.apis import UnknownApi, api_of
 from proxy.traffic.record import response_of, usage_of
 
 CAPTURE_HINT = "enable [traffic_log] capture_frames"
@@ -83,9 +83,8 @@ def _run(record: Record, frames: list[Any]) -> _Replayed:
     settings = record.get("translation")
     if not isinstance(settings, dict):
         raise ReplayUnavailable("this record has no `translation` settings to replay with")
-    api = api_of(settings)
     try:
-        translation = api.restore(settings)
+        translation = api_of(settings).restore(settings)
         events = [
             SSEEvent(
                 event=text(f.get("event")) or "message",
@@ -95,6 +94,8 @@ def _run(record: Record, frames: list[Any]) -> _Replayed:
             for f in frames
             if isinstance(f, dict)
         ]
+    except UnknownApi as exc:
+        raise ReplayUnavailable(str(exc)) from None
     except (KeyError, TypeError, ValueError) as exc:
         raise ReplayUnavailable(
             f"the record's `translation` settings are incomplete ({exc})"

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from proxy.core.errors import ProxyError
 from proxy.core.events import (
     CodeDelta,
     CodeDone,
@@ -45,10 +46,11 @@ _INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"
 
 @dataclass(frozen=True, slots=True)
 class ResponseIdentity:
-    """What is the same on every event of one response, chosen by the I/O shell."""
+    """What is the same on every event of one response, chosen when the exchange starts. Its
+    fields are what the traffic record keeps for a replay (`proxy/responses/api.py`)."""
 
-    id: str
-    created_at: int
+    response_id: str
+    created: int  # the Response object's `created_at`
     model: str
     item_prefix: str  # output item ids: a type prefix, this, and the item's number
     # Request fields the Response object repeats (instructions, tools, temperature, ...).
@@ -69,10 +71,6 @@ class ResponsesEventEncoder:
         self._next_index = 0
         self._reason: str | None = None
         self._usage: Usage | None = None
-
-    @property
-    def usage(self) -> Usage | None:
-        return self._usage
 
     def feed(self, event: Event) -> list[Item]:
         out = self._start()
@@ -108,13 +106,13 @@ class ResponsesEventEncoder:
             )
         return out
 
-    def fail(self, code: str, message: str, usage: Usage | None = None) -> list[Item]:
+    def fail(self, error: ProxyError, usage: Usage | None) -> list[Item]:
         """The terminal event of an answer cut short: what was made so far, why it ended, and
         the tokens spent so far (`usage`, when the upstream had reported any)."""
         out = self._start()
         self._usage = self._usage or usage
-        error = {"code": code, "message": message}
-        out.append(self._terminal("response.failed", "failed", error=error, open_as="incomplete"))
+        failure = {"code": error.code or error.type, "message": error.message}
+        out.append(self._terminal("response.failed", "failed", error=failure, open_as="incomplete"))
         return out
 
     # ---- items ---------------------------------------------------------------------------
@@ -288,9 +286,9 @@ class ResponsesEventEncoder:
     def _response(self, status: str, output: list[Item], **fields: Any) -> Item:
         identity = self._identity
         return {
-            "id": identity.id,
+            "id": identity.response_id,
             "object": "response",
-            "created_at": identity.created_at,
+            "created_at": identity.created,
             "status": status,
             "error": None,
             "incomplete_details": None,
