@@ -10,16 +10,19 @@ factory for tests that need a proxy configured differently.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
+import os
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import httpx
 import openai
+import orjson
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -60,6 +63,35 @@ class ScenarioText:
     reasoning: str
     content: str
     codes: tuple[str, ...]
+
+
+# ---- parallel runs (pytest-xdist, `-n auto` in pyproject.toml) -----------------------------
+
+
+@contextmanager
+def exclusive(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (created if missing): one process at a time, be it
+    another xdist worker or another pytest run in the same tree (e.g. around an `npm ci`)."""
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def once_per_run(factory: pytest.TempPathFactory, name: str, produce: Callable[[Path], Any]) -> Any:
+    """`produce(directory)` once per pytest run, its JSON-able result shared by every xdist
+    worker (the recipe of xdist's documentation): for a fixture too costly to repeat in each
+    worker, such as a benchmark run. Without xdist it simply runs."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return produce(factory.mktemp(name))
+    shared = factory.getbasetemp().parent  # this run's directory, above each worker's own
+    result = shared / f"{name}.json"
+    with exclusive(shared / f"{name}.lock"):
+        if not result.exists():
+            result.write_bytes(orjson.dumps(produce(factory.mktemp(name))))
+    return orjson.loads(result.read_bytes())
 
 
 def proxy_settings(upstream_url: str, *, api_key: str = "", **upstream: Any) -> Settings:

@@ -16,14 +16,13 @@ import pytest
 from bench.client import Response
 from bench.content import Shape, expected_content, native_frames
 from bench.verify import NATIVE, OPENAI, examine
+from tests.conftest import once_per_run
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    out = tmp_path_factory.mktemp("bench-out")
-    work = tmp_path_factory.mktemp("bench-work")
+def _run_smoke(directory: Path) -> dict[str, Any]:
+    out, work = directory / "out", directory / "work"
     command = [
         sys.executable, "-m", "bench", "--profile", "smoke", "--no-litellm",
         "--out", str(out), "--work", str(work), "--docs", "",
@@ -34,6 +33,13 @@ def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert (out / "table.md").read_text().startswith("Run `smoke`")
     results: dict[str, Any] = orjson.loads((out / "results.json").read_bytes())
+    return results
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One benchmark run per pytest run, however many workers run these tests."""
+    results: dict[str, Any] = once_per_run(tmp_path_factory, "bench-smoke", _run_smoke)
     return results
 
 

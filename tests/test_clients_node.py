@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ScenarioText
+from tests.conftest import ScenarioText, exclusive
 
 NODE_DIR = Path(__file__).parent / "node"
 SCRIPT = NODE_DIR / "code_interpreter.mjs"
@@ -53,16 +53,19 @@ def node_sdk() -> NodeRun:
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         pytest.skip("the openai-node tests need `node` and `npm` on PATH")
-    if not _installed_matches_lock():
-        install = subprocess.run(
-            [npm, "ci", "--prefix", str(NODE_DIR), "--no-audit", "--no-fund"],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        if install.returncode != 0:
-            pytest.fail(f"npm ci failed:\n{install.stdout}\n{install.stderr}")
+    # Checked and installed under a lock: another xdist worker or pytest run may be doing the
+    # same, and two `npm ci` into one node_modules break each other.
+    with exclusive(NODE_DIR / "package-lock.json"):
+        if not _installed_matches_lock():
+            install = subprocess.run(
+                [npm, "ci", "--prefix", str(NODE_DIR), "--no-audit", "--no-fund"],
+                capture_output=True,
+                text=True,
+                timeout=600,
+                check=False,
+            )
+            if install.returncode != 0:
+                pytest.fail(f"npm ci failed:\n{install.stdout}\n{install.stderr}")
 
     def run(mode: str, base_url: str) -> dict[str, Any]:
         done = subprocess.run(
