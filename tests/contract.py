@@ -1,7 +1,9 @@
 """A strict checker of OpenAI's streaming rules, as docs/architecture.md lists them.
 
 `check_sse_bytes` takes what a client would read off the wire; `check_chunks` takes decoded
-chunks. Both fold the stream into one message with the product's fold and return it.
+chunks. Both fold the stream into one message and return it. The checker reads and folds with
+its own code (tests/sse_reader.py, tests/chunk_fold.py), never the product's decoder or fold,
+so a bug there cannot hide itself; tests/test_contract.py shows it rejects broken streams.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from typing import Any
 
 import orjson
 
-from proxy.chat.fold import fold_chunks
-from proxy.core.sse import SSEDecoder
+from tests.chunk_fold import fold
+from tests.sse_reader import read_events
 
 _PAYLOAD_KEYS = ("content", "reasoning_content", "tool_calls")
+_FINISH_REASONS = {"stop", "length", "tool_calls", "content_filter"}
 
 
 class StreamResult:
@@ -38,9 +41,7 @@ def decode_sse_bytes(body: bytes) -> list[str]:
         assert not line.startswith(b"event:"), f"no event: lines allowed, got {line!r}"
         if line and not line.startswith(b":"):
             assert line.startswith(b"data: "), f"unexpected line {line!r}"
-    decoder = SSEDecoder()
-    events = decoder.feed(body) + decoder.finish()
-    return [event.data for event in events]
+    return [event.data for event in read_events(body)]
 
 
 def check_sse_bytes(body: bytes, *, include_usage: bool = False) -> StreamResult:
@@ -92,10 +93,10 @@ def check_chunks(
             assert state["finished"], f"choice {index} has no finish_reason"
         if include_usage:
             assert usage_seen, "include_usage was requested but no usage chunk came"
-    folded = fold_chunks(chunks)
+    folded = fold(chunks)
     for choice in folded["choices"]:
         for call in choice["message"].get("tool_calls") or ():
-            json.loads(call["function"]["arguments"])  # arguments must be complete JSON
+            _complete_json(call["function"]["arguments"])
     return folded
 
 
@@ -116,7 +117,8 @@ def _check_choice_delta(state: dict[str, Any], entry: dict[str, Any]) -> None:
     for call in delta.get("tool_calls") or ():
         _check_call(state, call)
     if entry.get("finish_reason") is not None:
-        assert entry["finish_reason"] in {"stop", "length", "tool_calls", "content_filter"}
+        reason = entry["finish_reason"]
+        assert reason in _FINISH_REASONS, f"unknown finish_reason {reason!r}"
         state["finished"] = True
 
 
@@ -134,6 +136,13 @@ def _check_call(state: dict[str, Any], call: dict[str, Any]) -> None:
     else:
         assert set(call) == {"index", "function"}, f"later deltas carry only index+function: {call}"
         assert set(call["function"]) == {"arguments"}, "later deltas carry only arguments"
+
+
+def _complete_json(arguments: str) -> None:
+    try:
+        json.loads(arguments)
+    except ValueError:
+        raise AssertionError(f"arguments must be complete JSON: {arguments!r}") from None
 
 
 def _check_usage(usage: dict[str, Any]) -> None:

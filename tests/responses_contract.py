@@ -13,6 +13,9 @@ their `.done` text, arguments or code (code only unless `rewritten_code` allows 
 code-interpreter call goes in_progress -> code -> interpreting -> completed; exactly one
 terminal event, last, whose `response.output` is the finished items in index order (a failed
 response may add the items still open, marked `incomplete`).
+
+It reads the wire with its own SSE reader (tests/sse_reader.py), not the product's decoder, and
+uses no product code to check; tests/test_contract.py shows it rejects broken streams.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from proxy.core.sse import SSEDecoder
+from tests.sse_reader import read_events
 
 Event = Mapping[str, Any]
 TERMINALS = {
@@ -117,9 +120,8 @@ def decode_event_bytes(body: bytes) -> list[Event]:
     for line in body.split(b"\n"):
         if line and not line.startswith(b":"):
             assert line.startswith((b"event: ", b"data: ")), f"unexpected line {line!r}"
-    decoder = SSEDecoder()
     events: list[Event] = []
-    for sse in decoder.feed(body) + decoder.finish():
+    for sse in read_events(body):
         data = json.loads(sse.data)
         assert isinstance(data, dict), sse.data
         assert sse.event == data["type"], f"event: {sse.event} but type {data['type']}"
