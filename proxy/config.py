@@ -102,7 +102,7 @@ class TrafficLogSettings:
 
 @dataclass(frozen=True, slots=True)
 class CodeInterpreterSettings:
-    # tool_calls | reasoning | content | vendor | off (see proxy/code_runs.py)
+    # tool_calls | reasoning | content | vendor | off (see proxy/chat/code_runs.py)
     format: str = DEFAULT_FORMAT
 
 

@@ -274,7 +274,7 @@ def test_cache_control_reaches_the_part(
 def test_message_cache_control_goes_on_the_last_text_part(
     client: openai.OpenAI, received: list[ReceivedRequest]
 ) -> None:
-    """proxy/fields.py MESSAGE_ROWS: `cache_control` on a message is "kept on the (last) text
+    """proxy/chat/fields.py MESSAGE_ROWS: `cache_control` on a message is "kept on the (last) text
     part", not on whatever part happens to come last."""
     message = image_message(CAT_URL, "[sim:vision] Describe it.")
     message["content"].reverse()  # the text first, the image last

@@ -6,7 +6,7 @@ of payload per delta; tool-call `index` 0-based and contiguous per choice, with 
 `function.name` only on a call's first delta; exactly one `finish_reason` per choice; the usage
 chunk (`choices: []`) last, and only when asked for.
 
-How code-interpreter runs are shown is chosen per response; `proxy/code_runs.py` renders them.
+How code-interpreter runs are shown is chosen per response; `proxy/chat/code_runs.py` renders them.
 """
 
 from __future__ import annotations

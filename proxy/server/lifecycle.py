@@ -1,6 +1,6 @@
 """Admission and shutdown: how many exchanges run, and what happens after SIGTERM.
 
-On SIGTERM the server (proxy/serving.py) calls `begin_drain`: readiness turns 503, new
+On SIGTERM the server (proxy/server/serving.py) calls `begin_drain`: readiness turns 503, new
 exchanges are refused with a 503, and exchanges in flight may go on for `drain_timeout`
 seconds; then `expired` is set and their streams end with an in-band error and [DONE].
 """
