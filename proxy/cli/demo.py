@@ -4,15 +4,21 @@ real OpenAI SDK exactly as the vendor's code-interpreter page does. Offline; loo
 from __future__ import annotations
 
 import json
+import os
+import shlex
+import shutil
+import signal
 import sys
+import textwrap
 import time
+from pathlib import Path
 from typing import Any, TextIO
 
 from proxy.config import Settings, TrafficLogSettings, UpstreamSettings
 from proxy.inspect.commands import DEMO_TRAFFIC_LOG
 from proxy.server.app import create_app
 from proxy.server.serving import BackgroundServer
-from proxy.simulator import create_simulator_app
+from proxy.simulator import SCENARIOS, create_simulator_app
 
 _QUESTION = "What is 123 to the power of 21?"
 
@@ -28,10 +34,11 @@ class _Style:
 def run_demo(
     *,
     serve: bool = False,
-    port: int = 0,
+    port: int | None = None,
     out: TextIO | None = None,
     traffic_log: str = DEMO_TRAFFIC_LOG,
 ) -> int:
+    """Raises `CannotListen` (proxy.server.serving) when `--serve`'s port is taken."""
     out = out or sys.stdout  # looked up now: tests and callers may have redirected it
     simulator = BackgroundServer(create_simulator_app(frame_delay=0 if not serve else 0.02))
     with simulator:
@@ -42,30 +49,67 @@ def run_demo(
                 path=traffic_log, capture_frames=True, capture_chunks=True
             ),
         )
-        proxy_port = (port or 8000) if serve else 0
+        proxy_port = (8000 if port is None else port) if serve else 0
         with BackgroundServer(create_app(settings), port=proxy_port) as proxy:
             if serve:
-                return _wait(proxy.url, simulator.url, out)
+                return _wait(proxy.url, simulator.url, traffic_log, out)
             status = _sample_request(f"{proxy.url}/v1", out)
+    me = command_name()
     print(
         f"\nThe exchange is in the traffic log {traffic_log}. Look at it with:\n"
-        "  dashscope-proxy logs list\n  dashscope-proxy logs show <id>",
+        f"  {me} logs list\n  {me} logs show <id>",
         file=out,
     )
     return status
 
 
-def _wait(proxy_url: str, simulator_url: str, out: TextIO) -> int:
-    print(
-        f"proxy:     {proxy_url}/v1  (any API key; the simulator stands in for DashScope)", file=out
-    )
-    print(f"simulator: {simulator_url}", file=out)
-    print("Put [sim:NAME] in a user message to pick a scenario. Ctrl-C stops.", file=out)
+def command_name(
+    argv0: str | None = None, executable: str | None = None, cwd: Path | None = None
+) -> str:
+    """How to run `dashscope-proxy` again from here, as it was run this time: the README runs
+    `.venv/bin/dashscope-proxy` without activating the venv, where a bare name is not found."""
+    argv0 = sys.argv[0] if argv0 is None else argv0
+    executable = sys.executable if executable is None else executable
+    cwd = Path.cwd() if cwd is None else cwd
+    # The console script, or the one beside the interpreter (`python -m proxy demo`).
+    script = Path(argv0) if Path(argv0).name == "dashscope-proxy" else None
+    script = Path(os.path.normpath(cwd / (script or Path(executable).parent / "dashscope-proxy")))
+    if not script.is_file():
+        return "dashscope-proxy"
+    on_path = shutil.which("dashscope-proxy")
+    if on_path is not None and os.path.samefile(on_path, script):
+        return "dashscope-proxy"
+    if not script.is_relative_to(cwd):
+        return shlex.quote(str(script))
+    relative = str(script.relative_to(cwd))
+    return shlex.quote(relative if os.sep in relative else f".{os.sep}{relative}")
+
+
+def _wait(proxy_url: str, simulator_url: str, traffic_log: str, out: TextIO) -> int:
+    # SIGTERM stops it as Ctrl-C does: the servers shut down and the traffic log is flushed.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
+        _announce(proxy_url, simulator_url, traffic_log, out)
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
         return 0
+
+
+def _announce(proxy_url: str, simulator_url: str, traffic_log: str, out: TextIO) -> None:
+    print(
+        f"proxy:     {proxy_url}/v1  (any API key; the simulator stands in for DashScope)", file=out
+    )
+    print(f"simulator: {simulator_url}", file=out)
+    print(
+        "Without a marker the simulator answers as a model would: a code run with\n"
+        "enable_code_interpreter, a get_weather call when given tools, plain text otherwise.\n"
+        "Put [sim:NAME] in a user message to pick a scenario instead:",
+        file=out,
+    )
+    names = ", ".join(SCENARIOS)
+    print(textwrap.fill(names, width=96, initial_indent="  ", subsequent_indent="  "), file=out)
+    print(f"Exchanges go to {traffic_log}: {command_name()} logs list. Ctrl-C stops.", file=out)
 
 
 def _sample_request(base_url: str, out: TextIO) -> int:

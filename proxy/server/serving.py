@@ -4,7 +4,9 @@ demo and the tests, which need real servers on loopback with an ephemeral port).
 from __future__ import annotations
 
 import contextlib
+import logging
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +18,35 @@ import uvicorn
 # Streams end themselves (in-band error, [DONE]) when the drain time is over; uvicorn's own
 # deadline, which cancels whatever is left, comes this much later.
 _CANCEL_MARGIN = 5.0
+
+log = logging.getLogger("proxy.server")
+
+
+class CannotListen(Exception):
+    """The address cannot be bound: the port is taken, or the address is not this machine's."""
+
+
+def listen(host: str, port: int) -> list[socket.socket]:
+    """The bound sockets for host:port (every address the name resolves to, as uvicorn would),
+    taken before anything starts: a busy port is then one clear error, not a failed startup."""
+    if not 0 <= port <= 65535:  # getaddrinfo would quietly take it modulo 65536
+        raise CannotListen(f"cannot listen on {host}:{port}: not a port number")
+    bound: list[socket.socket] = []
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        for family, kind, proto, _, address in dict.fromkeys(infos):
+            sock = socket.socket(family, kind, proto)
+            bound.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+    except (OSError, OverflowError) as exc:
+        for sock in bound:
+            sock.close()
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise CannotListen(f"cannot listen on {host}:{port}: {reason.lower()}") from None
+    return bound
 
 
 def uvicorn_config(
@@ -60,6 +91,12 @@ class DrainingServer(uvicorn.Server):
     def _drained(self) -> None:
         self.should_exit = True
 
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        # uvicorn names the address only when it binds the sockets itself.
+        if self.started and sockets:
+            log.info("Listening on %s (Ctrl-C or SIGTERM drains and stops)", _url(sockets[0]))
+
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         # uvicorn's own version re-raises the signal after shutdown, so a drained proxy would
@@ -76,21 +113,29 @@ class DrainingServer(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
+def _url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if sock.family == socket.AF_INET6 else f"http://{host}:{port}"
+
+
 def serve_forever(
     app: Any, host: str, port: int, *, drain_timeout: float = 30.0, log_level: str = "info"
 ) -> None:
+    """Serve until SIGTERM or Ctrl-C has drained the app; `CannotListen` if the address is
+    taken, raised before the app starts or anything is logged."""
     config = uvicorn_config(
         app, host, port, log_level, drain_timeout=drain_timeout, own_logging=True
     )
-    DrainingServer(config).run()
+    DrainingServer(config).run(sockets=listen(host, port))
 
 
 class BackgroundServer:
-    """`with BackgroundServer(app) as server: server.url` — stops the server on exit."""
+    """`with BackgroundServer(app) as server: server.url` — stops the server on exit. Entering
+    raises `CannotListen` when the address cannot be bound."""
 
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
         self._server = uvicorn.Server(uvicorn_config(app, host, port, log_level="warning"))
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread: threading.Thread | None = None
         self.host = host
         self.port = port
 
@@ -99,19 +144,21 @@ class BackgroundServer:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> BackgroundServer:
+        sockets = listen(self.host, self.port)
+        self.port = sockets[0].getsockname()[1]
+        self._thread = threading.Thread(target=self._server.run, args=(sockets,), daemon=True)
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("the server did not start")
             time.sleep(0.005)
-        sockets = self._server.servers[0].sockets
-        self.port = sockets[0].getsockname()[1]
         return self
 
     def stop(self) -> None:
         self._server.should_exit = True
-        self._thread.join(timeout=10)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
 
     def __enter__(self) -> BackgroundServer:
         return self.start()
