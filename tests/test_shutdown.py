@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,7 +22,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from proxy.server.serving import BackgroundServer
+from proxy.config import Settings, UpstreamSettings
+from proxy.server.app import create_app
+from proxy.server.serving import BackgroundServer, DrainingServer, listen, uvicorn_config
 from proxy.simulator import create_simulator_app
 from tests.conftest import RunningProxy, free_port
 from tests.contract import check_sse_bytes
@@ -214,3 +217,54 @@ def test_a_second_sigterm_stops_at_once(tmp_path: Path) -> None:
         process.send_signal(signal.SIGTERM)
         stopped = wait_until(lambda: process.poll() is not None, 3)
         assert stopped, "a second SIGTERM did not stop the proxy within 3 s"
+    assert process.returncode == 0
+    # Regression: uvicorn skipped the app's shutdown when forced, and the lifespan, cancelled
+    # at the loop's end, logged a CancelledError traceback.
+    log = (tmp_path / "stderr.log").read_text()
+    assert "Traceback" not in log
+    assert "CancelledError" not in log
+
+
+# ---- a signal at any moment ------------------------------------------------------------------
+
+
+def test_a_signal_before_the_app_has_started_stops_it(tmp_path: Path) -> None:
+    """Regression: SIGTERM between uvicorn taking the signal and the app's startup only marked
+    the app as draining, and nothing ever stopped the server: it hung until a second signal."""
+    settings = Settings(upstream=UpstreamSettings(base_url="http://127.0.0.1:9"))
+    server = DrainingServer(uvicorn_config(create_app(settings), "127.0.0.1", 0))
+    server.handle_exit(signal.SIGTERM, None)
+    thread = threading.Thread(target=server.run, args=(listen("127.0.0.1", 0),), daemon=True)
+    thread.start()
+    thread.join(timeout=10)
+    assert not thread.is_alive(), "a signal before startup left the server running"
+    assert server.started  # it did start, and then stopped as asked
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        "Started server process",  # signals are taken; the app has not started
+        "Waiting for application startup.",
+        "Application startup complete.",
+        "Listening on http://",
+    ],
+)
+def test_sigterm_at_any_moment_of_startup_exits_0_without_a_traceback(
+    tmp_path: Path, moment: str
+) -> None:
+    """`timeout N dashscope-proxy serve` stops the proxy at whatever moment N falls on."""
+    port = free_port()
+    log = tmp_path / "stderr.log"
+    with log.open("wb") as stderr:
+        process = subprocess.Popen([*SERVE, "--port", str(port)], stderr=stderr)
+    try:
+        assert wait_until(lambda: moment in log.read_text(), 20), log.read_text()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(10) == 0, log.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(5)
+    assert "Traceback" not in log.read_text()
+    assert "CancelledError" not in log.read_text()

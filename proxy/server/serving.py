@@ -3,6 +3,7 @@ demo and the tests, which need real servers on loopback with an ephemeral port).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import signal
@@ -18,6 +19,8 @@ import uvicorn
 # Streams end themselves (in-band error, [DONE]) when the drain time is over; uvicorn's own
 # deadline, which cancels whatever is left, comes this much later.
 _CANCEL_MARGIN = 5.0
+# After a second signal, how long the cut requests get to unwind before the app closes.
+_FORCED_CLEANUP = 1.0
 
 log = logging.getLogger("proxy.server")
 
@@ -80,7 +83,9 @@ class DrainingServer(uvicorn.Server):
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         lifecycle = getattr(getattr(self.config.app, "state", None), "lifecycle", None)
-        if lifecycle is None:
+        if lifecycle is None or not self.started:
+            # Before startup nothing is in flight, and the app's loop may not be bound yet, so
+            # a drain could never report back: stop as uvicorn would.
             super().handle_exit(sig, frame)
             return
         if lifecycle.draining:  # a second signal: the operator wants out now
@@ -96,6 +101,28 @@ class DrainingServer(uvicorn.Server):
         # uvicorn names the address only when it binds the sockets itself.
         if self.started and sockets:
             log.info("Listening on %s (Ctrl-C or SIGTERM drains and stops)", _url(sockets[0]))
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().shutdown(sockets)
+        if self.force_exit:
+            # Forced, uvicorn skips the app's shutdown; asyncio.run would then cancel the
+            # lifespan, which Starlette logs as a CancelledError traceback, and the upstream
+            # pool and traffic log would not be closed. Cut the requests left, then close.
+            await self._cut_requests()
+            await self.lifespan.shutdown()
+
+    async def _cut_requests(self) -> None:
+        # Dropping the connections ends each request as a client leaving would (the exchange
+        # closes its upstream and records it); cancelling them would log a traceback each.
+        for connection in list(self.server_state.connections):
+            transport = getattr(connection, "transport", None)
+            if transport is not None:
+                transport.abort()
+        tasks = set(self.server_state.tasks)
+        if tasks:
+            _, stuck = await asyncio.wait(tasks, timeout=_FORCED_CLEANUP)
+            for task in stuck:
+                task.cancel()
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
