@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from proxy.chat.api import CHAT_COMPLETIONS
+from proxy.chat.code_runs import FORMATS, code_format
 from proxy.chat.request import ChatExtras
 from proxy.chat.stream import ChunkIdentity
 from proxy.core.client_api import identity_from
@@ -122,3 +123,9 @@ def test_every_field_must_be_recorded_even_one_with_a_default() -> None:
     }
     with pytest.raises(TypeError, match="echo"):
         RESPONSES.restore(wrong_echo)
+
+
+def test_a_plan_names_its_code_format_as_one_of_the_formats() -> None:
+    assert [code_format(name) for name in FORMATS] == list(FORMATS)
+    with pytest.raises(ValueError, match="unknown code format 'html': one of tool_calls, "):
+        code_format("html")

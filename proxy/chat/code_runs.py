@@ -18,21 +18,23 @@ Each function returns the delta payload to send, or None.
 
 from __future__ import annotations
 
-from typing import Any, Literal, get_args
+from typing import Final, Literal, get_args
 
 import orjson
+
+from proxy.chat.wire import Delta, ToolCallDelta
 
 CodeFormat = Literal["tool_calls", "reasoning", "content", "vendor", "off"]
 FORMATS: tuple[CodeFormat, ...] = get_args(CodeFormat)
 DEFAULT_FORMAT: CodeFormat = "tool_calls"
 CODE_INTERPRETER_TOOL = "code_interpreter"
-VENDOR_KEY = "code_interpreter_calls"
+VENDOR_KEY: Final = "code_interpreter_calls"
 
 _ARGS_OPEN = '{"code": "'
 _ARGS_CLOSE = '"}'
 _FENCE_OPEN = "\n\n```python\n"
 _FENCE_CLOSE = "\n```\n\n"
-_TEXT_KEY = {"reasoning": "reasoning_content", "content": "content"}
+_TEXT_FORMATS = ("reasoning", "content")  # shown inside the delta's text of that name
 
 
 def escape_json_text(text: str) -> str:
@@ -59,50 +61,43 @@ def uses_tool_index(fmt: CodeFormat) -> bool:
     return fmt == "tool_calls"
 
 
-def code_delta(
-    fmt: CodeFormat, index: int, call_id: str, text: str, first: bool
-) -> dict[str, Any] | None:
+def code_delta(fmt: CodeFormat, index: int, call_id: str, text: str, first: bool) -> Delta | None:
     """The run's code grew by `text`; `first` when this starts the run."""
     if fmt == "tool_calls":
         fragment = escape_json_text(text)
         return _tool_call(index, call_id, _ARGS_OPEN + fragment if first else fragment, first)
-    if fmt in _TEXT_KEY:
-        return {_TEXT_KEY[fmt]: _FENCE_OPEN + text if first else text}
+    if fmt in _TEXT_FORMATS:
+        return _text(fmt, _FENCE_OPEN + text if first else text)
     return None  # vendor: the run is sent whole once settled; off: never
 
 
 def code_done(
     fmt: CodeFormat, index: int, call_id: str, streamed: str | None, code: str
-) -> dict[str, Any] | None:
+) -> Delta | None:
     """The run's code is final. `streamed` is what `code_delta` already sent (None: nothing)."""
     if fmt == "vendor":
-        return {VENDOR_KEY: [{"index": index, "id": call_id, "code": code}]}
+        return {"code_interpreter_calls": [{"index": index, "id": call_id, "code": code}]}
     if streamed is None:  # never streamed (its code stayed empty): the whole run at once
         if fmt == "tool_calls":
             return _tool_call(
                 index, call_id, _ARGS_OPEN + escape_json_text(code) + _ARGS_CLOSE, True
             )
-        if fmt in _TEXT_KEY:
-            return {_TEXT_KEY[fmt]: fenced(code)}
-        return None
+        return _text(fmt, fenced(code)) if fmt in _TEXT_FORMATS else None
     rewritten = streamed != code
     if fmt == "tool_calls":
         # After a rewrite of already-streamed code, repeat the key: JSON parsers keep the last of
         # duplicate keys, so the arguments still parse to {"code": <final code>}.
         tail = '", "code": ' + orjson.dumps(code).decode() + "}" if rewritten else _ARGS_CLOSE
         return _tool_call(index, call_id, tail, False)
-    if fmt in _TEXT_KEY:
-        tail = _FENCE_CLOSE + ("```python\n" + code + _FENCE_CLOSE if rewritten else "")
-        return {_TEXT_KEY[fmt]: tail}
+    if fmt in _TEXT_FORMATS:
+        return _text(fmt, _FENCE_CLOSE + ("```python\n" + code + _FENCE_CLOSE if rewritten else ""))
     return None
 
 
-def tool_call_payload(
-    index: int, call_id: str, name: str, arguments: str, first: bool
-) -> dict[str, Any]:
+def tool_call_payload(index: int, call_id: str, name: str, arguments: str, first: bool) -> Delta:
     """A `tool_calls` delta: `id`, `type` and `name` only on a call's first delta, because
     clients concatenate repeated strings (`get_weatherget_weather`)."""
-    call: dict[str, Any]
+    call: ToolCallDelta
     if first:
         call = {
             "index": index,
@@ -115,5 +110,9 @@ def tool_call_payload(
     return {"tool_calls": [call]}
 
 
-def _tool_call(index: int, call_id: str, arguments: str, first: bool) -> dict[str, Any]:
+def _tool_call(index: int, call_id: str, arguments: str, first: bool) -> Delta:
     return tool_call_payload(index, call_id, CODE_INTERPRETER_TOOL, arguments, first)
+
+
+def _text(fmt: CodeFormat, text: str) -> Delta:
+    return {"reasoning_content": text} if fmt == "reasoning" else {"content": text}

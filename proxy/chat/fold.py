@@ -7,11 +7,40 @@ client would have received, so both modes share one translation path.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import cast
 
-from proxy.chat.code_runs import VENDOR_KEY
+from proxy.chat.wire import (
+    ChatChunk,
+    ChatCompletion,
+    ChunkChoice,
+    CompletionChoice,
+    FinishReason,
+    Message,
+    RunCode,
+    SearchInfo,
+    ToolCall,
+    ToolCallDelta,
+)
 from proxy.core.errors import UpstreamUnavailable
+from proxy.core.events import UsageObject
 from proxy.core.wire import Item
+
+
+class _Call:
+    __slots__ = ("arguments", "id", "name", "type")
+
+    def __init__(self, call: ToolCallDelta) -> None:
+        self.id = call.get("id")
+        self.type = call.get("type", "function")
+        self.name = call["function"].get("name")
+        self.arguments: list[str] = []
+
+    def tool_call(self) -> ToolCall:
+        return {
+            "id": self.id,
+            "type": self.type,
+            "function": {"name": self.name, "arguments": "".join(self.arguments)},
+        }
 
 
 class _Choice:
@@ -28,13 +57,13 @@ class _Choice:
     def __init__(self) -> None:
         self.content: list[str] = []
         self.reasoning: list[str] = []
-        self.tool_calls: dict[int, dict[str, Any]] = {}
-        self.code_runs: dict[int, dict[str, Any]] = {}
-        self.logprobs: list[Any] | None = None
-        self.search: Any = None
-        self.finish_reason: str | None = None
+        self.tool_calls: dict[int, _Call] = {}
+        self.code_runs: dict[int, RunCode] = {}
+        self.logprobs: list[object] | None = None
+        self.search: SearchInfo | None = None
+        self.finish_reason: FinishReason | None = None
 
-    def add(self, entry: dict[str, Any]) -> None:
+    def add(self, entry: ChunkChoice) -> None:
         delta = entry["delta"]
         if delta.get("content"):
             self.content.append(delta["content"])
@@ -42,106 +71,72 @@ class _Choice:
             self.reasoning.append(delta["reasoning_content"])
         for call in delta.get("tool_calls") or ():
             self._add_call(call)
-        for run in delta.get(VENDOR_KEY) or ():
-            slot = self.code_runs.setdefault(run["index"], {"id": run.get("id"), "code": ""})
-            slot["code"] += run.get("code", "")
-        if delta.get("search_info") is not None:
+        for run in delta.get("code_interpreter_calls") or ():
+            slot = self.code_runs.setdefault(run["index"], {"id": run["id"], "code": ""})
+            slot["code"] += run["code"]
+        if "search_info" in delta:
             self.search = delta["search_info"]
-        logprobs = entry.get("logprobs")
-        if logprobs and logprobs.get("content") is not None:
+        logprobs = entry["logprobs"]
+        if logprobs is not None:
             self.logprobs = (self.logprobs or []) + logprobs["content"]
-        if entry.get("finish_reason"):
+        if entry["finish_reason"]:
             self.finish_reason = entry["finish_reason"]
 
-    def _add_call(self, call: dict[str, Any]) -> None:
+    def _add_call(self, call: ToolCallDelta) -> None:
         slot = self.tool_calls.get(call["index"])
-        function = call.get("function") or {}
         if slot is None:
-            slot = self.tool_calls[call["index"]] = {
-                "id": call.get("id"),
-                "type": call.get("type", "function"),
-                "function": {"name": function.get("name"), "arguments": []},
-            }
-        if function.get("arguments"):
-            slot["function"]["arguments"].append(function["arguments"])
+            slot = self.tool_calls[call["index"]] = _Call(call)
+        arguments = call["function"].get("arguments")
+        if arguments:
+            slot.arguments.append(arguments)
 
-    def message(self) -> dict[str, Any]:
-        message: dict[str, Any] = {"role": "assistant", "content": "".join(self.content)}
+    def completion_choice(self, index: int) -> CompletionChoice:
+        return {
+            "index": index,
+            "message": self._message(),
+            "logprobs": None if self.logprobs is None else {"content": self.logprobs},
+            "finish_reason": self.finish_reason,
+        }
+
+    def _message(self) -> Message:
+        message: Message = {"role": "assistant", "content": "".join(self.content)}
         if self.reasoning:
             message["reasoning_content"] = "".join(self.reasoning)
         if self.tool_calls:
             if not self.content:
                 message["content"] = None
             message["tool_calls"] = [
-                {
-                    "id": call["id"],
-                    "type": call["type"],
-                    "function": {
-                        "name": call["function"]["name"],
-                        "arguments": "".join(call["function"]["arguments"]),
-                    },
-                }
-                for _, call in sorted(self.tool_calls.items())
+                call.tool_call() for _, call in sorted(self.tool_calls.items())
             ]
         if self.code_runs:
-            message[VENDOR_KEY] = [run for _, run in sorted(self.code_runs.items())]
+            message["code_interpreter_calls"] = [run for _, run in sorted(self.code_runs.items())]
         if self.search is not None:
             message["search_info"] = self.search
         return message
 
 
-class ChunkFold:
-    """Folds chunks as they pass, so a stream can be summarised without keeping it."""
-
-    __slots__ = ("_choices", "_head", "_usage")
-
-    def __init__(self) -> None:
-        self._head: Item | None = None
-        self._usage: Any = None
-        self._choices: dict[int, _Choice] = {}
-
-    @property
-    def empty(self) -> bool:
-        return self._head is None
-
-    def add(self, chunk: Item) -> None:
-        if self._head is None:
-            self._head = chunk
-        if chunk.get("usage") is not None:
-            self._usage = chunk["usage"]
-        for entry in chunk["choices"]:
-            choice = self._choices.get(entry["index"])
-            if choice is None:
-                choice = self._choices[entry["index"]] = _Choice()
-            choice.add(entry)
-
-    def completion(self) -> dict[str, Any]:
-        head = self._head
-        if head is None:
-            raise UpstreamUnavailable("DashScope's stream ended without an answer")
-        completion: dict[str, Any] = {
-            "id": head["id"],
-            "object": "chat.completion",
-            "created": head["created"],
-            "model": head["model"],
-            "choices": [
-                {
-                    "index": index,
-                    "message": choice.message(),
-                    "logprobs": None if choice.logprobs is None else {"content": choice.logprobs},
-                    "finish_reason": choice.finish_reason,
-                }
-                for index, choice in sorted(self._choices.items())
-            ],
-        }
-        if self._usage is not None:
-            completion["usage"] = self._usage
-        return completion
-
-
-def fold_chunks(chunks: Iterable[Item]) -> dict[str, Any]:
+def fold_chunks(items: Iterable[Item]) -> ChatCompletion:
     """One `chat.completion` from the chunks of a complete stream (usage chunk included)."""
-    fold = ChunkFold()
-    for chunk in chunks:
-        fold.add(chunk)
-    return fold.completion()
+    head: ChatChunk | None = None
+    usage: UsageObject | None = None
+    choices: dict[int, _Choice] = {}
+    for chunk in cast(Iterable[ChatChunk], items):  # the chat encoder's items are chunks
+        head = head or chunk
+        usage = chunk.get("usage", usage)
+        for entry in chunk["choices"]:
+            choice = choices.get(entry["index"])
+            if choice is None:
+                choice = choices[entry["index"]] = _Choice()
+            choice.add(entry)
+    if head is None:
+        raise UpstreamUnavailable("DashScope's stream ended without an answer")
+    completion: ChatCompletion = {
+        "id": head["id"],
+        "object": "chat.completion",
+        "created": head["created"],
+        "model": head["model"],
+        "choices": [choice.completion_choice(index) for index, choice in sorted(choices.items())],
+    }
+    if usage is not None:
+        completion["usage"] = usage
+    return completion

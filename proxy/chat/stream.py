@@ -12,7 +12,7 @@ How code-interpreter runs are shown is chosen per response; `proxy/chat/code_run
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import get_args
 
 from proxy.chat.code_runs import (
     DEFAULT_FORMAT,
@@ -22,6 +22,7 @@ from proxy.chat.code_runs import (
     tool_call_payload,
     uses_tool_index,
 )
+from proxy.chat.wire import ChatChunk, ChunkChoice, Delta, FinishReason
 from proxy.core.errors import ProxyError
 from proxy.core.events import (
     CodeDelta,
@@ -33,12 +34,13 @@ from proxy.core.events import (
     ReasoningDelta,
     SearchResults,
     Usage,
+    UsageObject,
     usage_object,
 )
 from proxy.core.wire import Item
 
 # finish_reason values OpenAI clients know; anything else upstream invents is reported as "stop".
-_FINISH_REASONS = frozenset({"stop", "length", "tool_calls", "content_filter", "function_call"})
+_FINISH_REASONS: dict[str, FinishReason] = {reason: reason for reason in get_args(FinishReason)}
 
 
 @dataclass(slots=True, frozen=True)
@@ -116,9 +118,9 @@ class ChatChunkEncoder:
             state = self._choices[choice] = _ChoiceState()
         return state
 
-    def _chunk(self, choices: list[dict[str, Any]], usage: Any = None) -> dict[str, Any]:
+    def _chunk(self, choices: list[ChunkChoice], usage: UsageObject | None = None) -> ChatChunk:
         identity = self._identity
-        chunk: dict[str, Any] = {
+        chunk: ChatChunk = {
             "id": identity.chunk_id,
             "object": "chat.completion.chunk",
             "created": identity.created,
@@ -132,15 +134,15 @@ class ChatChunkEncoder:
     def _delta(
         self,
         choice: int,
-        delta: dict[str, Any],
-        finish_reason: str | None = None,
-        logprobs: list[Any] | None = None,
-    ) -> dict[str, Any]:
+        delta: Delta,
+        finish_reason: FinishReason | None = None,
+        logprobs: list[object] | None = None,
+    ) -> ChatChunk:
         state = self._state(choice)
         if not state.role_sent:
             state.role_sent = True
             delta = {"role": "assistant", **delta}
-        entry = {
+        entry: ChunkChoice = {
             "index": choice,
             "delta": delta,
             "logprobs": None if logprobs is None else {"content": logprobs},
@@ -173,7 +175,7 @@ class ChatChunkEncoder:
             payload = code_done(self._code_format, index, call_id, streamed, event.code)
         return [] if payload is None else [self._delta(event.choice, payload)]
 
-    def _function_delta(self, event: FunctionCallDelta) -> dict[str, Any]:
+    def _function_delta(self, event: FunctionCallDelta) -> ChatChunk:
         state = self._state(event.choice)
         index, first = self._tool_index(state, ("function", event.key))
         call_id = event.call_id or f"call_{self._identity.chunk_id}_{index}"
@@ -185,6 +187,6 @@ class ChatChunkEncoder:
         if state.finished:
             return []
         state.finished = True
-        reason = event.reason if event.reason in _FINISH_REASONS else "stop"
-        delta: dict[str, Any] = {} if state.role_sent else {"content": ""}
+        reason = _FINISH_REASONS.get(event.reason, "stop")
+        delta: Delta = {} if state.role_sent else {"content": ""}
         return [self._delta(event.choice, delta, reason)]

@@ -7,7 +7,7 @@ Responses API later) has its own encoder over them. `choice` is the upstream cho
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, NotRequired, TypedDict
+from typing import NotRequired, TypedDict
 
 
 @dataclass(slots=True, frozen=True)
@@ -21,7 +21,7 @@ class ContentDelta:
     choice: int
     text: str
     # OpenAI-shaped `logprobs.content` entries for this text, when they were asked for.
-    logprobs: list[Any] | None = None
+    logprobs: list[object] | None = None
 
 
 @dataclass(slots=True, frozen=True)
@@ -59,7 +59,7 @@ class SearchResults:
     """Web-search sources (`enable_search` with `search_options.enable_source`)."""
 
     choice: int
-    results: list[Any]
+    results: list[object]
 
 
 @dataclass(slots=True, frozen=True)

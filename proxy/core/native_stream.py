@@ -9,7 +9,7 @@ later frame, whose entries may appear with empty code and be filled in later; er
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypedDict, cast
 
 import orjson
 
@@ -26,6 +26,98 @@ from proxy.core.events import (
     Usage,
 )
 from proxy.core.sse import SSEEvent
+
+
+class FrameFunction(TypedDict, total=False):
+    name: str
+    arguments: str  # a fragment, or (from some upstreams) the whole text so far
+
+
+class FrameToolCall(TypedDict, total=False):
+    index: int
+    id: str
+    type: str
+    function: FrameFunction
+
+
+class FramePart(TypedDict, total=False):
+    text: str  # the multimodal endpoint's content parts
+
+
+class FrameMessage(TypedDict, total=False):
+    role: str
+    content: str | list[FramePart]
+    reasoning_content: str
+    tool_calls: list[FrameToolCall]
+
+
+class FrameLogprobs(TypedDict, total=False):
+    content: list[object]  # OpenAI-shaped token entries
+
+
+class FrameChoice(TypedDict, total=False):
+    index: int
+    message: FrameMessage
+    finish_reason: str  # "null" (a string) until the choice's last frame
+    logprobs: FrameLogprobs
+
+
+class CodeRun(TypedDict, total=False):
+    code: str
+
+
+class ToolInfo(TypedDict, total=False):
+    type: str  # "code_interpreter" (or missing) for a run; other tools share the list
+    code_interpreter: CodeRun
+
+
+class FrameSearchInfo(TypedDict, total=False):
+    search_results: list[object]
+
+
+class FrameOutput(TypedDict, total=False):
+    choices: list[FrameChoice]
+    text: str  # result_format "text", which the proxy never asks for
+    finish_reason: str
+    tool_info: list[ToolInfo]  # a cumulative snapshot of every interpreter run so far
+    search_info: FrameSearchInfo
+
+
+class FrameDetails(TypedDict, total=False):
+    reasoning_tokens: int
+    cached_tokens: int
+
+
+class PluginCount(TypedDict, total=False):
+    count: int
+
+
+class FramePlugins(TypedDict, total=False):
+    code_interpreter: PluginCount
+
+
+class FrameUsage(TypedDict, total=False):
+    """A running total, repeated on every frame."""
+
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+    output_tokens_details: FrameDetails
+    prompt_tokens_details: FrameDetails
+    cached_tokens: int
+    plugins: FramePlugins
+
+
+class NativeFrame(TypedDict, total=False):
+    """One `data:` payload of a native stream, as far as the proxy reads it. A frame is
+    untrusted input: every value is checked before use, whatever these types say."""
+
+    request_id: str
+    output: FrameOutput
+    usage: FrameUsage
+    code: str  # with `message`, an error reported as a frame
+    message: str
+
 
 # When an error frame carries no status of its own, DashScope's code tells which HTTP class it is.
 _STATUS_BY_CODE_PREFIX = (
@@ -121,17 +213,12 @@ class NativeStreamTranslator:
     def __init__(self) -> None:
         # Keyed by position in tool_info: entries that are not code runs leave gaps.
         self._runs: dict[int, _Run] = {}
-        self._usage: dict[str, Any] | None = None
+        self._usage: FrameUsage | None = None
         self._open_choices: set[int] = set()
         self._finished: set[int] = set()
         self._calls: dict[tuple[int, int], _CallArguments] = {}
         self._searched = False
         self.request_id: str | None = None
-
-    @property
-    def code_runs(self) -> list[str]:
-        """The latest code of every interpreter run so far, in run order."""
-        return [run.latest for _, run in sorted(self._runs.items())]
 
     @property
     def last_usage(self) -> Usage | None:
@@ -166,7 +253,10 @@ class NativeStreamTranslator:
                 if isinstance(choice, dict):
                     self._choice(choice, position, out)
         elif "text" in output:  # result_format "text": only if an upstream ignores our request
-            self._choice({"message": {"content": output["text"]}, **output}, 0, out)
+            text: FrameMessage = {"content": output["text"]}
+            self._choice(
+                {"message": text, "finish_reason": output.get("finish_reason", "null")}, 0, out
+            )
         return out
 
     def finish(self) -> list[Event]:
@@ -176,7 +266,7 @@ class NativeStreamTranslator:
             out.append(_usage(self._usage))
         return out
 
-    def _payload(self, event: SSEEvent) -> dict[str, Any] | None:
+    def _payload(self, event: SSEEvent) -> NativeFrame | None:
         status = event.status
         if event.event == "error" or (status is not None and status >= 400):
             raise native_error(event.data, status)
@@ -197,9 +287,9 @@ class NativeStreamTranslator:
         request_id = payload.get("request_id")
         if self.request_id is None and isinstance(request_id, str):
             self.request_id = request_id
-        return payload
+        return cast(NativeFrame, payload)
 
-    def _choice(self, choice: dict[str, Any], position: int, out: list[Event]) -> None:
+    def _choice(self, choice: FrameChoice, position: int, out: list[Event]) -> None:
         index = choice.get("index", position)
         if not isinstance(index, int):
             index = position
@@ -220,8 +310,8 @@ class NativeStreamTranslator:
     def _message(
         self,
         index: int,
-        message: dict[str, Any],
-        logprobs: list[Any] | None,
+        message: FrameMessage,
+        logprobs: list[object] | None,
         out: list[Event],
     ) -> None:
         self._open_choices.add(index)
@@ -241,7 +331,7 @@ class NativeStreamTranslator:
                 self._settle_runs(out)
             out.append(ContentDelta(index, content, logprobs))
 
-    def _function_call(self, choice: int, call: dict[str, Any], out: list[Event]) -> None:
+    def _function_call(self, choice: int, call: FrameToolCall, out: list[Event]) -> None:
         delta = _function_call(choice, call)
         state = self._calls.get((choice, delta.key))
         if state is None:
@@ -253,14 +343,14 @@ class NativeStreamTranslator:
             delta = FunctionCallDelta(choice, delta.key, delta.call_id, delta.name, arguments)
         out.append(delta)
 
-    def _search_info(self, info: Any, out: list[Event]) -> None:
+    def _search_info(self, info: object, out: list[Event]) -> None:
         results = info.get("search_results") if isinstance(info, dict) else None
         # Sent in full once; later frames repeat it empty (unlike tool_info, it is no snapshot).
         if isinstance(results, list) and results and not self._searched:
             self._searched = True
             out.append(SearchResults(0, results))
 
-    def _diff_runs(self, tool_info: list[Any], out: list[Event]) -> None:
+    def _diff_runs(self, tool_info: list[ToolInfo], out: list[Event]) -> None:
         self._open_choices.add(0)
         for position, entry in enumerate(tool_info):
             code = _run_code(entry)
@@ -291,7 +381,7 @@ class NativeStreamTranslator:
             out.append(CodeDone(0, position, run.latest))
 
 
-def _run_code(entry: Any) -> str | None:
+def _run_code(entry: object) -> str | None:
     """The code of a code-interpreter entry; None for anything else `tool_info` may hold."""
     if not isinstance(entry, dict) or entry.get("type", "code_interpreter") != "code_interpreter":
         return None
@@ -302,7 +392,7 @@ def _run_code(entry: Any) -> str | None:
     return code if isinstance(code, str) else ""
 
 
-def _text(content: Any) -> str:
+def _text(content: object) -> str:
     """Text of a message's content: a string (text endpoint) or `[{"text": ...}]` (multimodal)."""
     if isinstance(content, str):
         return content
@@ -315,7 +405,7 @@ def _text(content: Any) -> str:
     return ""
 
 
-def _function_call(choice: int, call: dict[str, Any]) -> FunctionCallDelta:
+def _function_call(choice: int, call: FrameToolCall) -> FunctionCallDelta:
     function = call.get("function")
     function = function if isinstance(function, dict) else {}
     call_id = call.get("id")
@@ -335,13 +425,13 @@ def _function_call(choice: int, call: dict[str, Any]) -> FunctionCallDelta:
 _MAX_COUNT = 2**53 - 1
 
 
-def _int(value: Any) -> int | None:
+def _int(value: object) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _MAX_COUNT:
         return value
     return None
 
 
-def _usage(usage: dict[str, Any]) -> Usage:
+def _usage(usage: FrameUsage) -> Usage:
     prompt = _int(usage.get("input_tokens")) or 0
     completion = _int(usage.get("output_tokens")) or 0
     output_details = usage.get("output_tokens_details")

@@ -41,7 +41,8 @@ class LogsError(Exception):
         self.details = details
 
 
-def add_logs_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_logs_parser(commands: argparse._SubParsersAction[Any]) -> None:
+    """`logs` and its subcommands, under the command line's parser (whatever its class)."""
     source = argparse.ArgumentParser(add_help=False)
     where = source.add_mutually_exclusive_group()
     where.add_argument(

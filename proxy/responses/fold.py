@@ -7,16 +7,21 @@ share one translation path. (The traffic record is summarised from the neutral e
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import cast
+
 from proxy.core.errors import UpstreamUnavailable
 from proxy.core.wire import Item
+from proxy.responses.items import EventType, ResponseObject, StreamEvent
 
-TERMINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
+TERMINAL_EVENTS: frozenset[EventType] = frozenset(
+    {"response.completed", "response.incomplete", "response.failed"}
+)
 
 
-def final_response(events: list[Item]) -> Item:
+def final_response(items: Sequence[Item]) -> ResponseObject:
     """The Response object of a complete stream: what a non-stream client receives."""
-    for event in reversed(events):
-        if event.get("type") in TERMINAL_EVENTS:
-            response: Item = event["response"]
-            return response
+    for event in reversed(cast(Sequence[StreamEvent], items)):  # the encoder's items are events
+        if event["type"] in TERMINAL_EVENTS:
+            return event["response"]
     raise UpstreamUnavailable("DashScope's stream ended without an answer")

@@ -1,18 +1,175 @@
-"""The Responses API's output items, as dicts shaped like OpenAI's (sans-I/O).
+"""The Responses API's output items and stream events, as mypy-checked TypedDicts (sans-I/O).
 
-What `proxy/responses_stream.py` builds its events from: the open text and function-call
-items it grows, and the finished shape of every item type it emits.
+What `proxy/responses/stream.py` builds its events from: the open text, code-run and
+function-call items it grows, and the finished shape of every item type it emits.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, NotRequired, Required, TypedDict
 
-from proxy.core.events import Usage
-from proxy.core.wire import Item
+from proxy.core.events import CachedTokens, ReasoningTokens, ToolCounts, Usage
 
 # DashScope runs the code in a sandbox it does not name; the item type requires some id.
 CONTAINER_ID = "dashscope"
+
+Status = Literal["in_progress", "completed", "incomplete"]
+TextKind = Literal["reasoning", "message"]  # the two items that hold streamed text
+ResponseStatus = Literal["in_progress", "completed", "incomplete", "failed"]
+EventType = Literal[
+    "response.created",
+    "response.in_progress",
+    "response.completed",
+    "response.incomplete",
+    "response.failed",
+    "response.output_item.added",
+    "response.output_item.done",
+    "response.content_part.added",
+    "response.content_part.done",
+    "response.reasoning_text.delta",
+    "response.reasoning_text.done",
+    "response.output_text.delta",
+    "response.output_text.done",
+    "response.code_interpreter_call.in_progress",
+    "response.code_interpreter_call_code.delta",
+    "response.code_interpreter_call_code.done",
+    "response.code_interpreter_call.interpreting",
+    "response.code_interpreter_call.completed",
+    "response.function_call_arguments.delta",
+    "response.function_call_arguments.done",
+    "response.web_search_call.in_progress",
+    "response.web_search_call.searching",
+    "response.web_search_call.completed",
+]
+
+
+class ReasoningText(TypedDict):
+    type: Literal["reasoning_text"]
+    text: str
+
+
+class OutputText(TypedDict):
+    type: Literal["output_text"]
+    text: str
+    annotations: list[object]
+    logprobs: list[object]
+
+
+Part = ReasoningText | OutputText
+
+
+class ReasoningItem(TypedDict):
+    id: str
+    type: Literal["reasoning"]
+    summary: list[object]
+    content: list[ReasoningText]  # the thinking itself, not a summary
+    status: Status
+
+
+class MessageItem(TypedDict):
+    id: str
+    type: Literal["message"]
+    role: Literal["assistant"]
+    status: Status
+    content: list[OutputText]
+
+
+class CodeInterpreterCallItem(TypedDict):
+    id: str
+    type: Literal["code_interpreter_call"]
+    status: Status
+    code: str
+    container_id: str
+    outputs: None  # DashScope does not return them
+
+
+class FunctionCallItem(TypedDict):
+    id: str
+    type: Literal["function_call"]
+    status: Status
+    call_id: str
+    name: str
+    arguments: str
+
+
+class SearchSource(TypedDict):
+    type: Literal["url"]
+    url: str
+
+
+class SearchAction(TypedDict):
+    type: Literal["search"]
+    query: str
+    sources: list[SearchSource]
+
+
+class WebSearchCallItem(TypedDict):
+    id: str
+    type: Literal["web_search_call"]
+    status: Status
+    action: SearchAction
+
+
+OutputItem = (
+    ReasoningItem | MessageItem | CodeInterpreterCallItem | FunctionCallItem | WebSearchCallItem
+)
+
+
+class ResponseUsage(TypedDict):
+    input_tokens: int
+    input_tokens_details: CachedTokens
+    output_tokens: int
+    output_tokens_details: ReasoningTokens
+    total_tokens: int
+    x_tools: NotRequired[ToolCounts]  # the interpreter run count, as in chat completions
+
+
+class ResponseError(TypedDict):
+    code: str
+    message: str
+
+
+class IncompleteDetails(TypedDict):
+    reason: str
+
+
+class ResponseCore(TypedDict):
+    """The Response object's own fields; the request fields it repeats follow them."""
+
+    id: str
+    object: Literal["response"]
+    created_at: int
+    status: ResponseStatus
+    error: ResponseError | None
+    incomplete_details: IncompleteDetails | None
+    model: str
+    output: list[OutputItem]
+    usage: ResponseUsage | None
+
+
+ResponseObject = dict[str, Any]  # a ResponseCore and the echoed request fields
+
+
+class EventFields(TypedDict, total=False):
+    """What an event carries besides its type and number, by event type."""
+
+    response: ResponseObject
+    output_index: int
+    item: OutputItem
+    item_id: str
+    content_index: int
+    part: Part
+    delta: str
+    text: str
+    logprobs: list[object]
+    code: str
+    name: str
+    arguments: str
+
+
+class StreamEvent(EventFields, total=False):
+    type: Required[EventType]
+    sequence_number: Required[int]
 
 
 class TextItem:
@@ -20,17 +177,24 @@ class TextItem:
 
     __slots__ = ("id", "index", "kind", "logprobs", "parts")
 
-    def __init__(self, kind: str, index: int, item_id: str) -> None:
-        self.kind = kind
+    def __init__(self, kind: TextKind, index: int, item_id: str) -> None:
+        self.kind: TextKind = kind
         self.index = index
         self.id = item_id
         self.parts: list[str] = []
-        self.logprobs: list[Any] = []
+        self.logprobs: list[object] = []
 
-    def part(self, text: str) -> Item:
+    def part(self, text: str) -> Part:
+        return reasoning_text(text) if self.kind == "reasoning" else self._output_text(text)
+
+    def item(self, status: Status) -> ReasoningItem | MessageItem:
+        text = "".join(self.parts)
         if self.kind == "reasoning":
-            return {"type": "reasoning_text", "text": text}
-        # A copy: the list keeps growing after this part has gone out.
+            return reasoning_item(self.id, status, [reasoning_text(text)])
+        return message_item(self.id, status, [self._output_text(text)])
+
+    def _output_text(self, text: str) -> OutputText:
+        # A copy of the logprobs: the list keeps growing after this part has gone out.
         return {
             "type": "output_text",
             "text": text,
@@ -38,17 +202,20 @@ class TextItem:
             "logprobs": list(self.logprobs),
         }
 
-    def item(self, status: str) -> Item:
-        text = "".join(self.parts)
-        if self.kind == "reasoning":
-            return {
-                "id": self.id,
-                "type": "reasoning",
-                "summary": [],
-                "content": [self.part(text)],
-                "status": status,
-            }
-        return message_item(self.id, status, [self.part(text)])
+
+class RunItem:
+    """An open code-interpreter run: where it is in the output, and its code so far."""
+
+    __slots__ = ("code", "id", "index")
+
+    def __init__(self, index: int, item_id: str) -> None:
+        self.index = index
+        self.id = item_id
+        self.code: list[str] = []
+
+    def item(self, status: Status, code: str | None = None) -> CodeInterpreterCallItem:
+        """The item, with its final `code` (None: the code so far)."""
+        return code_call_item(self.id, "".join(self.code) if code is None else code, status)
 
 
 class CallItem:
@@ -63,14 +230,14 @@ class CallItem:
         self.name = name
         self.arguments: list[str] = []
 
-    def item(self, status: str) -> Item:
+    def item(self, status: Status) -> FunctionCallItem:
         return function_call_item(self, "".join(self.arguments), status)
 
 
-def response_usage(usage: Usage) -> Item:
+def response_usage(usage: Usage) -> ResponseUsage:
     """The Responses API's usage object; the interpreter run count under `x_tools`, as in
     chat completions."""
-    body: dict[str, Any] = {
+    body: ResponseUsage = {
         "input_tokens": usage.prompt_tokens,
         "input_tokens_details": {"cached_tokens": usage.cached_tokens or 0},
         "output_tokens": usage.completion_tokens,
@@ -82,7 +249,15 @@ def response_usage(usage: Usage) -> Item:
     return body
 
 
-def message_item(item_id: str, status: str, content: list[Item]) -> Item:
+def reasoning_text(text: str) -> ReasoningText:
+    return {"type": "reasoning_text", "text": text}
+
+
+def reasoning_item(item_id: str, status: Status, content: list[ReasoningText]) -> ReasoningItem:
+    return {"id": item_id, "type": "reasoning", "summary": [], "content": content, "status": status}
+
+
+def message_item(item_id: str, status: Status, content: list[OutputText]) -> MessageItem:
     return {
         "id": item_id,
         "type": "message",
@@ -92,7 +267,7 @@ def message_item(item_id: str, status: str, content: list[Item]) -> Item:
     }
 
 
-def code_call_item(item_id: str, code: str, status: str) -> Item:
+def code_call_item(item_id: str, code: str, status: Status) -> CodeInterpreterCallItem:
     return {
         "id": item_id,
         "type": "code_interpreter_call",
@@ -103,7 +278,7 @@ def code_call_item(item_id: str, code: str, status: str) -> Item:
     }
 
 
-def function_call_item(call: CallItem, arguments: str, status: str) -> Item:
+def function_call_item(call: CallItem, arguments: str, status: Status) -> FunctionCallItem:
     return {
         "id": call.id,
         "type": "function_call",
@@ -112,3 +287,8 @@ def function_call_item(call: CallItem, arguments: str, status: str) -> Item:
         "name": call.name,
         "arguments": arguments,
     }
+
+
+def web_search_item(item_id: str, status: Status, sources: list[SearchSource]) -> WebSearchCallItem:
+    action: SearchAction = {"type": "search", "query": "", "sources": sources}
+    return {"id": item_id, "type": "web_search_call", "status": status, "action": action}

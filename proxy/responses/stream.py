@@ -17,7 +17,7 @@ open until the choice finishes (their arguments may stream in parallel).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypedDict, Unpack
 
 from proxy.core.errors import ProxyError
 from proxy.core.events import (
@@ -34,12 +34,28 @@ from proxy.core.events import (
 from proxy.core.wire import Item
 from proxy.responses.items import (
     CallItem,
+    EventFields,
+    EventType,
+    IncompleteDetails,
+    OutputItem,
+    ResponseCore,
+    ResponseError,
+    ResponseObject,
+    ResponseStatus,
+    ResponseUsage,
+    RunItem,
+    SearchSource,
+    Status,
+    StreamEvent,
     TextItem,
-    code_call_item,
+    TextKind,
     function_call_item,
     message_item,
+    reasoning_item,
     response_usage,
+    web_search_item,
 )
+from proxy.responses.request import ResponseEcho
 
 _INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
 
@@ -54,7 +70,7 @@ class ResponseIdentity:
     model: str
     item_prefix: str  # output item ids: a type prefix, this, and the item's number
     # Request fields the Response object repeats (instructions, tools, temperature, ...).
-    echo: dict[str, Any] = field(default_factory=dict)
+    echo: ResponseEcho = field(default_factory=dict)
 
 
 class ResponsesEventEncoder:
@@ -64,9 +80,9 @@ class ResponsesEventEncoder:
         self._identity = identity
         self._sequence = 0
         self._started = False
-        self._output: dict[int, Item] = {}  # finished items by output index
+        self._output: dict[int, OutputItem] = {}  # finished items by output index
         self._text: TextItem | None = None
-        self._runs: dict[int, tuple[int, str, list[str]]] = {}  # run -> index, id, code so far
+        self._runs: dict[int, RunItem] = {}  # by the upstream's run number
         self._calls: dict[int, CallItem] = {}  # upstream call key -> open call
         self._next_index = 0
         self._reason: str | None = None
@@ -99,11 +115,8 @@ class ResponsesEventEncoder:
         if incomplete is None:
             out.append(self._terminal("response.completed", "completed"))
         else:
-            out.append(
-                self._terminal(
-                    "response.incomplete", "incomplete", incomplete_details={"reason": incomplete}
-                )
-            )
+            details: IncompleteDetails = {"reason": incomplete}
+            out.append(self._terminal("response.incomplete", "incomplete", details=details))
         return out
 
     def fail(self, error: ProxyError, usage: Usage | None) -> list[Item]:
@@ -111,14 +124,14 @@ class ResponsesEventEncoder:
         the tokens spent so far (`usage`, when the upstream had reported any)."""
         out = self._start()
         self._usage = self._usage or usage
-        failure = {"code": error.code or error.type, "message": error.message}
-        out.append(self._terminal("response.failed", "failed", error=failure, open_as="incomplete"))
+        failure: ResponseError = {"code": error.code or error.type, "message": error.message}
+        out.append(self._terminal("response.failed", "failed", error=failure))
         return out
 
     # ---- items ---------------------------------------------------------------------------
 
     def _text_delta(self, event: ReasoningDelta | ContentDelta, out: list[Item]) -> None:
-        kind = "reasoning" if isinstance(event, ReasoningDelta) else "message"
+        kind: TextKind = "reasoning" if isinstance(event, ReasoningDelta) else "message"
         text = self._text
         if text is None or text.kind != kind:
             # Only the text closes: function calls stay open until the choice finishes (see
@@ -127,29 +140,23 @@ class ResponsesEventEncoder:
             self._close_text(out)
             text = self._open_text(kind, out)
         text.parts.append(event.text)
-        if kind == "reasoning":
-            out.append(self._event("response.reasoning_text.delta", **_at(text), delta=event.text))
+        at = _at(text)
+        if isinstance(event, ReasoningDelta):
+            out.append(self._event("response.reasoning_text.delta", **at, delta=event.text))
             return
-        logprobs = getattr(event, "logprobs", None) or []
+        logprobs = event.logprobs or []
         text.logprobs.extend(logprobs)
         out.append(
-            self._event(
-                "response.output_text.delta", **_at(text), delta=event.text, logprobs=logprobs
-            )
+            self._event("response.output_text.delta", **at, delta=event.text, logprobs=logprobs)
         )
 
-    def _open_text(self, kind: str, out: list[Item]) -> TextItem:
+    def _open_text(self, kind: TextKind, out: list[Item]) -> TextItem:
         index = self._take_index()
         prefix = "rs" if kind == "reasoning" else "msg"
         text = self._text = TextItem(kind, index, self._item_id(prefix, index))
+        item: OutputItem
         if kind == "reasoning":
-            item: Item = {
-                "id": text.id,
-                "type": "reasoning",
-                "summary": [],
-                "content": [],
-                "status": "in_progress",
-            }
+            item = reasoning_item(text.id, "in_progress", [])
         else:
             item = message_item(text.id, "in_progress", [])
         out.append(self._event("response.output_item.added", output_index=index, item=item))
@@ -161,18 +168,13 @@ class ResponsesEventEncoder:
         if text is None:
             return
         full = "".join(text.parts)
+        at = _at(text)
         if text.kind == "reasoning":
-            out.append(self._event("response.reasoning_text.done", **_at(text), text=full))
+            out.append(self._event("response.reasoning_text.done", **at, text=full))
         else:
-            out.append(
-                self._event(
-                    "response.output_text.done",
-                    **_at(text),
-                    text=full,
-                    logprobs=text.part("")["logprobs"],
-                )
-            )
-        out.append(self._event("response.content_part.done", **_at(text), part=text.part(full)))
+            logprobs = list(text.logprobs)
+            out.append(self._event("response.output_text.done", **at, text=full, logprobs=logprobs))
+        out.append(self._event("response.content_part.done", **at, part=text.part(full)))
         self._done(text.index, text.item("completed"), out)
 
     def _code(self, event: CodeDelta | CodeDone, out: list[Item]) -> None:
@@ -180,26 +182,23 @@ class ResponsesEventEncoder:
         if run is None:
             self._close_all(out)
             index = self._take_index()
-            run = self._runs[event.run] = (index, self._item_id("ci", index), [])
-            item = code_call_item(run[1], "", "in_progress")
-            out.append(self._event("response.output_item.added", output_index=index, item=item))
-            out.append(self._on_call("response.code_interpreter_call.in_progress", run))
-        index, item_id, code = run
+            run = self._runs[event.run] = RunItem(index, self._item_id("ci", index))
+            added = run.item("in_progress")
+            out.append(self._event("response.output_item.added", output_index=index, item=added))
+            out.append(self._on_run("response.code_interpreter_call.in_progress", run))
         if isinstance(event, CodeDelta):
-            code.append(event.text)
-            out.append(self._on_call("response.code_interpreter_call_code.delta", run, event.text))
+            run.code.append(event.text)
+            out.append(
+                self._on_run("response.code_interpreter_call_code.delta", run, delta=event.text)
+            )
             return
-        out.append(self._on_call("response.code_interpreter_call_code.done", run, code=event.code))
-        out.append(self._on_call("response.code_interpreter_call.interpreting", run))
-        out.append(self._on_call("response.code_interpreter_call.completed", run))
-        self._done(index, code_call_item(item_id, event.code, "completed"), out)
+        out.append(self._on_run("response.code_interpreter_call_code.done", run, code=event.code))
+        out.append(self._on_run("response.code_interpreter_call.interpreting", run))
+        out.append(self._on_run("response.code_interpreter_call.completed", run))
+        self._done(run.index, run.item("completed", event.code), out)
 
-    def _on_call(
-        self, kind: str, run: tuple[int, str, list[str]], delta: str | None = None, **fields: Any
-    ) -> Item:
-        if delta is not None:
-            fields["delta"] = delta
-        return self._event(kind, item_id=run[1], output_index=run[0], **fields)
+    def _on_run(self, kind: EventType, run: RunItem, **fields: Unpack[_RunFields]) -> StreamEvent:
+        return self._event(kind, item_id=run.id, output_index=run.index, **fields)
 
     def _call_delta(self, event: FunctionCallDelta, out: list[Item]) -> None:
         call = self._calls.get(event.key)
@@ -241,18 +240,16 @@ class ResponsesEventEncoder:
         self._close_all(out)
         index = self._take_index()
         item_id = self._item_id("ws", index)
-        sources = [
+        sources: list[SearchSource] = [
             {"type": "url", "url": r["url"]}
             for r in event.results
             if isinstance(r, dict) and isinstance(r.get("url"), str)
         ]
-        action = {"type": "search", "query": "", "sources": sources}
-        item = {"id": item_id, "type": "web_search_call", "status": "in_progress", "action": action}
-        at = {"item_id": item_id, "output_index": index}
-        out.append(self._event("response.output_item.added", output_index=index, item=item))
-        for stage in ("in_progress", "searching", "completed"):
-            out.append(self._event(f"response.web_search_call.{stage}", **at))
-        self._done(index, {**item, "status": "completed"}, out)
+        added = web_search_item(item_id, "in_progress", sources)
+        out.append(self._event("response.output_item.added", output_index=index, item=added))
+        for stage in _SEARCH_STAGES:
+            out.append(self._event(stage, item_id=item_id, output_index=index))
+        self._done(index, web_search_item(item_id, "completed", sources), out)
 
     def _close_all(self, out: list[Item]) -> None:
         self._close_text(out)
@@ -270,41 +267,62 @@ class ResponsesEventEncoder:
             self._event("response.in_progress", response=response),
         ]
 
-    def _terminal(self, kind: str, status: str, open_as: str = "", **fields: Any) -> Item:
+    def _terminal(
+        self,
+        kind: EventType,
+        status: ResponseStatus,
+        *,
+        details: IncompleteDetails | None = None,
+        error: ResponseError | None = None,
+    ) -> StreamEvent:
         output = dict(self._output)
-        if open_as:  # what was still open when the answer was cut short
-            if self._text is not None:
-                output[self._text.index] = self._text.item(open_as)
-            for call in self._calls.values():
-                output[call.index] = call.item(open_as)
-            for index, item_id, code in self._runs.values():
-                output.setdefault(index, code_call_item(item_id, "".join(code), open_as))
-        usage = None if self._usage is None else response_usage(self._usage)
+        if error is not None:  # a failure: what was still open is incomplete
+            output.update(self._open_items("incomplete"))
         items = [output[index] for index in sorted(output)]
-        return self._event(kind, response=self._response(status, items, usage=usage, **fields))
+        usage = None if self._usage is None else response_usage(self._usage)
+        response = self._response(status, items, usage=usage, details=details, error=error)
+        return self._event(kind, response=response)
 
-    def _response(self, status: str, output: list[Item], **fields: Any) -> Item:
+    def _open_items(self, status: Status) -> dict[int, OutputItem]:
+        """The items still open, as they stand, by output index."""
+        items: dict[int, OutputItem] = {}
+        for run in self._runs.values():  # a settled run's finished item stays
+            items[run.index] = self._output.get(run.index) or run.item(status)
+        for call in self._calls.values():
+            items[call.index] = call.item(status)
+        if self._text is not None:
+            items[self._text.index] = self._text.item(status)
+        return items
+
+    def _response(
+        self,
+        status: ResponseStatus,
+        output: list[OutputItem],
+        *,
+        usage: ResponseUsage | None = None,
+        details: IncompleteDetails | None = None,
+        error: ResponseError | None = None,
+    ) -> ResponseObject:
         identity = self._identity
-        return {
+        core: ResponseCore = {
             "id": identity.response_id,
             "object": "response",
             "created_at": identity.created,
             "status": status,
-            "error": None,
-            "incomplete_details": None,
+            "error": error,
+            "incomplete_details": details,
             "model": identity.model,
             "output": output,
-            "usage": None,
-            **identity.echo,
-            **fields,
+            "usage": usage,
         }
+        return {**core, **identity.echo}
 
-    def _done(self, index: int, item: Item, out: list[Item]) -> None:
+    def _done(self, index: int, item: OutputItem, out: list[Item]) -> None:
         self._output[index] = item
         out.append(self._event("response.output_item.done", output_index=index, item=item))
 
-    def _event(self, kind: str, **fields: Any) -> Item:
-        event = {"type": kind, "sequence_number": self._sequence, **fields}
+    def _event(self, kind: EventType, **fields: Unpack[EventFields]) -> StreamEvent:
+        event: StreamEvent = {"type": kind, "sequence_number": self._sequence, **fields}
         self._sequence += 1
         return event
 
@@ -316,5 +334,23 @@ class ResponsesEventEncoder:
         return f"{prefix}_{self._identity.item_prefix}_{index}"
 
 
-def _at(text: TextItem) -> Item:
+_SEARCH_STAGES: tuple[EventType, ...] = (
+    "response.web_search_call.in_progress",
+    "response.web_search_call.searching",
+    "response.web_search_call.completed",
+)
+
+
+class _RunFields(TypedDict, total=False):
+    delta: str
+    code: str
+
+
+class _At(TypedDict):
+    item_id: str
+    output_index: int
+    content_index: int
+
+
+def _at(text: TextItem) -> _At:
     return {"item_id": text.id, "output_index": text.index, "content_index": 0}

@@ -47,7 +47,7 @@ class Frame(TypedDict):
 
 class UpstreamRequest(TypedDict):
     path: str
-    body: object
+    body: object  # the native request, as sent
 
 
 class CallFunction(TypedDict):
