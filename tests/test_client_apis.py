@@ -21,7 +21,7 @@ from proxy.core.sse import SSEEvent
 from proxy.core.translation import Translation
 from proxy.responses.api import RESPONSES_API
 from proxy.responses.stream import ResponseIdentity
-from proxy.server.apis import CHAT, RESPONSES, UnknownApi, api_of
+from proxy.traffic.apis import CHAT, RESPONSES, UnknownApi, api_of
 
 CHUNKS = ChunkIdentity("chatcmpl-1", 1700000000, "qwen-plus", "call_ci_1_", True, "reasoning")
 RESPONSE = ResponseIdentity("resp_1", 1700000000, "qwen-plus", "1", {"instructions": "Be brief."})

@@ -27,7 +27,7 @@ from proxy.inspect.query import (
     text,
     tool_calls,
 )
-from proxy.server.apis import UnknownApi, api_of
+from proxy.traffic.apis import UnknownApi, api_of
 from proxy.traffic.record import response_of, usage_of
 
 CAPTURE_HINT = "enable [traffic_log] capture_frames"

@@ -4,7 +4,7 @@ The story of an exchange: take a slot (lifecycle), parse and translate the reque
 upstream stream and wait for its first frame (attempts.py, which retries), then either stream
 the encoded items (stream_body.py) or fold them into one body, and in every outcome (success,
 error, client gone) hand one record to `Services.on_end` and free the slot. What differs
-between Chat Completions and the Responses API is the `Api` (apis.py). Framework-free:
+between Chat Completions and the Responses API is the `Api` (proxy/traffic/apis.py). Framework-free:
 app.py wraps the replies into Starlette responses.
 """
 
@@ -33,12 +33,12 @@ from proxy.core.retry import RetryPolicy
 from proxy.core.sse import SSEEvent
 from proxy.core.summary import EMPTY_SUMMARY
 from proxy.core.translation import Item, Translation
-from proxy.server.apis import Api
 from proxy.server.attempts import UpstreamAttempts, UpstreamCall
 from proxy.server.heartbeat import Stopped, stop_at, with_heartbeat
 from proxy.server.lifecycle import Lifecycle
 from proxy.server.stream_body import stream_body
 from proxy.server.upstream import UpstreamClient
+from proxy.traffic.apis import Api
 from proxy.traffic.record import ExchangeRecorder, FinishedExchange, Outcome
 
 NO_KEY = (

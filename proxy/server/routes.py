@@ -16,12 +16,12 @@ from proxy.chat.code_runs import FORMATS
 from proxy.config import Settings
 from proxy.core.errors import NotFound, PayloadTooLarge
 from proxy.core.plan import TranslationOptions
-from proxy.server.apis import CHAT, RESPONSES, Api
 from proxy.server.exchange import Caller, Exchange, Reply, Services, new_exchange_id
 from proxy.server.keys import authorize, client_key, upstream_key
 from proxy.server.lifecycle import Lifecycle
 from proxy.server.metrics import CONTENT_TYPE, Metrics
 from proxy.server.observe import observed
+from proxy.traffic.apis import CHAT, RESPONSES, Api
 from proxy.traffic.record import ExchangeRecorder, NullRecorder
 
 _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
