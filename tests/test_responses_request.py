@@ -236,6 +236,15 @@ def test_function_tools_and_the_interpreter_are_mutually_exclusive() -> None:
     refused("tools", "mutually exclusive", tools=[WEATHER], enable_code_interpreter=True)
 
 
+def test_the_dashscope_extra_turns_on_thinking_as_the_tool_does() -> None:
+    plan = translate(enable_code_interpreter=True)
+    assert plan.body["parameters"]["enable_thinking"] is True
+    assert plan.notes == (
+        "enable_code_interpreter: also sent as enable_thinking=true (the interpreter runs only "
+        "while thinking)",
+    )
+
+
 @pytest.mark.parametrize(
     "tool",
     [

@@ -28,8 +28,8 @@ RESPONSES_FIELDS: tuple[Field, ...] = (
         ARRAY,
         "mapped",
         "`function` tools become `parameters.tools`; `code_interpreter` turns on "
-        "`enable_code_interpreter`, and thinking (reported) unless `enable_thinking` is given "
-        "or the effort is `none`/`minimal`; the two cannot be combined (400); other tool types "
+        "`enable_code_interpreter`, and thinking (reported) unless `enable_thinking` or "
+        "`reasoning.effort` decides it; the two cannot be combined (400); other tool types "
         "are a 400",
     ),
     Field(

@@ -17,7 +17,6 @@ from proxy.core.errors import InvalidRequest
 from proxy.core.fields import STR, check_type
 from proxy.core.native_request import native_request
 from proxy.core.parameters import (
-    EFFORTS,
     Draft,
     check_exclusive,
     clamp_top_p,
@@ -171,17 +170,20 @@ def _reasoning(value: Any, draft: Draft) -> None:
 
 def _code_interpreter_thinking(draft: Draft) -> None:
     """The interpreter runs only while thinking, so asking for it turns thinking on, unless the
-    request says otherwise."""
-    if not draft.parameters.get("enable_code_interpreter") or "enable_thinking" in draft.body:
+    request decides thinking itself (`enable_thinking`, or an effort, which has its own note)."""
+    parameters = draft.parameters
+    if not parameters.get("enable_code_interpreter") or "enable_thinking" in draft.body:
         return
-    effort = (draft.body.get("reasoning") or {}).get("effort")
-    if effort is None or EFFORTS[effort][0]:
-        if not draft.parameters.get("enable_thinking"):
-            draft.notes.append(
-                "tools: code_interpreter also sent as enable_thinking=true (the interpreter "
-                "runs only while thinking)"
-            )
-        draft.parameters["enable_thinking"] = True
+    if "enable_thinking" not in parameters:
+        tools = draft.body.get("tools")
+        hosted = isinstance(tools, list) and any(
+            isinstance(tool, dict) and tool.get("type") == "code_interpreter" for tool in tools
+        )
+        asked = "tools: code_interpreter" if hosted else "enable_code_interpreter:"
+        draft.notes.append(
+            f"{asked} also sent as enable_thinking=true (the interpreter runs only while thinking)"
+        )
+        parameters["enable_thinking"] = True
 
 
 def _text(value: Any, draft: Draft) -> None:
