@@ -151,6 +151,14 @@ def test_stream_options_are_accepted_and_not_sent() -> None:
     refused("stream_options", stream_options=True)
 
 
+@fields("code_interpreter_format")
+def test_chat_s_representation_switch_is_accepted_and_not_sent() -> None:
+    plan = translate(code_interpreter_format="reasoning")
+    assert plan.body["parameters"] == FORCED
+    assert plan.notes == ()
+    refused("code_interpreter_format", code_interpreter_format=1)
+
+
 @fields("max_output_tokens")
 def test_max_output_tokens_is_max_tokens() -> None:
     assert parameters(max_output_tokens=64)["max_tokens"] == 64

@@ -72,6 +72,13 @@ RESPONSES_FIELDS: tuple[Field, ...] = (
     Field("prompt_cache_retention", STR, "reported", "DashScope caches by `cache_control` parts"),
     Field("max_tool_calls", INT, "reported", "no DashScope equivalent"),
     Field("stream_options", OBJECT, "proxy", "no obfuscation padding is sent"),
+    Field(
+        "code_interpreter_format",
+        STR,
+        "proxy",
+        "not sent: Responses always show a run as a `code_interpreter_call` item (chat's "
+        "representation switch, accepted so one client config serves both APIs)",
+    ),
     Field("previous_response_id", STR, "refused", _NO_STORE),
     Field("conversation", (str, dict), "refused", _NO_STORE),
     Field("prompt", OBJECT, "refused", "stored prompt templates live at OpenAI"),
