@@ -154,6 +154,10 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
             raise ConfigError(f"config file not found: {path}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"cannot read {path}: it is not UTF-8 text") from None
+        except OSError as exc:  # a directory, no permission, ...
+            raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
     for name, (section, key) in ENVIRONMENT.items():
         if env and env.get(name):
             raw.setdefault(section, {})

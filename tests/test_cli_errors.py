@@ -100,12 +100,13 @@ def test_a_bad_flag_is_one_line_naming_it(
     assert "--help" in line  # where to look next
 
 
+@pytest.mark.parametrize(("command", "prog"), [("serve", ""), ("logs list", " logs")])
 def test_a_config_file_that_is_a_directory(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    command: str, prog: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["serve", "--config", str(tmp_path)]) == 2
+    assert main([*command.split(), "--config", str(tmp_path)]) == 2
     line = one_line(capsys.readouterr().err)
-    assert line.startswith(f"dashscope-proxy: config error: cannot read {tmp_path}:")
+    assert line.startswith(f"dashscope-proxy{prog}: config error: cannot read {tmp_path}:")
 
 
 def test_a_config_file_that_is_not_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

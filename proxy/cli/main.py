@@ -104,12 +104,7 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    try:
-        settings = load_settings(args.config, os.environ)
-    except OSError as exc:  # a missing file is a ConfigError already; this is a directory, ...
-        raise ConfigError(f"cannot read {args.config}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"cannot read {args.config}: it is not UTF-8 text") from None
+    settings = load_settings(args.config, os.environ)
     server = settings.server
     if args.host is not None:
         server = replace(server, host=args.host)

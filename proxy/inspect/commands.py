@@ -111,7 +111,7 @@ def run_logs(
         context = _Context(args, path, out or make_console(), err, clock, sleep)
         return _COMMANDS[args.logs_command](context)
     except LogsError as exc:
-        err.print(Text(f"{PROG}: {exc}"))
+        err.print(Text(f"{PROG}: {exc}"), soft_wrap=True)  # one line, whatever the width
         if exc.details is not None:
             err.print(exc.details)
         return exc.code
