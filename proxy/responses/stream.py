@@ -25,7 +25,6 @@ from proxy.core.events import (
     CodeDone,
     ContentDelta,
     Event,
-    Finish,
     FunctionCallDelta,
     ReasoningDelta,
     SearchResults,
@@ -102,7 +101,7 @@ class ResponsesEventEncoder:
             self._call_delta(event, out)
         elif isinstance(event, SearchResults):
             self._search(event, out)
-        elif isinstance(event, Finish):
+        else:  # a Finish, the one kind of event left
             self._close_all(out)
             self._reason = self._reason or event.reason
         return out
