@@ -1,0 +1,136 @@
+"""What a model family is, and how a model name finds its family (sans-I/O, pure data).
+
+The families themselves, with their sources, are in `proxy/core/model_table.py`, documented in
+docs/models.md. A family says which native endpoint serves its models, whether they think
+(and by default), which tools and media they take, how an OpenAI reasoning effort maps onto
+them, their context length and their published prices. Routing, validation, `/v1/models`, the
+field mapping and the simulator all read the same table; the config can add or change
+families (`[[models.family]]`, parsed by `proxy/core/model_config.py`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Literal
+
+# `compatible-only`: served only by DashScope's OpenAI-compatible mode, which the proxy does not
+# speak (it needs the native protocol's code-interpreter frames), so the proxy refuses them.
+Endpoint = Literal["text", "multimodal", "compatible-only"]
+Thinking = Literal["optional", "always", "never"]
+# How an OpenAI reasoning effort reaches the family:
+#   budget: enable_thinking, and a thinking_budget per effort (Qwen3 and later, Kimi)
+#   switch: enable_thinking only (no documented budget)
+#   native: enable_thinking, and the effort itself as `reasoning_effort` (DeepSeek V4)
+#   none:   nothing to send (the family cannot change how it thinks); the effort is reported
+EffortMapping = Literal["budget", "switch", "native", "none"]
+Currency = Literal["CNY", "USD"]
+
+ENDPOINTS: tuple[Endpoint, ...] = ("text", "multimodal", "compatible-only")
+THINKING: tuple[Thinking, ...] = ("optional", "always", "never")
+EFFORT_MAPPINGS: tuple[EffortMapping, ...] = ("budget", "switch", "native", "none")
+CURRENCIES: tuple[Currency, ...] = ("CNY", "USD")
+
+
+@dataclass(frozen=True, slots=True)
+class PriceTier:
+    """Prices per million tokens for requests whose input is at most `up_to` tokens."""
+
+    up_to: int | None  # None: any input length
+    input: float
+    output: float
+    cached_input: float | None = None  # implicit cache hits
+    thinking_output: float | None = None  # output in thinking mode, where it costs more
+
+
+@dataclass(frozen=True, slots=True)
+class Prices:
+    """A family's published prices in one currency: CNY for China (Beijing), USD for the
+    international deployment (Singapore)."""
+
+    currency: Currency
+    as_of: str  # the date of the vendor page the prices were read from, YYYY-MM-DD
+    tiers: tuple[PriceTier, ...]
+    # Per-call fees for built-in tools, per 1,000 calls: (tool, price), e.g. agent search.
+    tool_fees: tuple[tuple[str, float], ...] = ()
+
+    def tier(self, input_tokens: int) -> PriceTier | None:
+        """The tier a request with this many input tokens is billed at."""
+        for tier in self.tiers:
+            if tier.up_to is None or input_tokens <= tier.up_to:
+                return tier
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelFamily:
+    """Models whose names match one of `patterns` (regular expressions matched at the start of
+    the name, ignoring case)."""
+
+    name: str
+    patterns: tuple[str, ...]
+    endpoint: Endpoint = "text"
+    thinking: Thinking = "optional"
+    thinking_default: bool = False  # for `optional`: whether it thinks when not told
+    effort: EffortMapping = "budget"
+    code_interpreter: bool = False
+    search: bool = False
+    vision: bool = False
+    audio: bool = False
+    video: bool = False
+    context_length: int | None = None  # tokens, input and output together
+    served: tuple[str, ...] = ()  # model ids GET /v1/models lists for this family
+    prices: tuple[Prices, ...] = ()
+
+    def matches(self, model: str) -> bool:
+        return any(re.match(pattern, model, re.IGNORECASE) for pattern in self.patterns)
+
+    @property
+    def thinks_by_default(self) -> bool:
+        """Whether a request that says nothing about thinking gets thinking."""
+        return self.thinking == "always" or (self.thinking == "optional" and self.thinking_default)
+
+    def price(self, currency: Currency) -> Prices | None:
+        return next((p for p in self.prices if p.currency == currency), None)
+
+
+# What a name no family matches is taken to be: the text endpoint, thinking off unless asked,
+# asked the way Qwen3 is asked. The same as the proxy assumed before it had a table.
+UNKNOWN = ModelFamily(name="unknown", patterns=())
+
+
+@dataclass(frozen=True, slots=True)
+class ModelTable:
+    """Families, most specific first: the first family with a matching pattern wins."""
+
+    families: tuple[ModelFamily, ...]
+    default: ModelFamily = UNKNOWN
+
+    def family_of(self, model: str) -> ModelFamily:
+        return next((f for f in self.families if f.matches(model)), self.default)
+
+    def named(self, name: str) -> ModelFamily | None:
+        return next((f for f in self.families if f.name == name), None)
+
+    def with_overrides(self, families: Iterable[ModelFamily]) -> ModelTable:
+        """The table with `families` in it: a family with a name the table has replaces it in
+        place; a new family goes first, so its patterns win over the built-in ones."""
+        replaced = list(self.families)
+        added: list[ModelFamily] = []
+        for family in families:
+            index = next((i for i, f in enumerate(replaced) if f.name == family.name), None)
+            if index is None:
+                added.append(family)
+            else:
+                replaced[index] = family
+        return replace(self, families=(*added, *replaced))
+
+    def served_ids(self) -> tuple[str, ...]:
+        """The model ids `/v1/models` lists, in table order, each once."""
+        return tuple(dict.fromkeys(m for family in self.families for m in family.served))
+
+
+def family_of(model: str, table: ModelTable) -> ModelFamily:
+    """The family `model` belongs to in `table`, or the table's conservative default."""
+    return table.family_of(model)
