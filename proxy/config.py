@@ -17,13 +17,7 @@ from typing import Any
 from proxy.chat.code_runs import DEFAULT_FORMAT, FORMATS
 from proxy.core.json_types import TYPE_NAMES
 from proxy.core.native_request import DEFAULT_MULTIMODAL_MODELS
-
-REGIONS = {
-    "beijing": "https://dashscope.aliyuncs.com",
-    "singapore": "https://dashscope-intl.aliyuncs.com",
-    "us": "https://dashscope-us.aliyuncs.com",
-    "finance": "https://dashscope-finance.aliyuncs.com",
-}
+from proxy.core.regions import REGIONS, check_workspace, native_base, region_url
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -60,8 +54,9 @@ class AuthSettings:
 
 @dataclass(frozen=True, slots=True)
 class UpstreamSettings:
-    region: str = "beijing"
-    base_url: str = ""  # wins over region when set
+    region: str = "beijing"  # a key of proxy/core/regions.py's REGIONS
+    # Wins over region when set: the host alone, or with /api/v1 as the vendor writes it.
+    base_url: str = ""
     # Server-side DashScope key; empty means each client's bearer key is forwarded.
     api_key: str = field(default="", repr=False)
     connect_timeout: float = 10.0
@@ -71,7 +66,9 @@ class UpstreamSettings:
     # Longest whole exchange, from the request to the last frame.
     total_timeout: float = 1800.0
     max_connections: int = 200
-    workspace: str = ""  # X-DashScope-WorkSpace, to use a sub-workspace
+    # A workspace id: sent as X-DashScope-WorkSpace, and (without base_url) it selects the
+    # region's workspace-dedicated domain where the region has one.
+    workspace: str = ""
     # Attempts after the first, only before any byte reached the client: connection errors,
     # 5xx and retryable 429s. Backoff is jittered and honours Retry-After up to retry_max_wait.
     retries: int = 2
@@ -85,7 +82,10 @@ class UpstreamSettings:
 
     @property
     def url(self) -> str:
-        return (self.base_url or REGIONS[self.region]).rstrip("/")
+        """The native base the API paths (/api/v1/...) are joined to, without /api/v1."""
+        if self.base_url:
+            return native_base(self.base_url)
+        return region_url(self.region, self.workspace)
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,8 +319,7 @@ def _check_upstream(upstream: UpstreamSettings) -> None:
         raise ConfigError(
             f"[upstream] region must be one of {', '.join(REGIONS)}, got {upstream.region!r}"
         )
-    if upstream.base_url and not upstream.base_url.startswith(("http://", "https://")):
-        raise ConfigError("[upstream] base_url must start with http:// or https://")
+    _check_address(upstream)
     for key in ("connect_timeout", "first_frame_timeout", "read_timeout"):
         if getattr(upstream, key) <= 0:
             raise ConfigError(f"[upstream] {key} must be positive")
@@ -330,6 +329,22 @@ def _check_upstream(upstream: UpstreamSettings) -> None:
         raise ConfigError("[upstream] total_timeout must be positive")
     if upstream.retries < 0 or upstream.retry_max_wait < 0 or upstream.retry_budget < 0:
         raise ConfigError("[upstream] retries, retry_max_wait and retry_budget must be 0 or more")
+
+
+def _check_address(upstream: UpstreamSettings) -> None:
+    """The URL the proxy will call is well formed; each error names the key to change."""
+    _named("workspace", check_workspace, upstream.workspace)
+    if upstream.base_url:
+        _named("base_url", native_base, upstream.base_url)
+    else:
+        _named("region", lambda region: region_url(region, upstream.workspace), upstream.region)
+
+
+def _named(key: str, check: Callable[[str], object], value: str) -> None:
+    try:
+        check(value)
+    except ValueError as exc:
+        raise ConfigError(f"[upstream] {key} {exc}") from None
 
 
 _CHECKS: dict[str, tuple[Callable[[Any], None], ...]] = {
