@@ -166,7 +166,7 @@ async def test_pass_through_without_any_key_is_a_401(
     for headers in ({}, {"authorization": "Bearer "}, {"authorization": "Basic abc"}):
         response = await http.post(CHAT, json=chat(), headers=headers)
         error = openai_error(response, 401)
-        assert (error["type"], error["code"]) == ("authentication_error", "invalid_api_key")
+        assert (error["type"], error["code"]) == ("invalid_request_error", "invalid_api_key")
         assert response.headers["x-should-retry"] == "false"
     assert proxy.received == []
 

@@ -243,6 +243,34 @@ def test_usage_object_minimal_and_full() -> None:
         "prompt_tokens_details": {"cached_tokens": 8},
         "x_tools": {"code_interpreter": {"count": 2}},
     }
+    every = Usage(
+        10,
+        5,
+        0,
+        8,
+        2,
+        cache_write_tokens=4,
+        web_searches=1,
+        prompt_text_tokens=3,
+        prompt_image_tokens=7,
+        prompt_audio_tokens=0,
+        prompt_video_tokens=2,
+    )
+    assert usage_object(every) == {
+        "prompt_tokens": 10,
+        "completion_tokens": 5,
+        "total_tokens": 15,
+        "completion_tokens_details": {"reasoning_tokens": 0},
+        "prompt_tokens_details": {
+            "cached_tokens": 8,
+            "cache_write_tokens": 4,
+            "text_tokens": 3,
+            "image_tokens": 7,
+            "audio_tokens": 0,
+            "video_tokens": 2,
+        },
+        "x_tools": {"code_interpreter": {"count": 2}, "web_search": {"count": 1}},
+    }
 
 
 # ---- the fold (non-stream responses) --------------------------------------------------------
@@ -266,7 +294,12 @@ def test_fold_text_answer() -> None:
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": "cd", "reasoning_content": "ab"},
+                "message": {
+                    "role": "assistant",
+                    "content": "cd",
+                    "refusal": None,
+                    "reasoning_content": "ab",
+                },
                 "logprobs": None,
                 "finish_reason": "length",
             }
@@ -281,6 +314,7 @@ def test_fold_content_is_none_when_only_tool_calls() -> None:
     assert message == {
         "role": "assistant",
         "content": None,
+        "refusal": None,
         "tool_calls": [
             {
                 "id": "call_ci_test_0",

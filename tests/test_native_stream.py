@@ -160,6 +160,80 @@ def test_usage_counts_that_are_not_counts_are_unknown() -> None:
     assert run(frame(finish="stop", usage=usage))[-1] == Usage(0, 0, None, None, None)
 
 
+def test_every_usage_detail_is_read() -> None:
+    """Explicit-cache writes, searches and the multimodal prompt breakdown, where the vendor's
+    pages and SDKs put them (docs/dashscope-protocol.md, "Usage")."""
+    usage = {
+        "input_tokens": 1112,
+        "output_tokens": 91,
+        "prompt_tokens_details": {"cached_tokens": 0, "cache_creation_input_tokens": 1024},
+        "input_tokens_details": {"text_tokens": 21, "image_tokens": 1091},
+        "video_tokens": 12,
+        "plugins": {"search": {"count": 2, "strategy": "standard"}},
+    }
+    assert run(frame(finish="stop", usage=usage))[-1] == Usage(
+        1112,
+        91,
+        None,
+        0,
+        None,
+        cache_write_tokens=1024,
+        web_searches=2,
+        prompt_text_tokens=21,
+        prompt_image_tokens=1091,
+        prompt_video_tokens=12,
+    )
+    top_level = {"input_tokens": 3, "output_tokens": 4, "cache_creation_input_tokens": 5}
+    assert run(frame(finish="stop", usage=top_level))[-1] == Usage(
+        3, 4, None, None, None, cache_write_tokens=5
+    )
+
+
+def test_an_empty_usage_object_changes_nothing() -> None:
+    """A search answer's first frame carries `usage: {}`: it is no report of zero tokens."""
+    translator = NativeStreamTranslator()
+    translator.feed(frame("a", usage={}))
+    assert translator.last_usage is None
+    translator.feed(frame("b", usage={"input_tokens": 3, "output_tokens": 4}))
+    translator.feed(frame("c", usage={}))
+    assert translator.last_usage == Usage(3, 4, None, None, None)
+
+
+def choice_frame(index: int, output_tokens: int, reasoning: int, finish: str = "null") -> SSEEvent:
+    choice = {"index": index, "message": {"content": "x"}, "finish_reason": finish}
+    usage = {
+        "input_tokens": 31,
+        "output_tokens": output_tokens,
+        "output_tokens_details": {"reasoning_tokens": reasoning},
+    }
+    payload = {"output": {"choices": [choice]}, "usage": usage}
+    return SSEEvent("result", orjson.dumps(payload).decode(), None, 200)
+
+
+def test_with_several_choices_each_frame_counts_its_own_choice() -> None:
+    """n > 1: a frame's usage is its choice's running total, so the request's output is the
+    sum of each choice's last count; the prompt is counted once."""
+    events = run(
+        choice_frame(0, 3, 1),
+        choice_frame(1, 2, 2),
+        choice_frame(0, 9, 4, finish="stop"),
+        choice_frame(1, 7, 2, finish="stop"),
+    )
+    assert events[-1] == Usage(31, 9 + 7, 4 + 2, None, None)
+
+
+def test_a_frame_without_choices_counts_for_the_last_choice_seen() -> None:
+    no_choices = SSEEvent(
+        "result", orjson.dumps({"output": {}, "usage": {"output_tokens": 8}}).decode(), None, 200
+    )
+    translator = NativeStreamTranslator()
+    for event in (choice_frame(0, 3, 0), choice_frame(1, 5, 0), no_choices):
+        translator.feed(event)
+    usage = translator.last_usage
+    assert usage is not None
+    assert usage.completion_tokens == 3 + 8  # the no-choice frame updated choice 1's total
+
+
 # ---- code interpreter runs (tool_info snapshots) --------------------------------------------
 
 
@@ -382,9 +456,10 @@ def test_native_error_keeps_code_message_request_id_and_type() -> None:
         "slow down",
         "req-1",
     )
-    assert error.type == "rate_limit_error"
+    assert error.type == "requests"  # OpenAI's type for a rate limit on requests
     assert error.retryable
-    assert not native_error(body.replace(b"RateQuota", b"AllocationQuota"), 429).retryable
+    quota = native_error(body.replace(b"RateQuota", b"AllocationQuota"), 429)
+    assert (quota.type, quota.retryable) == ("insufficient_quota", False)
 
 
 @pytest.mark.parametrize(

@@ -298,8 +298,9 @@ def test_an_error_after_the_first_byte_fails_the_response(raw: httpx.Client) -> 
     _, got = streamed(raw, request("Hi [sim:error_event_midstream]", model="qwen-plus"))
     assert got.types[-1] == "response.failed"
     assert got.response["error"] == {
-        "code": "DataInspectionFailed",
-        "message": "Output data may contain inappropriate content.",
+        "code": "invalid_prompt",  # OpenAI's fixed list; DashScope's code in the message
+        "message": "Output data may contain inappropriate content."
+        " (DashScope code: DataInspectionFailed)",
     }
     (message,) = got.output
     assert message["status"] == "incomplete"
@@ -313,7 +314,10 @@ def test_the_sdk_sees_the_failure_and_the_helper_has_no_final_response(
         events = list(s)
         assert events[-1].type == "response.failed"
         assert events[-1].response.error is not None
-        assert events[-1].response.error.message == "Output data may contain inappropriate content."
+        assert events[-1].response.error.code == "invalid_prompt"
+        assert events[-1].response.error.message.startswith(
+            "Output data may contain inappropriate content."
+        )
         with pytest.raises(RuntimeError, match=r"response\.completed"):
             s.get_final_response()
 
@@ -327,7 +331,8 @@ def test_without_streaming_an_error_mid_answer_is_an_http_error(client: openai.O
 
 def test_a_truncated_upstream_fails_the_response(raw: httpx.Client, client: openai.OpenAI) -> None:
     _, got = streamed(raw, request("Hi [sim:truncated]", model="qwen-plus"))
-    assert got.response["error"]["code"] == "upstream_truncated"
+    assert got.response["error"]["code"] == "server_error"
+    assert got.response["error"]["message"].endswith("(code: upstream_truncated)")
     assert got.output[-1]["content"][0]["text"] == TRUNCATED_PARTIAL
     with pytest.raises(openai.APIStatusError) as caught:
         client.responses.create(model="qwen-plus", input="Hi [sim:truncated]")

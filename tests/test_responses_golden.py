@@ -237,8 +237,9 @@ def test_an_error_after_text_fails_the_response_with_what_was_said() -> None:
     got = check_events(outcome("error_midstream").events)
     assert got.types[-1] == "response.failed"
     assert got.response["error"] == {
-        "code": "DataInspectionFailed",
-        "message": "Output data may contain inappropriate content.",
+        "code": "invalid_prompt",
+        "message": "Output data may contain inappropriate content."
+        " (DashScope code: DataInspectionFailed)",
     }
     (message,) = got.output
     assert message["status"] == "incomplete"

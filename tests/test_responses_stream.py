@@ -182,7 +182,11 @@ def test_failing_marks_what_was_open_incomplete_and_keeps_what_was_done() -> Non
     reasoning, call = got.output
     assert (reasoning["status"], reasoning["content"][0]["text"]) == ("completed", "thinking")
     assert (call["status"], call["arguments"]) == ("incomplete", '{"a": ')
-    assert got.response["error"] == {"code": "DataInspectionFailed", "message": "moderated"}
+    # OpenAI's code (its schema allows no other); DashScope's own in the message.
+    assert got.response["error"] == {
+        "code": "invalid_prompt",
+        "message": "moderated (DashScope code: DataInspectionFailed)",
+    }
     done = [e["item"]["id"] for e in events if e["type"] == "response.output_item.done"]
     assert done == [reasoning["id"]]
 
@@ -230,7 +234,7 @@ def test_every_response_object_repeats_the_identity_and_the_request_echo() -> No
 def test_usage_in_the_responses_shape() -> None:
     assert response_usage(USAGE) == {
         "input_tokens": 10,
-        "input_tokens_details": {"cached_tokens": 3},
+        "input_tokens_details": {"cached_tokens": 3, "cache_write_tokens": 0},
         "output_tokens": 20,
         "output_tokens_details": {"reasoning_tokens": 5},
         "total_tokens": 30,
@@ -239,7 +243,39 @@ def test_usage_in_the_responses_shape() -> None:
     bare = response_usage(Usage(1, 2, None, None, None))
     assert "x_tools" not in bare
     assert bare["output_tokens_details"] == {"reasoning_tokens": 0}
-    assert bare["input_tokens_details"] == {"cached_tokens": 0}
+    # Both are required by OpenAI's schema: zero when DashScope reported nothing.
+    assert bare["input_tokens_details"] == {"cached_tokens": 0, "cache_write_tokens": 0}
+
+
+def test_every_usage_detail_dashscope_reports_is_kept() -> None:
+    full = Usage(
+        100,
+        20,
+        5,
+        30,
+        None,
+        cache_write_tokens=40,
+        web_searches=2,
+        prompt_text_tokens=21,
+        prompt_image_tokens=70,
+        prompt_audio_tokens=6,
+        prompt_video_tokens=3,
+    )
+    assert response_usage(full) == {
+        "input_tokens": 100,
+        "input_tokens_details": {
+            "cached_tokens": 30,
+            "cache_write_tokens": 40,
+            "text_tokens": 21,
+            "image_tokens": 70,
+            "audio_tokens": 6,
+            "video_tokens": 3,
+        },
+        "output_tokens": 20,
+        "output_tokens_details": {"reasoning_tokens": 5},
+        "total_tokens": 120,
+        "x_tools": {"web_search": {"count": 2}},
+    }
 
 
 def test_parts_already_sent_do_not_change_as_logprobs_grow() -> None:
@@ -278,7 +314,11 @@ def test_a_stream_that_stops_before_its_finish_fails_as_truncated() -> None:
         translation.finish()
     assert caught.value.code == "upstream_truncated"
     got = check_events(events + translation.failure(caught.value))
-    assert got.response["error"]["code"] == "upstream_truncated"
+    assert got.response["error"] == {
+        "code": "server_error",
+        "message": "DashScope's stream ended before the answer was finished"
+        " (code: upstream_truncated)",
+    }
     assert got.output[0]["status"] == "incomplete"
     assert not translation.finished
 

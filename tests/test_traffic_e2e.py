@@ -119,7 +119,7 @@ def test_an_upstream_error_before_the_first_byte(
     assert response.status_code == 429
     assert (record["status"], record["outcome"]) == (429, "error")
     assert record["error"]["code"] == "Throttling.RateQuota"
-    assert record["error"]["type"] == "rate_limit_error"
+    assert record["error"]["type"] == "requests"  # OpenAI's type for a rate limit
     assert record["upstream_request_id"] == response.headers["x-request-id"]
     assert record["timings_ms"]["first_byte"] is None
     assert record["response"]["choices"] == []

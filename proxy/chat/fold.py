@@ -99,7 +99,7 @@ class _Choice:
         }
 
     def _message(self) -> Message:
-        message: Message = {"role": "assistant", "content": "".join(self.content)}
+        message: Message = {"role": "assistant", "content": "".join(self.content), "refusal": None}
         if self.reasoning:
             message["reasoning_content"] = "".join(self.reasoning)
         if self.tool_calls:

@@ -90,6 +90,9 @@ class RunCode(TypedDict):
 class Message(TypedDict):
     role: Literal["assistant"]
     content: str | None  # None when the message is only tool calls
+    # Required (and nullable) by OpenAI's specification, as DashScope's compatible mode sends
+    # it; DashScope never refuses in this form, so it is always null.
+    refusal: None
     reasoning_content: NotRequired[str]
     tool_calls: NotRequired[list[ToolCall]]
     code_interpreter_calls: NotRequired[list[RunCode]]

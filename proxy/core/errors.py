@@ -17,28 +17,28 @@ _NOT_RETRYABLE_429 = frozenset(
     }
 )
 
-_TYPE_BY_STATUS = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    408: "timeout_error",
-    413: "invalid_request_error",
-    429: "rate_limit_error",
-}
+# OpenAI's `type` values, as its API returns them: every client error is an
+# `invalid_request_error` (a bad key with 401, an unknown model with 404, a missing permission
+# with 403), a rate limit names what it limits (`requests`), a spent quota or an unpaid bill is
+# `insufficient_quota`, and anything on the server's side is a `server_error`.
+INVALID_REQUEST = "invalid_request_error"
+SERVER_ERROR = "server_error"
 
 
-def error_type_for(status: int) -> str:
-    if status in _TYPE_BY_STATUS:
-        return _TYPE_BY_STATUS[status]
-    return "api_error" if status >= 500 else "invalid_request_error"
+def error_type_for(status: int, code: str | None = None) -> str:
+    """OpenAI's error `type` for an HTTP status (and, for a 429, DashScope's code)."""
+    if status >= 500:
+        return SERVER_ERROR
+    if status == 429:
+        return "insufficient_quota" if code in _NOT_RETRYABLE_429 else "requests"
+    return INVALID_REQUEST
 
 
 class ProxyError(Exception):
     """Base of every error the proxy reports to a client."""
 
     status: int = 500
-    type: str = "api_error"
+    type: str = SERVER_ERROR
     code: str | None = "internal_error"
 
     def __init__(
@@ -56,10 +56,12 @@ class ProxyError(Exception):
         self.message = message
         if status is not None:
             self.status = status
-        if type is not None:
-            self.type = type
         if code is not None:
             self.code = code
+        if type is not None:
+            self.type = type
+        elif status is not None:  # a status given without a type: OpenAI's type for it
+            self.type = error_type_for(status, self.code)
         self.param = param
         self.request_id = request_id  # DashScope's request id, when the error came from it
         self.retry_after = retry_after  # seconds, for the client's Retry-After header
@@ -96,19 +98,19 @@ class InvalidRequest(ProxyError):
     """The client's request cannot be translated: bad JSON, wrong types, impossible combinations."""
 
     status = 400
-    type = "invalid_request_error"
+    type = INVALID_REQUEST
     code = "invalid_request"
 
 
 class AuthenticationFailed(ProxyError):
     status = 401
-    type = "authentication_error"
+    type = INVALID_REQUEST  # what OpenAI answers a wrong key with
     code = "invalid_api_key"
 
 
 class NotFound(ProxyError):
     status = 404
-    type = "invalid_request_error"
+    type = INVALID_REQUEST
     code = "not_found"
 
 
@@ -127,7 +129,7 @@ class UpstreamError(ProxyError):
         super().__init__(
             message,
             status=status,
-            type=error_type_for(status),
+            type=error_type_for(status, code),
             code=code,
             request_id=request_id,
             retry_after=retry_after,  # from DashScope's Retry-After header
@@ -138,13 +140,13 @@ class UpstreamUnavailable(ProxyError):
     """DashScope could not be reached, or broke its own protocol."""
 
     status = 502
-    type = "api_error"
+    type = SERVER_ERROR
     code = "upstream_unavailable"
 
 
 class UpstreamTimeout(ProxyError):
     status = 504
-    type = "api_error"
+    type = SERVER_ERROR
     code = "upstream_timeout"
 
 
@@ -152,7 +154,7 @@ class Unavailable(ProxyError):
     """The proxy itself cannot take the request now (draining, at its concurrency limit)."""
 
     status = 503
-    type = "api_error"
+    type = SERVER_ERROR
     code = "proxy_unavailable"
 
     def __init__(self, message: str, *, retry_after: float = 1.0, code: str | None = None):
@@ -161,5 +163,5 @@ class Unavailable(ProxyError):
 
 class PayloadTooLarge(ProxyError):
     status = 413
-    type = "invalid_request_error"
+    type = INVALID_REQUEST
     code = "request_too_large"

@@ -70,11 +70,20 @@ class Finish:
 
 @dataclass(slots=True, frozen=True)
 class Usage:
+    """What the whole request cost, as DashScope reported it; None: not reported."""
+
     prompt_tokens: int
     completion_tokens: int
     reasoning_tokens: int | None
     cached_tokens: int | None
     code_interpreter_runs: int | None
+    cache_write_tokens: int | None = None  # prompt tokens written to an explicit cache
+    web_searches: int | None = None  # searches DashScope ran for the answer
+    # The prompt's tokens by modality (the multimodal endpoint's breakdown).
+    prompt_text_tokens: int | None = None
+    prompt_image_tokens: int | None = None
+    prompt_audio_tokens: int | None = None
+    prompt_video_tokens: int | None = None
 
     @property
     def total_tokens(self) -> int:
@@ -85,16 +94,29 @@ class ReasoningTokens(TypedDict):
     reasoning_tokens: int
 
 
-class CachedTokens(TypedDict):
+class PromptDetails(TypedDict, total=False):
+    """OpenAI's `prompt_tokens_details`, with the entries DashScope reported. OpenAI's own
+    names where it has them (`cache_write_tokens` for DashScope's
+    `cache_creation_input_tokens`); `video_tokens` is DashScope's, OpenAI has no video."""
+
     cached_tokens: int
+    cache_write_tokens: int
+    text_tokens: int
+    image_tokens: int
+    audio_tokens: int
+    video_tokens: int
 
 
 class RunCount(TypedDict):
     count: int
 
 
-class ToolCounts(TypedDict):
+class ToolCounts(TypedDict, total=False):
+    """How often each server-side tool ran, under the names DashScope's own Responses API
+    gives them in its `x_tools` usage block."""
+
     code_interpreter: RunCount
+    web_search: RunCount
 
 
 class UsageObject(TypedDict):
@@ -105,8 +127,7 @@ class UsageObject(TypedDict):
     completion_tokens: int
     total_tokens: int
     completion_tokens_details: NotRequired[ReasoningTokens]
-    prompt_tokens_details: NotRequired[CachedTokens]
-    # The interpreter run count, under the name DashScope's own Responses API uses for it.
+    prompt_tokens_details: NotRequired[PromptDetails]
     x_tools: NotRequired[ToolCounts]
 
 
@@ -119,11 +140,41 @@ def usage_object(usage: Usage) -> UsageObject:
     }
     if usage.reasoning_tokens is not None:
         body["completion_tokens_details"] = {"reasoning_tokens": usage.reasoning_tokens}
-    if usage.cached_tokens is not None:
-        body["prompt_tokens_details"] = {"cached_tokens": usage.cached_tokens}
-    if usage.code_interpreter_runs is not None:
-        body["x_tools"] = {"code_interpreter": {"count": usage.code_interpreter_runs}}
+    details = prompt_details(usage)
+    if details:
+        body["prompt_tokens_details"] = details
+    tools = tool_counts(usage)
+    if tools:
+        body["x_tools"] = tools
     return body
+
+
+def prompt_details(usage: Usage) -> PromptDetails:
+    """The prompt's details DashScope reported (an empty dict: none)."""
+    details: PromptDetails = {}
+    if usage.cached_tokens is not None:
+        details["cached_tokens"] = usage.cached_tokens
+    if usage.cache_write_tokens is not None:
+        details["cache_write_tokens"] = usage.cache_write_tokens
+    if usage.prompt_text_tokens is not None:
+        details["text_tokens"] = usage.prompt_text_tokens
+    if usage.prompt_image_tokens is not None:
+        details["image_tokens"] = usage.prompt_image_tokens
+    if usage.prompt_audio_tokens is not None:
+        details["audio_tokens"] = usage.prompt_audio_tokens
+    if usage.prompt_video_tokens is not None:
+        details["video_tokens"] = usage.prompt_video_tokens
+    return details
+
+
+def tool_counts(usage: Usage) -> ToolCounts:
+    """The `x_tools` block: the server-side tools that ran (an empty dict: none reported)."""
+    tools: ToolCounts = {}
+    if usage.code_interpreter_runs is not None:
+        tools["code_interpreter"] = {"count": usage.code_interpreter_runs}
+    if usage.web_searches is not None:
+        tools["web_search"] = {"count": usage.web_searches}
+    return tools
 
 
 Event = (

@@ -65,6 +65,16 @@ class FrameOutput(TypedDict, total=False):
 class FrameDetails(TypedDict, total=False):
     reasoning_tokens: int
     cached_tokens: int
+    cache_creation_input_tokens: int  # written to an explicit cache (prompt_tokens_details)
+
+
+class FrameMediaTokens(TypedDict, total=False):
+    """The multimodal endpoint's breakdown of the prompt (`input_tokens_details`)."""
+
+    text_tokens: int
+    image_tokens: int
+    audio_tokens: int
+    video_tokens: int
 
 
 class PluginCount(TypedDict, total=False):
@@ -73,17 +83,23 @@ class PluginCount(TypedDict, total=False):
 
 class FramePlugins(TypedDict, total=False):
     code_interpreter: PluginCount
+    search: PluginCount
 
 
 class FrameUsage(TypedDict, total=False):
-    """A running total, repeated on every frame."""
+    """A running total, repeated on every frame; with n > 1, the total of the frame's choice."""
 
     input_tokens: int
     output_tokens: int
     total_tokens: int
     output_tokens_details: FrameDetails
     prompt_tokens_details: FrameDetails
-    cached_tokens: int
+    input_tokens_details: FrameMediaTokens
+    cached_tokens: int  # some responses put these at the top level
+    cache_creation_input_tokens: int
+    image_tokens: int
+    audio_tokens: int
+    video_tokens: int
     plugins: FramePlugins
 
 

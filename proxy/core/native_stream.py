@@ -1,7 +1,8 @@
 """DashScope native SSE frames -> protocol-neutral events (sans-I/O).
 
 Facts this relies on (docs/dashscope-protocol.md): `finish_reason` is the string
-"null" until the last frame of a choice; `usage` is a cumulative running total on every frame;
+"null" until the last frame of a choice; `usage` is a cumulative running total on every frame
+(per choice when there are several: `proxy/core/native_usage.py` adds them up);
 `output.tool_info` is a cumulative snapshot of every interpreter run so far, repeated on every
 later frame, whose entries may appear with empty code and be filled in later; errors arrive as
 `event:error` (with the logical status in a `:HTTP_STATUS/NNN` comment) even on an HTTP 200.
@@ -28,11 +29,12 @@ from proxy.core.events import (
 from proxy.core.native_frame import (
     FrameChoice,
     FrameMessage,
+    FrameOutput,
     FrameToolCall,
-    FrameUsage,
     NativeFrame,
     ToolInfo,
 )
+from proxy.core.native_usage import UsageTotals
 from proxy.core.sse import SSEEvent
 
 # When an error frame carries no status of its own, DashScope's code tells which HTTP class it is.
@@ -129,7 +131,8 @@ class NativeStreamTranslator:
     def __init__(self) -> None:
         # Keyed by position in tool_info: entries that are not code runs leave gaps.
         self._runs: dict[int, _Run] = {}
-        self._usage: FrameUsage | None = None
+        self._usage = UsageTotals()
+        self._usage_choice = 0  # the choice of the last frame that carried one
         self._open_choices: set[int] = set()
         self._finished: set[int] = set()
         self._calls: dict[tuple[int, int], _CallArguments] = {}
@@ -140,7 +143,7 @@ class NativeStreamTranslator:
     def last_usage(self) -> Usage | None:
         """The usage DashScope reported last (it is cumulative), even if the stream broke off:
         tokens spent on a failed answer are still spent."""
-        return None if self._usage is None else _usage(self._usage)
+        return self._usage.total
 
     @property
     def truncated(self) -> bool:
@@ -152,10 +155,10 @@ class NativeStreamTranslator:
         if payload is None:
             return []
         out: list[Event] = []
-        usage = payload.get("usage")
-        if isinstance(usage, dict):
-            self._usage = usage
         output = payload.get("output")
+        usage = payload.get("usage")
+        if isinstance(usage, dict) and usage:  # a search answer's first frame sends `{}`
+            self._usage.add(self._frame_choice(output), usage)
         if not isinstance(output, dict):
             return out
         if "search_info" in output:
@@ -178,9 +181,19 @@ class NativeStreamTranslator:
     def finish(self) -> list[Event]:
         out: list[Event] = []
         self._settle_runs(out, include_empty=True)
-        if self._usage is not None:
-            out.append(_usage(self._usage))
+        usage = self._usage.total
+        if usage is not None:
+            out.append(usage)
         return out
+
+    def _frame_choice(self, output: FrameOutput | None) -> int:
+        """The choice a frame's usage counts: its first choice's index (a frame carries one),
+        else the last one seen (frames with no choices belong to the answer in progress)."""
+        choices = output.get("choices") if isinstance(output, dict) else None
+        if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+            index = choices[0].get("index", 0)
+            self._usage_choice = index if isinstance(index, int) else 0
+        return self._usage_choice
 
     def _payload(self, event: SSEEvent) -> NativeFrame | None:
         status = event.status
@@ -335,31 +348,3 @@ def _function_call(choice: int, call: FrameToolCall) -> FunctionCallDelta:
         name if isinstance(name, str) and name else None,
         arguments if isinstance(arguments, str) else "",
     )
-
-
-# Token counts beyond this are nonsense, and their sum would not even serialise to JSON.
-_MAX_COUNT = 2**53 - 1
-
-
-def _int(value: object) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _MAX_COUNT:
-        return value
-    return None
-
-
-def _usage(usage: FrameUsage) -> Usage:
-    prompt = _int(usage.get("input_tokens")) or 0
-    completion = _int(usage.get("output_tokens")) or 0
-    output_details = usage.get("output_tokens_details")
-    prompt_details = usage.get("prompt_tokens_details")
-    plugins = usage.get("plugins")
-    reasoning = (
-        _int(output_details.get("reasoning_tokens")) if isinstance(output_details, dict) else None
-    )
-    cached = _int(prompt_details.get("cached_tokens")) if isinstance(prompt_details, dict) else None
-    if cached is None:
-        cached = _int(usage.get("cached_tokens"))
-    runs = None
-    if isinstance(plugins, dict) and isinstance(plugins.get("code_interpreter"), dict):
-        runs = _int(plugins["code_interpreter"].get("count"))
-    return Usage(prompt, completion, reasoning, cached, runs)

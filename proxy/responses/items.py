@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, NotRequired, Required, TypedDict
 
-from proxy.core.events import CachedTokens, ReasoningTokens, ToolCounts, Usage
+from proxy.core.events import ReasoningTokens, ToolCounts, Usage, prompt_details, tool_counts
 
 # DashScope runs the code in a sandbox it does not name; the item type requires some id.
 CONTAINER_ID = "dashscope"
@@ -115,17 +115,34 @@ OutputItem = (
 )
 
 
+class InputTokensDetails(TypedDict):
+    """OpenAI's two required counts, then the prompt's modalities when DashScope gave them
+    (the names chat's `prompt_tokens_details` uses)."""
+
+    cached_tokens: int
+    cache_write_tokens: int
+    text_tokens: NotRequired[int]
+    image_tokens: NotRequired[int]
+    audio_tokens: NotRequired[int]
+    video_tokens: NotRequired[int]
+
+
 class ResponseUsage(TypedDict):
     input_tokens: int
-    input_tokens_details: CachedTokens
+    input_tokens_details: InputTokensDetails
     output_tokens: int
     output_tokens_details: ReasoningTokens
     total_tokens: int
-    x_tools: NotRequired[ToolCounts]  # the interpreter run count, as in chat completions
+    x_tools: NotRequired[ToolCounts]  # the server-side tools' counts, as in chat completions
+
+
+# The values OpenAI's Response object allows in `error.code` that a DashScope failure can mean;
+# DashScope's own code travels in the message.
+ResponseErrorCode = Literal["server_error", "rate_limit_exceeded", "invalid_prompt"]
 
 
 class ResponseError(TypedDict):
-    code: str
+    code: ResponseErrorCode
     message: str
 
 
@@ -235,17 +252,23 @@ class CallItem:
 
 
 def response_usage(usage: Usage) -> ResponseUsage:
-    """The Responses API's usage object; the interpreter run count under `x_tools`, as in
-    chat completions."""
+    """The Responses API's usage object: its required details as zero when DashScope did not
+    report them, the server-side tools' counts under `x_tools`, as in chat completions."""
+    details: InputTokensDetails = {
+        "cached_tokens": usage.cached_tokens or 0,
+        "cache_write_tokens": usage.cache_write_tokens or 0,
+        **prompt_details(usage),  # the same two counts when reported, and the modalities
+    }
     body: ResponseUsage = {
         "input_tokens": usage.prompt_tokens,
-        "input_tokens_details": {"cached_tokens": usage.cached_tokens or 0},
+        "input_tokens_details": details,
         "output_tokens": usage.completion_tokens,
         "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens or 0},
         "total_tokens": usage.total_tokens,
     }
-    if usage.code_interpreter_runs is not None:
-        body["x_tools"] = {"code_interpreter": {"count": usage.code_interpreter_runs}}
+    tools = tool_counts(usage)
+    if tools:
+        body["x_tools"] = tools
     return body
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TypedDict, Unpack
 
-from proxy.core.errors import ProxyError
+from proxy.core.errors import ProxyError, UpstreamError
 from proxy.core.events import (
     CodeDelta,
     CodeDone,
@@ -39,6 +39,7 @@ from proxy.responses.items import (
     OutputItem,
     ResponseCore,
     ResponseError,
+    ResponseErrorCode,
     ResponseObject,
     ResponseStatus,
     ResponseUsage,
@@ -123,8 +124,7 @@ class ResponsesEventEncoder:
         the tokens spent so far (`usage`, when the upstream had reported any)."""
         out = self._start()
         self._usage = self._usage or usage
-        failure: ResponseError = {"code": error.code or error.type, "message": error.message}
-        out.append(self._terminal("response.failed", "failed", error=failure))
+        out.append(self._terminal("response.failed", "failed", error=response_error(error)))
         return out
 
     # ---- items ---------------------------------------------------------------------------
@@ -331,6 +331,20 @@ class ResponsesEventEncoder:
 
     def _item_id(self, prefix: str, index: int) -> str:
         return f"{prefix}_{self._identity.item_prefix}_{index}"
+
+
+def response_error(error: ProxyError) -> ResponseError:
+    """`response.error` for a failure: `code` from OpenAI's fixed list (its schema allows no
+    other), the code DashScope or the proxy gave in the message, where a person can read it."""
+    code: ResponseErrorCode = "invalid_prompt"  # a 4xx mid-answer: moderation, in practice
+    if error.status == 429:
+        code = "rate_limit_exceeded"
+    elif error.status >= 500:
+        code = "server_error"
+    if error.code is None:
+        return {"code": code, "message": error.message}
+    whose = "DashScope code" if isinstance(error, UpstreamError) else "code"
+    return {"code": code, "message": f"{error.message} ({whose}: {error.code})"}
 
 
 _SEARCH_STAGES: tuple[EventType, ...] = (
