@@ -171,6 +171,21 @@ def test_a_non_stream_message_says_refusal_null() -> None:
     assert raw["choices"][0]["message"] == {"role": "assistant", "content": "hi", "refusal": None}
 
 
+def test_the_proxys_own_answer_is_what_the_sdk_reads() -> None:
+    """The answer to echoed tool results, made without DashScope, on both APIs."""
+    chat = CHAT_COMPLETIONS.new_translation(replace(identity("m"), include_usage=True))
+    chunks = chat.local_answer("done")
+    for chunk in chunks:
+        check_chunk(chunk)
+    check_completion(fold_chunks(chunks))
+    plan = translate_responses_request({"model": "m", "input": "hi"}, TranslationOptions())
+    responses = RESPONSES_API.new_translation(
+        ResponseIdentity("resp_types", 1, "m", "types", plan.extras)
+    )
+    for event in responses.local_answer("done"):
+        check_event(event)
+
+
 def test_a_usage_chunk_with_every_detail_is_what_the_sdk_reads() -> None:
     usage = Usage(
         1200,
