@@ -78,7 +78,7 @@ def chat(**fields: Any) -> dict[str, Any]:
 # ---- request validation ---------------------------------------------------------------------
 
 TEXT_PART = {"type": "text", "text": "x"}
-AUDIO_PART = {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}
+FILE_PART = {"type": "file", "file": {"file_id": "file-1"}}
 
 INVALID = [
     ({"messages": [{"role": "user", "content": "hi"}]}, "model"),
@@ -91,7 +91,7 @@ INVALID = [
     (chat(messages=[{"role": "robot", "content": "hi"}]), "messages[0].role"),
     (chat(messages=[{"role": "user", "content": 5}]), "messages[0].content"),
     (
-        chat(messages=[{"role": "user", "content": [TEXT_PART, AUDIO_PART]}]),
+        chat(messages=[{"role": "user", "content": [TEXT_PART, FILE_PART]}]),
         "messages[0].content[1]",
     ),
     (chat(messages=[{"role": "tool", "content": "42"}]), "messages[0].tool_call_id"),

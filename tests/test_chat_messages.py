@@ -129,7 +129,6 @@ def test_bad_image_url_is_a_400_naming_the_part(url: str) -> None:
 @pytest.mark.parametrize(
     "part",
     [
-        {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}},
         {"type": "file", "file": {"file_id": "f-1"}},
         {"type": "refusal", "refusal": "no"},
         {"type": "text", "text": 5},

@@ -110,23 +110,24 @@ def test_text_model_with_text_stays_on_text_generation(
 
 
 def test_image_detail_is_reported(client: openai.OpenAI, received: list[ReceivedRequest]) -> None:
-    """What DashScope cannot express is reported, not silently lost (docs/architecture.md)."""
-    image: Any = {"type": "image_url", "image_url": {"url": CAT_URL, "detail": "high"}}
+    """What DashScope cannot express per image is reported, not silently lost
+    (docs/architecture.md); more rules in tests/test_media_parts.py."""
+    image: Any = {"type": "image_url", "image_url": {"url": CAT_URL, "detail": "low"}}
     messages: Any = [{"role": "user", "content": [image, {"type": "text", "text": "[sim:vision]"}]}]
     raw = client.chat.completions.with_raw_response.create(model="qwen-vl-max", messages=messages)
     assert only(received).body["input"]["messages"][0]["content"][0] == {"image": CAT_URL}
-    assert "detail" in raw.headers.get(NOTES, "")
+    assert "image_url.detail: 'low' dropped" in raw.headers.get(NOTES, "")
 
 
-def test_audio_part_is_400_naming_it(
+def test_base64_audio_without_a_format_is_400_naming_it(
     client: openai.OpenAI, received: list[ReceivedRequest]
 ) -> None:
-    audio: Any = {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}}
+    audio: Any = {"type": "input_audio", "input_audio": {"data": "UklGRg=="}}
     with pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(
             model="qwen-vl-max", messages=[{"role": "user", "content": [audio]}]
         )
-    assert caught.value.param == "messages[0].content[0]"
+    assert caught.value.param == "messages[0].content[0].input_audio.format"
     assert received == []
 
 

@@ -563,18 +563,31 @@ def test_images_go_to_the_multimodal_endpoint() -> None:
     assert message["content"] == [{"image": data_url}]
 
 
-@rows("`input_image` with `file_id`, `input_file`, `input_audio`")
+@rows("`input_image` with `file_id`, other `input_file` parts")
 @pytest.mark.parametrize(
     "part",
     [
         {"type": "input_image", "file_id": "file-1", "detail": "auto"},
         {"type": "input_file", "file_id": "file-1"},
-        {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}},
+        {"type": "input_file", "file_url": "https://example.com/report.pdf"},
     ],
 )
 def test_parts_the_proxy_cannot_send_are_refused_by_position(part: dict[str, Any]) -> None:
     content = [{"type": "input_text", "text": "see"}, part]
     refused("input[1].content[1]", input=[user("hi"), {"role": "user", "content": content}])
+
+
+@rows("`input_audio` parts, `input_file` parts holding audio")
+def test_audio_parts_become_audio_on_the_multimodal_endpoint() -> None:
+    # Every audio form: tests/test_media_parts.py.
+    heard = {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}
+    file = {"type": "input_file", "file_url": "https://example.com/a.mp3"}
+    plan = translate(input=[{"role": "user", "content": [heard, file]}])
+    assert plan.path == MULTIMODAL_GENERATION_PATH
+    assert plan.body["input"]["messages"][-1]["content"] == [
+        {"audio": "data:audio/wav;base64,AAAA"},
+        {"audio": "https://example.com/a.mp3"},
+    ]
 
 
 @rows("`function_call` items", "`function_call_output` items")
@@ -756,10 +769,13 @@ def test_the_proxy_s_own_calls_are_removed_and_only_their_results_are_answered_l
     assert [m["role"] for m in follow_up.body["input"]["messages"]] == ["user", "assistant", "user"]
 
 
-def test_an_image_s_detail_is_reported_and_a_bad_url_refused_by_position() -> None:
+@rows("`detail` on `input_image` parts")
+def test_an_image_s_detail_is_applied_and_a_bad_url_refused_by_position() -> None:
+    # All the detail rules: tests/test_media_parts.py.
     part = {"type": "input_image", "image_url": "https://example.com/cat.png", "detail": "high"}
     plan = translate(input=[{"role": "user", "content": [part]}])
-    assert plan.notes == ("input[0].content[0].detail: dropped",)
+    assert plan.body["parameters"]["vl_high_resolution_images"] is True
+    assert plan.notes[0].startswith("vl_high_resolution_images: true for every image")
     bad = {"role": "user", "content": [{**part, "image_url": "ftp://example.com/cat.png"}]}
     error = refused("input[1].content[0].image_url", input=[user("x"), bad])
     assert "http(s)" in error.message

@@ -95,6 +95,8 @@ FIELDS: tuple[Field, ...] = (
 
 FIELD_BY_NAME = {field.name: field for field in FIELDS}
 
+_DETAIL = "`high`, `original`: `vl_high_resolution_images` for the whole request; `low` dropped"
+_AUDIO = '`{"audio": url}` (base64 as a `data:audio/...` URL) on the multimodal endpoint'
 MESSAGE_ROWS: tuple[tuple[str, str], ...] = (
     ("`system`, `user`, `assistant`, `tool` roles", "same roles"),
     ("`developer` role", "sent as `system` (reported)"),
@@ -103,7 +105,9 @@ MESSAGE_ROWS: tuple[tuple[str, str], ...] = (
     ("`cache_control` on a part or a message", "kept on the (last) text part"),
     ("`image_url` parts (http(s), `data:`)", '`{"image": url}` on the multimodal endpoint'),
     ("`video_url` parts, DashScope `video` parts", '`{"video": url or frame list}` (multimodal)'),
-    ("other part types (`input_audio`, `file`, ...)", "400 naming the part"),
+    ("`detail` on `image_url` parts", _DETAIL),
+    ("`input_audio` parts (base64 and `format`, or a URL)", _AUDIO),
+    ("other part types (`file`, `refusal`, ...)", "400 naming the part"),
     ("assistant `tool_calls`", "kept (function calls); the proxy's own `call_ci_` calls removed"),
     ("`tool` messages", "kept with `tool_call_id`; results for the proxy's own calls removed"),
     ("`name` on a message", "kept on `tool` messages, otherwise dropped (reported)"),

@@ -62,6 +62,7 @@ def translate_chat_request(
         echoes.messages,
         preserve_thinking=bool(draft.parameters.get("preserve_thinking")),
         notes=draft.notes,
+        parameters=draft.parameters,  # an image's detail may set vl_high_resolution_images
     )
     check_exclusive(draft.parameters)
     path, native = native_request(model, turns, draft.finish(), options.multimodal_models)

@@ -4,9 +4,9 @@
 Each API turns its conversation into `Turn`s: native messages whose content is still a list of
 parts, because the endpoint decides the content's form. The text-generation endpoint takes
 string content (or text parts, which carry `cache_control`); the multimodal-generation endpoint
-takes lists of untyped parts (`{"text"}`, `{"image"}`, `{"video"}`) in every message
-(docs/dashscope-protocol.md). A request goes to the multimodal endpoint when it carries an
-image or a video, or when its model is served only there.
+takes lists of untyped parts (`{"text"}`, `{"image"}`, `{"video"}`, `{"audio"}`) in every
+message (docs/dashscope-protocol.md). A request goes to the multimodal endpoint when it carries
+an image, a video or audio, or when its model is served only there.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ DEFAULT_MULTIMODAL_MODELS = (
 
 NativeRole = Literal["system", "user", "assistant", "tool"]
 _MEDIA_SCHEMES = ("http://", "https://", "data:", "oss://")
+_MEDIA = frozenset({"image", "video", "audio"})  # the part keys only the multimodal endpoint takes
 
 
 class NativePart(TypedDict, total=False):
@@ -39,6 +40,7 @@ class NativePart(TypedDict, total=False):
     text: str
     image: str
     video: str | list[str]  # a URL, or a list of frame URLs
+    audio: str  # a URL or a data: URL (proxy/core/media.py)
     cache_control: dict[str, Any]
 
 
@@ -94,8 +96,9 @@ def native_request(
 
 
 def has_media(turns: list[Turn]) -> bool:
-    """Whether any turn carries an image or a video, which only the multimodal endpoint takes."""
-    return any("image" in part or "video" in part for turn in turns for part in turn["content"])
+    """Whether any turn carries an image, a video or audio, which only the multimodal endpoint
+    takes."""
+    return any(_MEDIA.intersection(part) for turn in turns for part in turn["content"])
 
 
 def native_messages(turns: list[Turn], *, multimodal: bool) -> list[NativeMessage]:

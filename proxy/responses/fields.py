@@ -87,13 +87,17 @@ RESPONSES_FIELDS: tuple[Field, ...] = (
 
 RESPONSES_FIELD_BY_NAME = {field.name: field for field in RESPONSES_FIELDS}
 
+_DETAIL = "`high`, `original`: `vl_high_resolution_images` for the whole request; `low` dropped"
+_AUDIO = '`{"audio": url}` (base64 as a `data:audio/...` URL) on the multimodal endpoint'
 INPUT_ROWS: tuple[tuple[str, str], ...] = (
     ("a string", "one `user` message"),
     ("`message` items (`user`, `system`, `assistant`)", "the same roles"),
     ("`developer` role", "sent as `system` (reported)"),
     ("`input_text` / `output_text` parts", "text"),
     ("`input_image` parts (`image_url`)", '`{"image": url}` on the multimodal endpoint'),
-    ("`input_image` with `file_id`, `input_file`, `input_audio`", "400 naming the part"),
+    ("`detail` on `input_image` parts", _DETAIL),
+    ("`input_audio` parts, `input_file` parts holding audio", _AUDIO),
+    ("`input_image` with `file_id`, other `input_file` parts", "400 naming the part"),
     (
         "`function_call` items",
         "assistant `tool_calls`; consecutive assistant items become one message",

@@ -5,7 +5,9 @@ whose content is still a list of parts; `proxy/core/native_request.py` gives the
 their endpoint). Consecutive assistant items (text, function calls) are one turn. Items the
 proxy itself produced for server-side tools (`code_interpreter_call`, `web_search_call`) are
 history, never requests: DashScope already ran them, so they are not sent, and code never runs
-again because of them. Reasoning items are not sent either.
+again because of them. Reasoning items are not sent either. Audio (`input_audio` parts, and
+`input_file` parts holding audio) becomes native audio parts, and an image's `detail` may set a
+request parameter (`proxy/core/media.py`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from proxy.core.errors import InvalidRequest
 from proxy.core.json_types import json_type
+from proxy.core.media import AUDIO_TYPES, data_url, image_detail, input_audio
 from proxy.core.native_request import NativePart, NativeRole, Turn, media_url, tool_call
 
 _ROLES: dict[str, NativeRole] = {
@@ -27,8 +30,15 @@ _HOSTED = ("code_interpreter_call", "web_search_call")
 _TEXT_PARTS = ("input_text", "output_text", "text")
 
 
-def input_turns(value: Any, instructions: str | None, notes: list[str]) -> list[Turn]:
-    reader = _Reader()
+def input_turns(
+    value: Any,
+    instructions: str | None,
+    notes: list[str],
+    parameters: dict[str, Any] | None = None,
+) -> list[Turn]:
+    """The input as turns. `parameters` are the request's native parameters, which an image's
+    `detail` may set (a scratch dict when the caller only wants the turns)."""
+    reader = _Reader(parameters={} if parameters is None else parameters)
     if instructions:
         reader.turns.append({"role": "system", "content": [{"text": instructions}]})
     if isinstance(value, str):
@@ -55,6 +65,7 @@ def input_turns(value: Any, instructions: str | None, notes: list[str]) -> list[
 class _Reader:
     """The turns read so far; the last one stays open while assistant items follow."""
 
+    parameters: dict[str, Any]  # the request's, which an image's detail may set
     turns: list[Turn] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     hosted: int = 0
@@ -148,19 +159,53 @@ class _Reader:
             return {"text": part["text"]}
         if kind == "input_image" and isinstance(part.get("image_url"), str):
             name = f"{where}.image_url"
-            if part.get("detail") is not None:
-                self.notes.append(f"{where}.detail: dropped")
-            return {"image": media_url(part["image_url"], name, name)}
+            image = media_url(part["image_url"], name, name)
+            image_detail(part.get("detail"), f"{where}.detail", self.parameters, self.notes)
+            return {"image": image}
         if kind == "input_image":
             raise InvalidRequest(
                 f"'{where}': images need an `image_url` (a URL or a data: URL); file ids live "
                 "in OpenAI's file store.",
                 param=where,
             )
+        if kind == "input_audio":
+            audio = input_audio(part.get("input_audio"), f"{where}.input_audio", self.notes)
+            return {"audio": audio}
+        if kind == "input_file":
+            return {"audio": _audio_file(part, where)}
         raise InvalidRequest(
-            f"'{where}' has type {kind!r}; the proxy takes input_text and input_image parts.",
+            f"'{where}' has type {kind!r}; the proxy takes input_text, input_image, input_audio "
+            "and (audio) input_file parts.",
             param=where,
         )
+
+
+def _audio_file(part: dict[str, Any], where: str) -> str:
+    """An `input_file` part holding audio, as the URL of a native audio part: `file_data` as a
+    data:audio URL, or as base64 of the format its `filename` names; or a `file_url` whose
+    file name or path names an audio format. DashScope's native API takes no other file."""
+    data, url, name = part.get("file_data"), part.get("file_url"), part.get("filename")
+    extension = _extension(name) or _extension(url)
+    if isinstance(data, str) and data.startswith("data:audio/"):
+        return data
+    if isinstance(data, str) and data and extension in AUDIO_TYPES:
+        # A data: URL of another type (octet-stream) keeps its base64, typed by the name.
+        base64 = data.partition(",")[2] if data.startswith("data:") else data
+        return data_url(base64, extension, f"{where}.filename")
+    if isinstance(url, str) and extension in AUDIO_TYPES:
+        return media_url(url, f"{where}.file_url", f"{where}.file_url")
+    raise InvalidRequest(
+        f"'{where}': the proxy takes audio files only (file_data as a data:audio/... URL, or "
+        f"a filename or file_url ending in .{', .'.join(AUDIO_TYPES)}); DashScope's native API "
+        "reads no other file, and file ids live in OpenAI's file store.",
+        param=where,
+    )
+
+
+def _extension(name: Any) -> str | None:
+    if not isinstance(name, str) or "." not in name:
+        return None
+    return name.split("?", 1)[0].rsplit(".", 1)[-1].lower()
 
 
 def _content_text(content: Any, where: str) -> str:

@@ -51,7 +51,7 @@ def translate_responses_request(
     for key, value in body.items():
         _field(key, value, draft)
     model = required_model(body)
-    turns = input_turns(body.get("input"), body.get("instructions"), draft.notes)
+    turns = input_turns(body.get("input"), body.get("instructions"), draft.notes, draft.parameters)
     echoes = strip_echoes(turns)
     draft.notes.extend(echoes.notes("input"))
     _code_interpreter_thinking(draft)
