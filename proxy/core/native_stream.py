@@ -141,8 +141,8 @@ class NativeStreamTranslator:
 
     @property
     def last_usage(self) -> Usage | None:
-        """The usage DashScope reported last (it is cumulative), even if the stream broke off:
-        tokens spent on a failed answer are still spent."""
+        """The request's usage as DashScope last reported it (running totals, each choice's
+        added up), even if the stream broke off: tokens spent on a failed answer are spent."""
         return self._usage.total
 
     @property

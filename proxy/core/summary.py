@@ -47,7 +47,7 @@ class ChoiceSummary:
 class ExchangeSummary:
     choices: tuple[ChoiceSummary, ...]  # by index
     code_runs: tuple[str, ...]  # the final code of each interpreter run, in run order
-    usage: Usage | None  # the tokens DashScope reported last; None when it reported none
+    usage: Usage | None  # the request's tokens as last reported (every choice); None: none
 
 
 EMPTY_SUMMARY = ExchangeSummary((), (), None)
