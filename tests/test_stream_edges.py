@@ -1,6 +1,7 @@
 """Native frames no golden holds, through both translations: a function call named before its
 arguments arrive, and junk among the tool calls. Plus the Responses field table printed by
-`python -m proxy.responses.fields`, as docs/fields.md is regenerated."""
+`python -m proxy.responses.fields`, as docs/fields.md is regenerated, and the error of a failed
+Response when the proxy's error carries no code."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from proxy.core.errors import ProxyError
 from proxy.responses.fields import render_markdown
+from proxy.responses.stream import response_error
 from tests import golden_tools, responses_helpers
 from tests.contract import check_chunks
 from tests.responses_contract import check_events
@@ -88,3 +91,14 @@ def test_the_responses_field_table_prints_as_a_module() -> None:
     )
     assert done.stdout == render_markdown()
     assert "| `parallel_tool_calls` |" in done.stdout
+
+
+class Codeless(ProxyError):
+    """An error class that names no code (`ProxyError.code` may be None)."""
+
+    code = None
+
+
+def test_a_failure_without_a_code_is_told_by_its_message_alone() -> None:
+    error = response_error(Codeless("the upstream went away", status=502))
+    assert error == {"code": "server_error", "message": "the upstream went away"}
