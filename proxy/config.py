@@ -16,12 +16,14 @@ from typing import Any
 
 from proxy.chat.code_runs import DEFAULT_FORMAT, FORMATS
 from proxy.core.json_types import TYPE_NAMES
-from proxy.core.native_request import DEFAULT_MULTIMODAL_MODELS
+from proxy.core.model_config import model_settings
+from proxy.core.model_table import MODEL_TABLE
+from proxy.core.models import ModelTable
 from proxy.core.regions import REGIONS, check_workspace, native_base, region_url
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
-DEFAULT_MODELS = ("qwen3-max", "qwen3-max-preview", "qwen-plus", "qwen-flash", "qwen-turbo")
+DEFAULT_MODELS = MODEL_TABLE.served_ids()  # what GET /v1/models lists by default
 
 
 class ConfigError(Exception):
@@ -108,9 +110,9 @@ class CodeInterpreterSettings:
 
 @dataclass(frozen=True, slots=True)
 class RoutingSettings:
-    # Regular expressions (searched in the model name) for models served by DashScope's
-    # multimodal-generation endpoint; requests with images or videos go there too.
-    multimodal_models: tuple[str, ...] = DEFAULT_MULTIMODAL_MODELS
+    # Deprecated: the model table routes (docs/models.md). Regular expressions, searched in the
+    # model name, of models served by the multimodal endpoint; added to the table as families.
+    multimodal_models: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +123,11 @@ class Settings:
     traffic_log: TrafficLogSettings = field(default_factory=TrafficLogSettings)
     code_interpreter: CodeInterpreterSettings = field(default_factory=CodeInterpreterSettings)
     routing: RoutingSettings = field(default_factory=RoutingSettings)
-    models: tuple[str, ...] = DEFAULT_MODELS
+    models: tuple[str, ...] = DEFAULT_MODELS  # the ids GET /v1/models lists
+    # The model families, with the config's [[models.family]] on top (proxy/core/models.py).
+    model_table: ModelTable = MODEL_TABLE
+    # One line for each deprecated key the config used; the CLI prints them at start.
+    deprecations: tuple[str, ...] = ()
 
 
 _SECTIONS: dict[str, type[Any]] = {
@@ -173,25 +179,25 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
 def settings_from_mapping(raw: Mapping[str, Any]) -> Settings:
     settings = Settings()
     for name, value in raw.items():
-        if name == "models":
-            settings = replace(settings, models=_models(value))
-        elif name in _SECTIONS:
-            if not isinstance(value, dict):
-                raise ConfigError(f"[{name}] must be a table")
-            settings = replace(settings, **{name: _section(name, value)})
-        else:
+        if name not in (*_SECTIONS, "models"):
             known = ", ".join(sorted([*_SECTIONS, "models"]))
             raise ConfigError(f"unknown config section [{name}] (known: {known})")
-    return settings
+        if not isinstance(value, dict):
+            raise ConfigError(f"[{name}] must be a table")
+        if name in _SECTIONS:
+            settings = replace(settings, **{name: _section(name, value)})
+    return _models(settings, raw.get("models", {}))
 
 
-def _models(value: Any) -> tuple[str, ...]:
-    ids = value.get("ids") if isinstance(value, dict) else None
-    if isinstance(value, dict) and set(value) - {"ids"}:
-        raise ConfigError(f"unknown key(s) in [models]: {', '.join(sorted(set(value) - {'ids'}))}")
-    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
-        raise ConfigError("[models] ids must be a non-empty list of non-empty strings")
-    return tuple(ids)
+def _models(settings: Settings, models: dict[str, Any]) -> Settings:
+    """The model table and the served ids, from [models] and the deprecated [routing] key."""
+    try:
+        found = model_settings(models, settings.routing.multimodal_models, MODEL_TABLE)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return replace(
+        settings, models=found.served, model_table=found.table, deprecations=found.deprecations
+    )
 
 
 def _section(name: str, values: dict[str, Any]) -> Any:

@@ -188,7 +188,8 @@ async def test_stream_in_process_obeys_the_stream_rules(
     asgi: tuple[InProcess, httpx.AsyncClient],
 ) -> None:
     _, http = asgi
-    body = chat(stream=True, enable_code_interpreter=True, enable_thinking=True)
+    # qwen-plus has no code interpreter (docs/models.md); qwen3-max does.
+    body = chat(model="qwen3-max", stream=True, enable_code_interpreter=True, enable_thinking=True)
     response = await http.post(CHAT, json=body)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/event-stream")

@@ -10,6 +10,7 @@ import pytest
 from proxy.chat.messages import chat_turns
 from proxy.chat.request import translate_chat_request
 from proxy.core.errors import InvalidRequest
+from proxy.core.models import ModelFamily, ModelTable
 from proxy.core.native_request import (
     MULTIMODAL_GENERATION_PATH,
     TEXT_GENERATION_PATH,
@@ -303,7 +304,7 @@ def route(model: str, options: TranslationOptions = DEFAULTS, content: Any = "hi
 
 @pytest.mark.parametrize(
     "model",
-    ["qwen-vl-max", "qwen3-vl-plus", "qwen3.5-plus", "qwen3.6-plus", "qvq-max", "qwen-omni-turbo"],
+    ["qwen-vl-max", "qwen3-vl-plus", "qwen3.5-plus", "qwen3.6-plus", "qvq-max"],
 )
 def test_multimodal_models_go_to_the_multimodal_endpoint(model: str) -> None:
     assert route(model) == MULTIMODAL_GENERATION_PATH
@@ -321,16 +322,17 @@ def test_multimodal_endpoint_gets_list_content() -> None:
     assert plan.body["input"]["messages"] == [{"role": "user", "content": [{"text": "hi"}]}]
 
 
-def test_custom_multimodal_patterns_replace_the_defaults() -> None:
-    options = TranslationOptions(multimodal_models=(r"^my-vision",))
+def test_the_model_table_decides_the_endpoint() -> None:
+    vision = ModelFamily("my-vision", (r"my-vision",), endpoint="multimodal")
+    options = TranslationOptions(models=ModelTable((vision,)))
     assert route("my-vision-1", options) == MULTIMODAL_GENERATION_PATH
     assert route("qwen-vl-max", options) == TEXT_GENERATION_PATH
-    assert route("qwen3.5-plus", TranslationOptions(multimodal_models=())) == TEXT_GENERATION_PATH
+    assert route("qwen3.5-plus", TranslationOptions(models=ModelTable(()))) == TEXT_GENERATION_PATH
 
 
 @pytest.mark.parametrize("model", ["qwen-plus", "qwen3-max", "anything"])
 def test_media_parts_force_the_multimodal_endpoint(model: str) -> None:
     content = [{"type": "text", "text": "what is it?"}, image(IMAGE)]
     assert route(model, content=content) == MULTIMODAL_GENERATION_PATH
-    options = TranslationOptions(multimodal_models=())
+    options = TranslationOptions(models=ModelTable(()))
     assert route(model, options, content=content) == MULTIMODAL_GENERATION_PATH

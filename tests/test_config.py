@@ -30,15 +30,19 @@ def test_defaults_listen_on_loopback_in_beijing_with_pass_through_keys() -> None
 def test_example_config_documents_every_key_with_its_default() -> None:
     raw = tomllib.loads(EXAMPLE.read_text())
     defaults = Settings()
-    for section in ("server", "auth", "upstream", "traffic_log", "code_interpreter", "routing"):
+    for section in ("server", "auth", "upstream", "traffic_log", "code_interpreter"):
         documented = raw[section]
         current = getattr(defaults, section)
         assert set(documented) == {f.name for f in fields(current)}, section
         for key, value in documented.items():
             expected = getattr(current, key)
             assert (tuple(value) if isinstance(value, list) else value) == expected, key
-    assert tuple(raw["models"]["ids"]) == DEFAULT_MODELS
+    # [models] shows its keys commented out (an active family would change the table), and
+    # the deprecated keys only as comments: the example loads to the defaults, with no warning.
+    assert raw["models"] == {}
+    assert "routing" not in raw
     assert load_settings(EXAMPLE) == defaults
+    assert defaults.deprecations == ()
 
 
 def test_example_config_documents_every_environment_variable() -> None:
@@ -124,6 +128,10 @@ def test_api_key_is_not_in_the_settings_repr() -> None:
         ({"upstrem": {}}, "[upstrem]"),
         ({"models": {"ids": []}}, "[models] ids"),
         ({"models": {"ids": ["a"], "extra": 1}}, "[models]"),
+        ({"models": []}, "[models]"),
+        ({"models": {"family": {"name": "x"}}}, "[[models.family]]"),
+        ({"models": {"family": [{"name": "x"}]}}, "[[models.family]] 'x'"),
+        ({"models": {"family": [{"name": "qwen-plus", "thinking": "sometimes"}]}}, "thinking"),
         ({"server": 3}, "[server]"),
         ({"server": {"keepalive_interval": -1}}, "[server] keepalive_interval"),
         ({"code_interpreter": {"format": "xml"}}, "[code_interpreter] format"),

@@ -60,8 +60,6 @@ SAMPLES: dict[str, Any] = {
     "logprobs": True,
     "top_logprobs": 3,
     "logit_bias": {"1024": -100},
-    "response_format": {"type": "json_object"},
-    "tools": [TOOL_F],
     "parallel_tool_calls": True,
     "user": {"id": "u-1"},
     "metadata": {"a": "b"},
@@ -132,6 +130,9 @@ def clamped(value: float) -> Check:
 REJECT = object()  # expect a 400 naming the field
 REQUIRED = "tool_choice: required sent as the only tool, by name"
 REQUIRED_AUTO = "tool_choice: required sent as auto (DashScope has no 'required')"
+JSON_OBJECT = {"type": "json_object"}
+JSON_SCHEMA = {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}}}
+THINKING_OFF = "sent with enable_thinking=false (DashScope refuses {} in thinking mode)"
 
 
 def thinking(enabled: bool, budget: int | None, note: str) -> Check:
@@ -166,6 +167,8 @@ SPECIFIC: list[Case] = [
             MULTIMODAL_GENERATION_PATH,
         ),
     ),
+    Case("model", {"model": "qwen3-omni-flash"}, REJECT),
+    Case("model", {"model": "qwen3.5-omni-plus"}, REJECT),
     Case(
         "messages",
         {"messages": [USER, {"role": "assistant", "content": "yo"}]},
@@ -205,6 +208,27 @@ SPECIFIC: list[Case] = [
         "tool_choice",
         {"tool_choice": "required", "tools": [TOOL_F, TOOL_G]},
         parameters({"tool_choice": "auto"}, REQUIRED_AUTO),
+    ),
+    Case(
+        "tool_choice",
+        {"tool_choice": NAMED_F, "tools": [TOOL_F], "reasoning_effort": "high"},
+        parameters(
+            {"tool_choice": NAMED_F, "enable_thinking": False},
+            "reasoning_effort: 'high' sent as enable_thinking=true, thinking_budget=32768",
+            "tool_choice: " + THINKING_OFF.format("a forced tool_choice"),
+            absent=("thinking_budget",),
+        ),
+    ),
+    Case(
+        "tool_choice",
+        {"model": "qwq-plus", "tool_choice": "required", "tools": [TOOL_F]},
+        parameters(
+            {"tool_choice": "auto"},
+            REQUIRED,
+            "tool_choice: a named function sent as auto (DashScope takes only auto or none in "
+            "thinking mode, and the qwq family always thinks)",
+            absent=("enable_thinking",),
+        ),
     ),
     Case("tool_choice", {"tool_choice": {"type": "custom", "custom": {"name": "f"}}}, REJECT),
     Case("tool_choice", {"tool_choice": {"type": "allowed_tools", "allowed_tools": {}}}, REJECT),
@@ -267,6 +291,69 @@ SPECIFIC: list[Case] = [
         ),
     ),
     Case("reasoning_effort", {"reasoning_effort": "extreme"}, REJECT),
+    Case(
+        "reasoning_effort",
+        {"model": "qwq-plus", "reasoning_effort": "none"},
+        parameters(
+            {},
+            "reasoning_effort: 'none' dropped (the qwq family always thinks; DashScope refuses "
+            "enable_thinking=false)",
+            absent=("enable_thinking", "thinking_budget", "reasoning_effort"),
+        ),
+    ),
+    Case(
+        "reasoning_effort",
+        {"model": "deepseek-v4-pro", "reasoning_effort": "max"},
+        parameters(
+            {"enable_thinking": True, "reasoning_effort": "xhigh"},
+            "reasoning_effort: 'max' sent as enable_thinking=true, reasoning_effort='xhigh'",
+            absent=("thinking_budget",),
+        ),
+    ),
+    Case(
+        "reasoning_effort",
+        {"model": "qwen-max", "reasoning_effort": "high"},
+        parameters(
+            {},
+            "reasoning_effort: 'high' dropped (the qwen-max family does not think)",
+            absent=("enable_thinking", "thinking_budget", "reasoning_effort"),
+        ),
+    ),
+    Case(
+        "tools",
+        {"tools": [TOOL_F]},
+        parameters({"tools": [TOOL_F], "parallel_tool_calls": True}),
+    ),
+    Case(
+        "tools",
+        {"tools": [TOOL_F], "parallel_tool_calls": False},
+        parameters({"tools": [TOOL_F], "parallel_tool_calls": False}),
+    ),
+    Case("tools", {"tools": []}, parameters({"tools": []}, absent=("parallel_tool_calls",))),
+    Case(
+        "response_format",
+        {"response_format": JSON_OBJECT},
+        parameters({"response_format": JSON_OBJECT, "enable_thinking": False}),
+    ),
+    Case(
+        "response_format",
+        {"response_format": {"type": "text"}},
+        parameters({"response_format": {"type": "text"}}, absent=("enable_thinking",)),
+    ),
+    Case(
+        "response_format",
+        {"model": "qwen3.5-plus", "response_format": JSON_SCHEMA},
+        parameters(
+            {"response_format": JSON_SCHEMA, "enable_thinking": False},
+            "response_format: " + THINKING_OFF.format("response_format json_schema"),
+        ),
+    ),
+    Case("response_format", {"model": "qvq-max", "response_format": JSON_OBJECT}, REJECT),
+    Case(
+        "response_format",
+        {"response_format": JSON_SCHEMA, "enable_code_interpreter": True},
+        REJECT,
+    ),
     Case("incremental_output", {"incremental_output": True}, parameters(FORCED)),
     Case(
         "incremental_output",
@@ -369,6 +456,10 @@ CHANGED: dict[str, tuple[dict[str, Any], str]] = {
         "messages[0].role: developer sent as system",
     ),
     "top_p": ({"top_p": 0}, "top_p: 0 clamped to 1e-06 (DashScope accepts (0, 1])"),
+    "response_format": (
+        {"response_format": JSON_OBJECT, "enable_thinking": True},
+        "response_format: " + THINKING_OFF.format("response_format json_object"),
+    ),
     "tool_choice": ({"tool_choice": "required", "tools": [TOOL_F]}, REQUIRED),
     "reasoning_effort": (
         {"reasoning_effort": "low"},

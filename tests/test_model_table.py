@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from proxy.core.model_table import FAMILIES, MODEL_TABLE
-from proxy.core.models import UNKNOWN, ModelFamily, Prices, PriceTier, family_of
+from proxy.core.models import (
+    UNKNOWN,
+    ModelFamily,
+    Prices,
+    PriceTier,
+    family_of,
+    render_markdown,
+)
 
 
 @pytest.mark.parametrize(
@@ -174,3 +184,41 @@ def test_prices_carry_currency_and_date() -> None:
     assert max_cny.tiers[0].input == 2.5
     assert family_of("qwen3-max", MODEL_TABLE).price("USD") is not None
     assert family_of("gpt-4o", MODEL_TABLE).price("CNY") is None
+
+
+# ---- docs/models.md ----------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+START, END = "<!-- models:start -->\n", "<!-- models:end -->"
+
+
+def test_docs_show_the_generated_table_verbatim() -> None:
+    text = (ROOT / "docs" / "models.md").read_text(encoding="utf-8")
+    assert text.count(START) == text.count(END) == 1
+    between = text.split(START, 1)[1].split(END, 1)[0]
+    assert between == render_markdown(MODEL_TABLE), (
+        "docs/models.md is stale: regenerate it with `python -m proxy.core.model_table`"
+    )
+
+
+def test_rendered_table_has_a_row_per_family_and_per_price_tier() -> None:
+    rows = render_markdown(MODEL_TABLE).splitlines()
+    for family in FAMILIES:
+        assert sum(r.startswith(f"| `{family.name}` | `") for r in rows) == 1, family.name
+        tiers = sum(len(prices.tiers) for prices in family.prices)
+        priced = [r for r in rows if r.startswith(f"| `{family.name}` | ") and " | 20" in r]
+        assert len(priced) == tiers, family.name
+    # A pattern's "|" would split its cell.
+    assert r"`qwen-(long\|coder\|math\|mt)`" in "\n".join(rows)
+
+
+def test_module_prints_the_table() -> None:
+    printed = subprocess.run(
+        [sys.executable, "-m", "proxy.core.model_table"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout
+    assert printed == render_markdown(MODEL_TABLE)

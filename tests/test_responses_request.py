@@ -160,9 +160,12 @@ def test_chat_s_representation_switch_is_accepted_and_not_sent() -> None:
 
 
 @fields("max_output_tokens")
-def test_max_output_tokens_is_max_tokens() -> None:
-    assert parameters(max_output_tokens=64)["max_tokens"] == 64
-    assert "max_output_tokens" not in parameters(max_output_tokens=64)
+def test_max_output_tokens_is_max_completion_tokens() -> None:
+    # Both cap thinking and answer together; DashScope's max_tokens need not count thinking.
+    sent = parameters(max_output_tokens=64)
+    assert sent["max_completion_tokens"] == 64
+    assert "max_output_tokens" not in sent
+    assert "max_tokens" not in sent
     refused("max_output_tokens", max_output_tokens=6.5)
 
 
@@ -271,36 +274,43 @@ def test_a_function_tool_needs_a_name() -> None:
     refused("tools", tools={"type": "function", "name": "f"})
 
 
+FORCED_OFF = (
+    "tool_choice: sent with enable_thinking=false (DashScope refuses a forced tool_choice in "
+    "thinking mode)"
+)
+
+
 @fields("tool_choice")
 @pytest.mark.parametrize(
-    ("choice", "tools", "sent", "note"),
+    ("choice", "tools", "sent", "notes"),
     [
-        ("auto", [WEATHER], "auto", None),
-        ("none", [WEATHER], "none", None),
+        ("auto", [WEATHER], "auto", ()),
+        ("none", [WEATHER], "none", ()),
         (
             "required",
             [WEATHER],
             {"type": "function", "function": {"name": "get_weather"}},
-            "tool_choice: required sent as the only tool, by name",
+            ("tool_choice: required sent as the only tool, by name", FORCED_OFF),
         ),
         (
             {"type": "function", "name": "get_weather"},
             [WEATHER],
             {"type": "function", "function": {"name": "get_weather"}},
-            None,
+            (FORCED_OFF,),
         ),
         (
             {"type": "code_interpreter"},
             [CODE_INTERPRETER],
             "auto",
-            "tool_choice: code_interpreter sent as auto (DashScope cannot force it)",
+            ("tool_choice: code_interpreter sent as auto (DashScope cannot force it)",),
         ),
     ],
 )
-def test_tool_choice(choice: Any, tools: list[Any], sent: Any, note: str | None) -> None:
+def test_tool_choice(choice: Any, tools: list[Any], sent: Any, notes: tuple[str, ...]) -> None:
+    # Thinking on: a forced function turns it off for the request (docs/fields.md).
     plan = translate(tool_choice=choice, tools=tools, enable_thinking=True)
     assert plan.body["parameters"]["tool_choice"] == sent
-    assert plan.notes == ((note,) if note else ())
+    assert plan.notes == notes
 
 
 @pytest.mark.parametrize(

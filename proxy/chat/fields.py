@@ -24,13 +24,24 @@ from proxy.core.fields import (
 
 FIELDS: tuple[Field, ...] = (
     Field(
-        "model", STR, "converted", "`model`; picks the endpoint (multimodal models, see routing)"
+        "model",
+        STR,
+        "converted",
+        "`model`; its family in the model table ([models.md](models.md)) picks the endpoint "
+        "and the thinking rules; an omni model is a 400 (DashScope serves omni only in its "
+        "compatible mode)",
     ),
     Field("messages", ARRAY, "mapped", "`input.messages`; see the message table"),
     Field("stream", BOOL, "proxy", "upstream always streams; `false` is served by folding chunks"),
     Field("stream_options", OBJECT, "proxy", "`include_usage` adds the final usage chunk"),
     Field("max_tokens", INT, "passed", "`parameters.max_tokens`"),
-    Field("max_completion_tokens", INT, "passed", "`parameters.max_completion_tokens`"),
+    Field(
+        "max_completion_tokens",
+        INT,
+        "passed",
+        "`parameters.max_completion_tokens` (caps thinking and answer together, as in OpenAI); "
+        "a `thinking_budget` not below it is lowered to fit (reported)",
+    ),
     Field("temperature", NUMBER, "passed", "`parameters.temperature`"),
     Field("top_p", NUMBER, "mapped", "clamped into DashScope's (0, 1]; a clamp is reported"),
     Field("seed", INT, "passed", "`parameters.seed`"),
@@ -44,30 +55,44 @@ FIELDS: tuple[Field, ...] = (
     Field(
         "response_format",
         OBJECT,
-        "passed",
-        "`parameters.response_format` (json_object, json_schema)",
+        "mapped",
+        "`parameters.response_format` (json_object, json_schema), which DashScope refuses in "
+        "thinking mode: thinking is turned off for the request (reported when it would have "
+        "been on); where it cannot be (the family always thinks, or the code interpreter "
+        "needs it), a 400. See [thinking mode](#thinking-mode)",
     ),
     Field(
         "tools",
         ARRAY,
-        "passed",
-        "`parameters.tools`; function tools only; not with the code interpreter",
+        "converted",
+        "`parameters.tools`; function tools only; not with the code interpreter; "
+        "`parallel_tool_calls: true` is sent with them unless the request says otherwise",
     ),
     Field(
         "tool_choice",
         (str, dict),
         "mapped",
         "`auto`, `none` and a named function pass; `required` becomes the named function when "
-        "there is one tool, else `auto` (reported)",
+        "there is one tool, else `auto` (reported). A named function in thinking mode turns "
+        "thinking off where the family allows it, else is sent as `auto` (reported)",
     ),
-    Field("parallel_tool_calls", BOOL, "passed", "`parameters.parallel_tool_calls`"),
+    Field(
+        "parallel_tool_calls",
+        BOOL,
+        "passed",
+        "`parameters.parallel_tool_calls`; left out with tools, `true` is sent: OpenAI's default "
+        "(DashScope's is `false`)",
+    ),
     Field(
         "reasoning_effort",
         STR,
         "mapped",
-        "`none`/`minimal`: `enable_thinking=false`; `low`/`medium`/`high`: `enable_thinking=true` "
-        "with `thinking_budget` 1024/8192/32768; `xhigh`/`max`: thinking without a budget. "
-        "An explicit `enable_thinking` or `thinking_budget` wins. What was sent is reported",
+        "by the model's family ([models.md](models.md)): `none`/`minimal` turn thinking off; "
+        "`low`/`medium`/`high` turn it on, with `thinking_budget` 1024/8192/32768 where the "
+        "family takes a budget or as `reasoning_effort` where it takes one natively (`max` "
+        "as `xhigh`); `xhigh`/`max` think without a budget. Dropped where the family never "
+        "thinks, takes no effort, or always thinks and was asked not to. An explicit "
+        "`enable_thinking` or `thinking_budget` wins. What was sent is reported",
     ),
     Field("user", (str, dict), "reported", "no DashScope equivalent"),
     Field("metadata", OBJECT, "reported", "no DashScope equivalent"),

@@ -25,11 +25,13 @@ from proxy.core.parameters import (
     check_exclusive,
     clamp_top_p,
     native_parameter,
+    parallel_by_default,
     required_model,
-    set_thinking,
+    served_family,
     set_tool_choice,
 )
 from proxy.core.plan import TranslationOptions, UpstreamPlan
+from proxy.core.thinking import set_thinking, settle_thinking
 
 Mapper = Callable[[Any, Draft], None]
 
@@ -49,6 +51,7 @@ def translate_chat_request(
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
     model = required_model(body)
+    family = served_family(model, options.models)
     stream = _optional(body, "stream", False)
     stream_options = _optional(body, "stream_options", None) or {}
     include_usage = check_type(
@@ -56,7 +59,7 @@ def translate_chat_request(
     )
     code_format = _code_format(body, options)
     echoes = strip_echoes(_messages(body))
-    draft = Draft(body, notes=echoes.notes("messages"))
+    draft = Draft(body, family, notes=echoes.notes("messages"))
     _parameters(draft)
     turns = chat_turns(
         echoes.messages,
@@ -65,7 +68,9 @@ def translate_chat_request(
         parameters=draft.parameters,  # an image's detail may set vl_high_resolution_images
     )
     check_exclusive(draft.parameters)
-    path, native = native_request(model, turns, draft.finish(), options.multimodal_models)
+    parallel_by_default(draft)
+    settle_thinking(draft, "response_format")
+    path, native = native_request(model, turns, draft.finish(), family)
     return UpstreamPlan(
         model=model,
         path=path,
@@ -124,6 +129,10 @@ def _field(spec: Field, value: Any, draft: Draft) -> None:
         _MAPPERS[spec.name](value, draft)
 
 
+def _set(value: Any, draft: Draft, name: str) -> None:
+    draft.parameters[name] = value
+
+
 def _tool_choice(value: Any, draft: Draft) -> None:
     tools = draft.body.get("tools")
     set_tool_choice(value, [_tool_name(t) for t in tools] if isinstance(tools, list) else [], draft)
@@ -151,6 +160,10 @@ def _check_tools(parameters: dict[str, Any]) -> None:
 
 
 _MAPPERS: dict[str, Mapper] = {
+    # Sent as they are, then read again by the rules run once every field is in
+    # (parallel_by_default, settle_thinking).
+    "tools": lambda value, draft: _set(value, draft, "tools"),
+    "response_format": lambda value, draft: _set(value, draft, "response_format"),
     "top_p": clamp_top_p,
     "reasoning_effort": _reasoning_effort,
     "tool_choice": _tool_choice,

@@ -124,6 +124,8 @@ def _serve(args: argparse.Namespace) -> int:
         check_exposure(settings)
     except ConfigError as exc:
         return _fail(EXIT_USAGE, f"config error: {exc}")
+    for note in settings.deprecations:  # one line each, before the server's own log
+        print(f"{PROG}: config warning: {note}", file=sys.stderr)
     from proxy.server.app import create_app
     from proxy.server.applog import configure_logging
     from proxy.server.serving import CannotListen, serve_forever

@@ -12,10 +12,12 @@ the config (config.example.toml), not a code change.
 
 from __future__ import annotations
 
-from proxy.core.models import ModelFamily, ModelTable, Prices, PriceTier
+from proxy.core.models import ModelFamily, ModelTable, Prices, PriceTier, render_markdown
 
-_CN = "2026-11-20"  # the Model Studio pricing and model pages read for the CNY prices
-_INTL = "2026-11-20"  # the same pages' international (Singapore) edition, for USD prices
+# When the prices were read (docs/models.md, "Prices", says from where): CNY for China
+# (Beijing), USD for the international deployment (Singapore).
+_CN = "2026-12-02"
+_INTL = "2026-12-02"
 _K = 1024
 
 FAMILIES: tuple[ModelFamily, ...] = (
@@ -63,8 +65,15 @@ FAMILIES: tuple[ModelFamily, ...] = (
         video=True,
         context_length=256 * _K,
         prices=(
-            Prices("CNY", _CN, (PriceTier(32 * _K, 1.0, 10.0, 0.2),)),
-            Prices("USD", _INTL, (PriceTier(32 * _K, 0.2, 1.6),)),
+            Prices(
+                "CNY",
+                _CN,
+                (
+                    PriceTier(32 * _K, 1.0, 10.0, 0.2),
+                    PriceTier(128 * _K, 1.5, 15.0, 0.3),
+                    PriceTier(None, 3.0, 30.0, 0.6),
+                ),
+            ),
         ),
     ),
     ModelFamily(
@@ -88,10 +97,7 @@ FAMILIES: tuple[ModelFamily, ...] = (
         video=True,
         context_length=1_000_000,
         served=("qwen3.5-plus",),
-        prices=(
-            Prices("CNY", _CN, (PriceTier(128 * _K, 0.8, 4.8), PriceTier(None, 2.0, 12.0))),
-            Prices("USD", _INTL, (PriceTier(256 * _K, 0.4, 2.4), PriceTier(None, 0.5, 3.0))),
-        ),
+        prices=(Prices("USD", _INTL, (PriceTier(256 * _K, 0.4, 2.4), PriceTier(None, 0.5, 3.0))),),
     ),
     ModelFamily(
         "qwen3.5-flash",
@@ -104,7 +110,6 @@ FAMILIES: tuple[ModelFamily, ...] = (
         video=True,
         context_length=1_000_000,
         served=("qwen3.5-flash",),
-        prices=(Prices("USD", _INTL, (PriceTier(128 * _K, 0.1, 0.4),)),),
     ),
     ModelFamily(
         "qwen3.5+",
@@ -212,3 +217,6 @@ FAMILIES: tuple[ModelFamily, ...] = (
 )
 
 MODEL_TABLE = ModelTable(FAMILIES)
+
+if __name__ == "__main__":
+    print(render_markdown(MODEL_TABLE), end="")

@@ -134,3 +134,70 @@ class ModelTable:
 def family_of(model: str, table: ModelTable) -> ModelFamily:
     """The family `model` belongs to in `table`, or the table's conservative default."""
     return table.family_of(model)
+
+
+def render_markdown(table: ModelTable) -> str:
+    """The table as docs/models.md shows it: the families, then their prices."""
+    lines = [
+        "| family | model names (start) | endpoint | thinking | effort | interpreter | search "
+        "| input | context | listed |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    lines += [_family_row(family) for family in table.families]
+    lines += [
+        "",
+        "| family | currency | as of | input up to | input | cached input | output "
+        "| thinking output | tool calls (per 1,000) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for family in table.families:
+        for prices in family.prices:
+            lines += [
+                _price_row(family.name, prices, tier, first=i == 0)
+                for i, tier in enumerate(prices.tiers)
+            ]
+    return "\n".join(lines) + "\n"
+
+
+def _family_row(family: ModelFamily) -> str:
+    thinking: str = family.thinking
+    if family.thinking == "optional":
+        thinking += ", on by default" if family.thinking_default else ", off by default"
+    media = [m for m in ("vision", "audio", "video") if getattr(family, m)]
+    cells = (
+        f"`{family.name}`",
+        ", ".join(f"`{p}`".replace("|", "\\|") for p in family.patterns),
+        family.endpoint,
+        thinking,
+        family.effort,
+        _yes(family.code_interpreter),
+        _yes(family.search),
+        ", ".join(["text", *media]),
+        f"{family.context_length:,}" if family.context_length else "",
+        ", ".join(f"`{m}`" for m in family.served),
+    )
+    return "| " + " | ".join(cells) + " |"
+
+
+def _price_row(name: str, prices: Prices, tier: PriceTier, *, first: bool) -> str:
+    cells = (
+        f"`{name}`",
+        prices.currency,
+        prices.as_of,
+        f"{tier.up_to:,}" if tier.up_to else "any",
+        _money(tier.input),
+        _money(tier.cached_input),
+        _money(tier.output),
+        _money(tier.thinking_output),
+        # Per call, not per token: shown once, on the currency's first tier.
+        ", ".join(f"{tool}: {_money(fee)}" for tool, fee in prices.tool_fees) if first else "",
+    )
+    return "| " + " | ".join(cells) + " |"
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else ""
+
+
+def _money(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"

@@ -6,29 +6,19 @@ parts, because the endpoint decides the content's form. The text-generation endp
 string content (or text parts, which carry `cache_control`); the multimodal-generation endpoint
 takes lists of untyped parts (`{"text"}`, `{"image"}`, `{"video"}`, `{"audio"}`) in every
 message (docs/dashscope-protocol.md). A request goes to the multimodal endpoint when it carries
-an image, a video or audio, or when its model is served only there.
+an image, a video or audio, or when the model table (`proxy/core/model_table.py`) says its
+family is served only there.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal, NotRequired, TypedDict
 
 from proxy.core.errors import InvalidRequest
+from proxy.core.models import ModelFamily
 
 TEXT_GENERATION_PATH = "/api/v1/services/aigc/text-generation/generation"
 MULTIMODAL_GENERATION_PATH = "/api/v1/services/aigc/multimodal-generation/generation"
-
-# Models DashScope serves only on its multimodal endpoint (the text endpoint answers "url error").
-DEFAULT_MULTIMODAL_MODELS = (
-    r"^qwen-vl",
-    r"^qwen2(\.5)?-vl",
-    r"^qwen3-vl",
-    r"^qwen3\.([5-9]|\d\d)",
-    r"^qwen-omni",
-    r"^qwen3-omni",
-    r"^qvq",
-)
 
 NativeRole = Literal["system", "user", "assistant", "tool"]
 _MEDIA_SCHEMES = ("http://", "https://", "data:", "oss://")
@@ -86,10 +76,11 @@ class NativeRequest(TypedDict):
 
 
 def native_request(
-    model: str, turns: list[Turn], parameters: dict[str, Any], multimodal_models: tuple[str, ...]
+    model: str, turns: list[Turn], parameters: dict[str, Any], family: ModelFamily
 ) -> tuple[str, NativeRequest]:
     """The endpoint's path, and the request to send it."""
-    multimodal = has_media(turns) or any(re.search(p, model) for p in multimodal_models)
+    # The text endpoint answers "url error" for a family served only on the multimodal one.
+    multimodal = has_media(turns) or family.endpoint == "multimodal"
     messages = native_messages(turns, multimodal=multimodal)
     path = MULTIMODAL_GENERATION_PATH if multimodal else TEXT_GENERATION_PATH
     return path, {"model": model, "input": {"messages": messages}, "parameters": parameters}

@@ -1,6 +1,7 @@
-"""The native `parameters` rules both client APIs share (sans-I/O): DashScope's own parameters,
-thinking from a reasoning effort, the `top_p` clamp, tool choice, and the interpreter's
-exclusion of function tools.
+"""The native `parameters` rules both client APIs share (sans-I/O): the model's family (and the
+refusal of families the native protocol does not serve), DashScope's own parameters, the
+`top_p` clamp, tool choice and OpenAI's parallel tool calls, and the interpreter's exclusion of
+function tools. Thinking, per family, is in `proxy/core/thinking.py`.
 
 Every change a rule makes to what the client asked for is written into the notes, which the
 `x-dashscope-proxy-notes` response header carries; docs/fields.md lists the rules.
@@ -13,17 +14,8 @@ from typing import Any
 
 from proxy.core.errors import InvalidRequest
 from proxy.core.fields import FORCED, NATIVE_FIELD_BY_NAME, check_type
+from proxy.core.models import UNKNOWN, ModelFamily, ModelTable
 
-# Thinking per reasoning effort: (enable_thinking, thinking_budget or None for the model's own).
-EFFORTS: dict[str, tuple[bool, int | None]] = {
-    "none": (False, None),
-    "minimal": (False, None),
-    "low": (True, 1024),
-    "medium": (True, 8192),
-    "high": (True, 32768),
-    "xhigh": (True, None),
-    "max": (True, None),
-}
 EXCLUSIVE = (
     "DashScope's code interpreter and function calling are mutually exclusive. "
     "Send one or the other."
@@ -37,6 +29,7 @@ class Draft:
     """The native parameters being built from one request, and the notes on what changed."""
 
     body: dict[str, Any]  # the client's request, for rules that read another field
+    family: ModelFamily = UNKNOWN  # the model's, from the model table
     parameters: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -51,6 +44,22 @@ def required_model(body: dict[str, Any]) -> str:
     if not isinstance(model, str) or not model:
         raise InvalidRequest("'model' is required and must be a non-empty string.", param="model")
     return model
+
+
+def served_family(model: str, table: ModelTable) -> ModelFamily:
+    """The model's family; a 400 before any upstream call for a family the native protocol does
+    not serve (docs/models.md)."""
+    family = table.family_of(model)
+    if family.endpoint == "compatible-only":
+        raise InvalidRequest(
+            f"'model': {model} is in the {family.name} family, which DashScope serves only "
+            "through its OpenAI-compatible mode (/compatible-mode/v1). This proxy speaks "
+            "DashScope's native protocol, so it cannot serve it: call DashScope's compatible "
+            "mode directly for this model.",
+            param="model",
+            code="model_not_supported",
+        )
+    return family
 
 
 def native_parameter(key: str, value: Any, draft: Draft) -> None:
@@ -68,28 +77,6 @@ def native_parameter(key: str, value: Any, draft: Draft) -> None:
             draft.notes.append(f"{key}: always {FORCED[key]!r}")
     else:
         draft.parameters[key] = value
-
-
-def set_thinking(effort: Any, name: str, draft: Draft) -> None:
-    """Thinking as a reasoning effort asks for it, unless the request sets it itself."""
-    if not isinstance(effort, str) or effort not in EFFORTS:
-        raise InvalidRequest(f"'{name}' must be one of {', '.join(EFFORTS)}.", param=name)
-    thinking, budget = EFFORTS[effort]
-    sent, given = [], []
-    if draft.body.get("enable_thinking") is None:
-        draft.parameters["enable_thinking"] = thinking
-        sent.append(f"enable_thinking={str(thinking).lower()}")
-    else:
-        given.append("enable_thinking")
-    if budget is not None and draft.body.get("thinking_budget") is None:
-        draft.parameters["thinking_budget"] = budget
-        sent.append(f"thinking_budget={budget}")
-    elif budget is not None:
-        given.append("thinking_budget")
-    what = f"sent as {', '.join(sent)}" if sent else "not sent"
-    if given:
-        what += f" (the request's {' and '.join(given)} {'wins' if len(given) == 1 else 'win'})"
-    draft.notes.append(f"{name}: {effort!r} {what}")
 
 
 def clamp_top_p(value: Any, draft: Draft) -> None:
@@ -116,6 +103,13 @@ def set_tool_choice(value: Any, function_names: list[str | None], draft: Draft) 
             param="tool_choice",
         )
     draft.parameters["tool_choice"] = value
+
+
+def parallel_by_default(draft: Draft) -> None:
+    """OpenAI calls several tools at once unless told not to; DashScope calls one unless told
+    to. A request with tools that does not say gets OpenAI's default, which is what it means."""
+    if draft.parameters.get("tools") and draft.body.get("parallel_tool_calls") is None:
+        draft.parameters["parallel_tool_calls"] = True
 
 
 def exclusive_tools(what: str) -> InvalidRequest:

@@ -6,7 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from proxy.core.native_request import DEFAULT_MULTIMODAL_MODELS, NativeRequest
+from proxy.core.model_table import MODEL_TABLE
+from proxy.core.models import ModelTable
+from proxy.core.native_request import NativeRequest
 
 Extras = TypeVar("Extras")
 
@@ -18,7 +20,8 @@ class TranslationOptions:
     # How Chat Completions shows interpreter runs (one of proxy/chat/code_runs.py's FORMATS);
     # None is chat's default. The Responses API has an item of its own for them.
     code_format: str | None = None
-    multimodal_models: tuple[str, ...] = DEFAULT_MULTIMODAL_MODELS
+    # The model families (endpoint, thinking, ...), with the config's own on top.
+    models: ModelTable = MODEL_TABLE
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,30 +16,48 @@ _NO_STORE = "the proxy stores nothing, so send the whole conversation in `input`
 
 
 RESPONSES_FIELDS: tuple[Field, ...] = (
-    Field("model", STR, "converted", "`model`, as in chat completions"),
+    Field(
+        "model",
+        STR,
+        "converted",
+        "`model`, as in chat completions: its family picks the endpoint and the thinking "
+        "rules; an omni model is a 400",
+    ),
     Field("input", (str, list), "mapped", "`input.messages`; see the input item table"),
     Field("instructions", STR, "converted", "a first `system` message"),
     Field("stream", BOOL, "proxy", "upstream always streams; `false` returns the final response"),
-    Field("max_output_tokens", INT, "converted", "`parameters.max_tokens`"),
+    Field(
+        "max_output_tokens",
+        INT,
+        "converted",
+        "`parameters.max_completion_tokens`, which caps thinking and answer together as "
+        "`max_output_tokens` does; a `thinking_budget` not below it is lowered to fit (reported)",
+    ),
     Field("temperature", NUMBER, "passed", "`parameters.temperature`"),
     Field("top_p", NUMBER, "mapped", "clamped into DashScope's (0, 1]; a clamp is reported"),
     Field(
         "tools",
         ARRAY,
         "mapped",
-        "`function` tools become `parameters.tools`; `code_interpreter` turns on "
-        "`enable_code_interpreter`, and thinking (reported) unless `enable_thinking` or "
-        "`reasoning.effort` decides it; the two cannot be combined (400); other tool types "
-        "are a 400",
+        "`function` tools become `parameters.tools`, with `parallel_tool_calls: true` unless "
+        "the request says otherwise; `code_interpreter` turns on `enable_code_interpreter`, "
+        "and thinking (reported) unless `enable_thinking` or `reasoning.effort` decides it; "
+        "the two cannot be combined (400); other tool types are a 400",
     ),
     Field(
         "tool_choice",
         (str, dict),
         "mapped",
-        "`auto`, `none`, `required` and a function by name as in chat completions; "
-        "`code_interpreter` is sent as `auto` (reported)",
+        "`auto`, `none`, `required` and a function by name as in chat completions (a "
+        "function in thinking mode included); `code_interpreter` is sent as `auto` (reported)",
     ),
-    Field("parallel_tool_calls", BOOL, "passed", "`parameters.parallel_tool_calls`"),
+    Field(
+        "parallel_tool_calls",
+        BOOL,
+        "passed",
+        "`parameters.parallel_tool_calls`; left out with function tools, `true` is sent, as the "
+        "response repeats: OpenAI's default (DashScope's is `false`)",
+    ),
     Field(
         "reasoning",
         OBJECT,
@@ -51,8 +69,8 @@ RESPONSES_FIELDS: tuple[Field, ...] = (
         "text",
         OBJECT,
         "mapped",
-        "`format` `json_schema` / `json_object` become `parameters.response_format`; "
-        "`verbosity` is reported",
+        "`format` `json_schema` / `json_object` become `parameters.response_format`, in "
+        "thinking mode as chat's `response_format`; `verbosity` is reported",
     ),
     Field("top_logprobs", INT, "converted", "`parameters.logprobs` and `top_logprobs`"),
     Field(

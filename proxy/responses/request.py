@@ -22,11 +22,13 @@ from proxy.core.parameters import (
     clamp_top_p,
     exclusive_tools,
     native_parameter,
+    parallel_by_default,
     required_model,
-    set_thinking,
+    served_family,
     set_tool_choice,
 )
 from proxy.core.plan import TranslationOptions, UpstreamPlan
+from proxy.core.thinking import set_thinking, settle_thinking
 from proxy.responses.fields import RESPONSES_FIELD_BY_NAME
 from proxy.responses.input import input_turns
 
@@ -47,17 +49,19 @@ def translate_responses_request(
 ) -> UpstreamPlan[ResponseEcho]:
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
-    draft = Draft(body)
+    model = required_model(body)
+    family = served_family(model, (options or TranslationOptions()).models)
+    draft = Draft(body, family)
     for key, value in body.items():
         _field(key, value, draft)
-    model = required_model(body)
     turns = input_turns(body.get("input"), body.get("instructions"), draft.notes, draft.parameters)
     echoes = strip_echoes(turns)
     draft.notes.extend(echoes.notes("input"))
     _code_interpreter_thinking(draft)
     check_exclusive(draft.parameters)
-    multimodal_models = (options or TranslationOptions()).multimodal_models
-    path, native = native_request(model, echoes.messages, draft.finish(), multimodal_models)
+    parallel_by_default(draft)
+    settle_thinking(draft, "text.format")
+    path, native = native_request(model, echoes.messages, draft.finish(), family)
     return UpstreamPlan(
         model=model,
         path=path,
@@ -246,7 +250,8 @@ def _echo(body: dict[str, Any]) -> ResponseEcho:
 
 
 _MAPPERS: dict[str, Mapper] = {
-    "max_output_tokens": _set("max_tokens"),
+    # Both cap everything generated, thinking included (docs/dashscope-protocol.md).
+    "max_output_tokens": _set("max_completion_tokens"),
     "top_p": clamp_top_p,
     "tools": _tools,
     "tool_choice": _tool_choice,

@@ -41,7 +41,7 @@ class Handlers:
         self.recording = recording  # a traffic log is configured: records keep their content
         self.options = TranslationOptions(
             code_format=settings.code_interpreter.format,
-            multimodal_models=settings.routing.multimodal_models,
+            models=settings.model_table,
         )
         self.forwarded = frozenset(name.lower() for name in settings.upstream.forward_headers)
 
