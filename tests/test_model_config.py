@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.testclient import TestClient
 
 from proxy.cli.main import main
 from proxy.config import DEFAULT_MODELS, ConfigError, settings_from_mapping
@@ -24,6 +25,7 @@ from proxy.core.model_config import (
 )
 from proxy.core.model_table import MODEL_TABLE
 from proxy.core.models import ModelFamily, Prices, PriceTier
+from proxy.server.app import create_app
 
 EXAMPLE = Path(__file__).parent.parent / "config.example.toml"
 NEW = {"name": "qwen9", "patterns": ["qwen9"], "endpoint": "multimodal"}
@@ -229,3 +231,14 @@ def test_serve_prints_each_deprecation_as_one_line(
         f"dashscope-proxy: config warning: {DEPRECATED_IDS}",
     ]
     assert "Traceback" not in "\n".join(lines)
+
+
+def test_v1_models_lists_the_table_s_served_ids_and_finds_each() -> None:
+    entry = {"name": "qwen9", "patterns": ["qwen9"], "served": ["qwen9-max"]}
+    app = create_app(settings_from_mapping(families(entry)))
+    with TestClient(app) as http:
+        listed = [model["id"] for model in http.get("/v1/models").json()["data"]]
+        assert listed == ["qwen9-max", *MODEL_TABLE.served_ids()]
+        for model in ("qwen9-max", "qwen3.5-plus", "qwen-plus"):
+            assert http.get(f"/v1/models/{model}").json()["id"] == model
+        assert http.get("/v1/models/qwen9-min").status_code == 404
