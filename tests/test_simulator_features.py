@@ -78,7 +78,7 @@ def test_cumulative_function_call_repeats_everything_so_far() -> None:
 
 
 def test_parallel_calls_share_a_frame() -> None:
-    stream = frames("parallel_calls")
+    stream = frames("parallel_calls", parallel_tool_calls=True)
     assert [sorted(c["index"] for c in calls(d)) for d in stream] == [[0], [0, 1], [1]]
     by_index: dict[int, str] = {}
     for data in stream:
@@ -87,6 +87,18 @@ def test_parallel_calls_share_a_frame() -> None:
                 by_index.get(call["index"], "") + call["function"]["arguments"]
             )
     assert by_index == {0: WEATHER_ARGUMENTS, 1: SHANGHAI_ARGUMENTS}
+    assert choice(stream[-1])["finish_reason"] == "tool_calls"
+
+
+@pytest.mark.parametrize("parallel", [None, False])
+def test_one_call_unless_parallel_calls_are_allowed(parallel: bool | None) -> None:
+    """DashScope's default for `parallel_tool_calls` is false: one call where two were due."""
+    extra = {} if parallel is None else {"parallel_tool_calls": parallel}
+    stream = frames("parallel_calls", **extra)
+    pieces = [call for data in stream for call in calls(data)]
+    assert {p["index"] for p in pieces} == {0}
+    assert pieces[0]["id"] == WEATHER_CALL_ID
+    assert "".join(p["function"]["arguments"] for p in pieces) == WEATHER_ARGUMENTS
     assert choice(stream[-1])["finish_reason"] == "tool_calls"
 
 
@@ -109,8 +121,22 @@ def test_n2_interleaves_one_choice_per_frame() -> None:
         assert "".join(c["message"]["content"] for c in mine) == text
         assert [c["finish_reason"] for c in mine][-1] == "stop"
         assert [c["finish_reason"] for c in mine].count("stop") == 1
-    outputs = [d["usage"]["output_tokens"] for d in stream]
-    assert outputs == sorted(outputs)
+
+
+def test_n2_packets_carry_their_own_choices_usage() -> None:
+    """Each packet counts only its own choice's output so far; the request's total is the sum
+    of each choice's last packet, never the last packet's."""
+    stream = frames("n2", n=2)
+    last: dict[int, int] = {}
+    for data in stream:
+        index, usage = choice(data)["index"], data["usage"]
+        assert usage["output_tokens"] >= last.get(index, 0)
+        assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"]
+        last[index] = usage["output_tokens"]
+    assert set(last) == {0, 1}
+    assert last[1] > last[0]  # the longer answer
+    assert stream[-1]["usage"]["output_tokens"] == last[choice(stream[-1])["index"]]
+    assert stream[-1]["usage"]["output_tokens"] < sum(last.values())
 
 
 def test_n2_without_n_has_one_choice() -> None:
@@ -125,6 +151,15 @@ def test_search_info_on_the_first_frame_only() -> None:
     assert all(info == {"search_results": [], "extra_tool_info": []} for info in infos[1:])
     assert stream[-1]["usage"]["plugins"]["search"]["count"] == 1
     assert set(SEARCH_RESULTS[0]) == {"index", "title", "url", "site_name", "icon"}
+
+
+@pytest.mark.parametrize("options", [{}, {"enable_source": True}])
+def test_a_search_answers_first_frame_has_empty_usage(options: dict[str, Any]) -> None:
+    """The frame the sources come on counts nothing: `usage: {}`, then running totals."""
+    stream = frames("search", enable_search=True, search_options=options)
+    assert stream[0]["usage"] == {}
+    assert choice(stream[0])["message"]["content"] == ""
+    assert all(d["usage"]["output_tokens"] > 0 for d in stream[1:])
 
 
 @pytest.mark.parametrize("parameters", [{}, {"enable_search": True}])

@@ -11,11 +11,15 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from proxy.core.model_table import MODEL_TABLE
+from proxy.core.models import ModelTable
+from proxy.simulator.refusals import refusal
 from proxy.simulator.scenarios import (
     Scenario,
     SimFrame,
     build_scenario,
     json_error,
+    refused,
     render_frame,
     select_scenario,
 )
@@ -23,6 +27,9 @@ from proxy.simulator.scenarios import (
 TEXT_PATH = "/api/v1/services/aigc/text-generation/generation"
 MULTIMODAL_PATH = "/api/v1/services/aigc/multimodal-generation/generation"
 INVALID_API_KEY = "sk-invalid"
+# A key issued in another region. Keys belong to one region, and a region's host cannot tell a
+# key from elsewhere from a bad one: the answer is the same 401 InvalidApiKey.
+OTHER_REGION_API_KEY = "sk-other-region"
 
 # Fixed ids for the simulator's own refusals, so tests and logs can recognise them.
 _AUTH_REQUEST_ID = "f6a7b8c9-d0e1-4f2a-9b3c-5d6e7f8a9b0c"
@@ -46,16 +53,22 @@ def _parse_body(raw: bytes) -> dict[str, Any] | None:
 
 def _auth_error(authorization: str | None) -> Scenario | None:
     scheme, _, key = (authorization or "").partition(" ")
-    if scheme.lower() == "bearer" and key.strip() and key.strip() != INVALID_API_KEY:
+    if scheme.lower() == "bearer" and key.strip() not in (
+        "",
+        INVALID_API_KEY,
+        OTHER_REGION_API_KEY,
+    ):
         return None
     return json_error(401, "InvalidApiKey", "Invalid API-key provided.", _AUTH_REQUEST_ID)
 
 
-def _scenario_for(path: str, headers: Mapping[str, str], body: dict[str, Any] | None) -> Scenario:
+def _scenario_for(
+    path: str, headers: Mapping[str, str], body: dict[str, Any] | None, table: ModelTable
+) -> Scenario:
     """Refuse what DashScope (or this simulator) would refuse; the key is checked first."""
-    refusal = _auth_error(headers.get("authorization"))
-    if refusal is not None:
-        return refusal
+    unauthorized = _auth_error(headers.get("authorization"))
+    if unauthorized is not None:
+        return unauthorized
     if body is None:
         message = "The request body is not a valid JSON object."
         return json_error(400, "InvalidParameter", message, _BAD_REQUEST_ID)
@@ -65,7 +78,11 @@ def _scenario_for(path: str, headers: Mapping[str, str], body: dict[str, Any] | 
             "This simulator only serves streaming calls: send the header X-DashScope-SSE: enable."
         )
         return json_error(400, "InvalidParameter", message, _BAD_REQUEST_ID)
-    return build_scenario(select_scenario(body), body, multimodal=path == MULTIMODAL_PATH)
+    multimodal = path == MULTIMODAL_PATH
+    refused_with = refusal(body, multimodal=multimodal, table=table)
+    if refused_with is not None:
+        return refused(refused_with)
+    return build_scenario(select_scenario(body), body, multimodal=multimodal, table=table)
 
 
 def _json_response(scenario: Scenario) -> Response:
@@ -79,8 +96,10 @@ def _json_response(scenario: Scenario) -> Response:
 
 async def _frames(frames: tuple[SimFrame, ...], delay: float) -> AsyncIterator[bytes]:
     for n, frame in enumerate(frames, start=1):
-        if n > 1 and delay > 0:
-            await asyncio.sleep(delay)
+        # A frame's own pause (the interpreter running code) replaces the usual spacing.
+        wait = frame.pause or (delay if n > 1 else 0.0)
+        if wait > 0:
+            await asyncio.sleep(wait)
         yield render_frame(n, frame)
 
 
@@ -100,15 +119,16 @@ def _respond(scenario: Scenario, delay: float) -> Response:
     return _json_response(scenario)
 
 
-def create_simulator_app(*, frame_delay: float = 0.0) -> Starlette:
-    """A fresh simulator; `app.state.received` lists every request it got, oldest first."""
+def create_simulator_app(*, frame_delay: float = 0.0, table: ModelTable = MODEL_TABLE) -> Starlette:
+    """A fresh simulator; `app.state.received` lists every request it got, oldest first.
+    `table` says which models exist how (endpoint, thinking, code interpreter)."""
 
     async def generation(request: Request) -> Response:
         body = _parse_body(await request.body())
         path = request.url.path
         received: list[ReceivedRequest] = request.app.state.received
         received.append(ReceivedRequest(path, dict(request.headers), body or {}))
-        return _respond(_scenario_for(path, request.headers, body), frame_delay)
+        return _respond(_scenario_for(path, request.headers, body, table), frame_delay)
 
     routes = [Route(path, generation, methods=["POST"]) for path in (TEXT_PATH, MULTIMODAL_PATH)]
     app = Starlette(routes=routes)

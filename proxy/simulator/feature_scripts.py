@@ -62,6 +62,17 @@ def parallel_calls(thinking: bool) -> Script:
     return Script("3c4d5e6f-7a8b-4c9d-8e0f-2a3b4c5d6e7f", 181, steps)
 
 
+def first_parallel_call(thinking: bool) -> Script:
+    """What the same question gets without `parallel_tool_calls`: the first call only, as the
+    Function calling page shows for two cities."""
+    steps = (
+        *_reasoning(thinking, "Two cities: I will call get_weather for the first one."),
+        call(CallDelta(0, '{"city": ', WEATHER_CALL_ID, WEATHER_TOOL), tokens=12),
+        call(CallDelta(0, '"Hangzhou"}'), tokens=4, reason="tool_calls"),
+    )
+    return Script("3c4d5e6f-7a8b-4c9d-8e0f-2a3b4c5d6e7f", 181, steps)
+
+
 def parallel_answer(thinking: bool) -> Script:
     steps = (
         *_reasoning(thinking, "Both results are in; I will summarise them."),

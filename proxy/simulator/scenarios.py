@@ -1,6 +1,8 @@
 """What the simulated DashScope answers, as data: status line, content type, frames or body.
 
-Pure: the app in `proxy.simulator.app` only picks a scenario and writes it to the wire.
+Pure: the app in `proxy.simulator.app` only picks a scenario and writes it to the wire. What
+DashScope refuses before it generates is in `proxy.simulator.refusals`; the model table says
+whether a request thinks when it does not say so.
 """
 
 import re
@@ -10,7 +12,10 @@ from typing import Any
 
 import orjson
 
+from proxy.core.model_table import MODEL_TABLE
+from proxy.core.models import ModelTable
 from proxy.simulator import feature_scripts, scripts
+from proxy.simulator.refusals import Refusal, thinks
 from proxy.simulator.request_view import (
     flag,
     has_tool_result,
@@ -19,7 +24,7 @@ from proxy.simulator.request_view import (
     parameters,
 )
 from proxy.simulator.scripts import Script
-from proxy.simulator.timeline import PlayOptions, play
+from proxy.simulator.timeline import PlayOptions, Step, play
 
 SSE_CONTENT_TYPE = "text/event-stream;charset=UTF-8"
 JSON_CONTENT_TYPE = "application/json"
@@ -30,6 +35,7 @@ class SimFrame:
     event: str  # "result" | "error"
     status: int  # the per-event `:HTTP_STATUS/NNN`, independent of the status line
     data: dict[str, Any]
+    pause: float = 0.0  # seconds of silence before this frame (the interpreter running code)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,10 +59,14 @@ def render_frame(n: int, frame: SimFrame) -> bytes:
 # ---- request inspection ---------------------------------------------------------------------
 
 _MARKER = re.compile(r"\[sim:([^\]\s]+)\]")
+# A code run's silence when the request does not say (`[sim:long_run:SECONDS]` does): tens of
+# seconds are common, and the gateway ends a stream after about 300.
+LONG_RUN_GAP = 30.0
 
 
 def select_scenario(request_body: Mapping[str, Any]) -> str:
-    """`[sim:NAME]` in the last user message wins; else what a real model would do."""
+    """`[sim:NAME]` (or `[sim:NAME:SECONDS]`, the silence after each code run) in the last user
+    message wins; else what a real model would do."""
     match = _MARKER.search(last_user_text(request_body))
     if match:
         return match.group(1)
@@ -80,6 +90,13 @@ def json_error(status: int, code: str, message: str, request_id: str) -> Scenari
 
 def _error_frame(status: int, code: str, message: str, request_id: str) -> SimFrame:
     return SimFrame("error", status, {"code": code, "message": message, "request_id": request_id})
+
+
+def refused(refusal: Refusal) -> Scenario:
+    """A request DashScope validates and refuses on a streaming call: HTTP 200, then a single
+    `event:error` frame with the real status in `:HTTP_STATUS` (the recorded exchanges)."""
+    frame = _error_frame(400, refusal.code, refusal.message, refusal.request_id)
+    return _sse(refusal.request_id, (frame,))
 
 
 def _top_logprobs(body: Mapping[str, Any]) -> int | None:
@@ -144,10 +161,18 @@ def _function_calls(
     return build
 
 
+def _parallel(body: Mapping[str, Any]) -> Scenario:
+    """Both calls only when the request allows parallel calls; DashScope's default is one."""
+    parallel = parameters(body).get("parallel_tool_calls") is True
+    calls = feature_scripts.parallel_calls if parallel else feature_scripts.first_parallel_call
+    return _function_calls(calls, feature_scripts.parallel_answer, indexed=True)(body)
+
+
 def _n_choices(body: Mapping[str, Any]) -> Scenario:
     played = feature_scripts.choices(2 if parameters(body).get("n") == 2 else 1)
     thinking = flag(body, "enable_thinking")
-    return _sse(played.request_id, _results(played, body, thinking=thinking, indexed=True))
+    frames = _results(played, body, thinking=thinking, indexed=True, per_choice_usage=True)
+    return _sse(played.request_id, frames)
 
 
 def _search(body: Mapping[str, Any]) -> Scenario:
@@ -157,6 +182,8 @@ def _search(body: Mapping[str, Any]) -> Scenario:
     sources = searched and isinstance(search_options, dict) and search_options.get("enable_source")
     thinking = flag(body, "enable_thinking")
     played = feature_scripts.search_answer(thinking)
+    if searched:  # the sources come first, on a frame of their own
+        played = replace(played, steps=(Step(), *played.steps))
     frames = _results(
         played,
         body,
@@ -208,9 +235,12 @@ def _error_event_midstream(body: Mapping[str, Any]) -> Scenario:
     return _sse(played.request_id, (*_results(played, body, thinking=thinking), error))
 
 
+INPUT_INSPECTION_MESSAGE = "Input data may contain inappropriate content."
+
 SCENARIOS: Mapping[str, Builder] = {
     "seed_single_run": _code_run(scripts.seed_single_run),
     "seed_two_runs": _code_run(scripts.seed_two_runs),
+    "long_run": _code_run(scripts.seed_single_run),
     "code_growing": _code_run(scripts.code_growing),
     "interleaved": _code_run(scripts.interleaved),
     "plain_text": _answer(scripts.plain_text),
@@ -246,15 +276,19 @@ SCENARIOS: Mapping[str, Builder] = {
     "error_event_first": _error_event_first,
     "error_sse_non2xx": _error_sse_non2xx,
     "error_event_midstream": _error_event_midstream,
+    "input_inspection": _json(
+        400,
+        "DataInspectionFailed",
+        INPUT_INSPECTION_MESSAGE,
+        "f7a8b9c0-d1e2-4f3a-9b4c-6d7e8f9a0b1c",
+    ),
     "function_call": _function_calls(
         feature_scripts.weather_call, feature_scripts.weather_answer, indexed=True
     ),
     "function_call_cumulative": _function_calls(
         feature_scripts.weather_call, feature_scripts.weather_answer, cumulative_calls=True
     ),
-    "parallel_calls": _function_calls(
-        feature_scripts.parallel_calls, feature_scripts.parallel_answer, indexed=True
-    ),
+    "parallel_calls": _parallel,
     "n2": _n_choices,
     "search": _search,
     "logprobs": _answer(feature_scripts.logprobs_answer),
@@ -286,14 +320,53 @@ def _multimodal_frame(frame: SimFrame) -> SimFrame:
     )
 
 
+def _after_runs(frames: tuple[SimFrame, ...], gap: float) -> tuple[SimFrame, ...]:
+    """`gap` seconds of silence before each inference that follows a code run: the frame whose
+    cumulative input count jumps, because the code's output joined the prompt."""
+    paused, inputs = [], None
+    for frame in frames:
+        tokens = frame.data.get("usage", {}).get("input_tokens")
+        jumped = inputs is not None and tokens is not None and tokens > inputs
+        paused.append(replace(frame, pause=gap) if jumped else frame)
+        inputs = tokens if tokens is not None else inputs
+    return tuple(paused)
+
+
+def _gap(name: str, argument: str) -> float | None:
+    """The silence after each run `[sim:NAME:SECONDS]` asks for; None if it is not a number."""
+    if not argument:
+        return LONG_RUN_GAP if name == "long_run" else 0.0
+    try:
+        gap = float(argument)
+    except ValueError:
+        return None
+    return gap if gap >= 0 else None
+
+
+def _with_thinking(body: Mapping[str, Any], table: ModelTable) -> dict[str, Any]:
+    """The body with `enable_thinking` made explicit: what the model's family does when the
+    request does not say (the Qwen3.5 families think by default)."""
+    params = {**parameters(body), "enable_thinking": thinks(body, table)}
+    return {**body, "parameters": params}
+
+
 def build_scenario(
-    name: str, request_body: Mapping[str, Any], *, multimodal: bool = False
+    name: str,
+    request_body: Mapping[str, Any],
+    *,
+    multimodal: bool = False,
+    table: ModelTable = MODEL_TABLE,
 ) -> Scenario:
-    """The scenario `name` for this request; an `InvalidParameter` error if there is none."""
-    builder = SCENARIOS.get(name)
-    if builder is None:
+    """The scenario `name` (`NAME` or `NAME:SECONDS`) for this request; an `InvalidParameter`
+    error if there is none."""
+    base, _, argument = name.partition(":")
+    builder = SCENARIOS.get(base)
+    gap = _gap(base, argument)
+    if builder is None or gap is None:
         return unknown_scenario(name)
-    scenario = builder(request_body)
+    scenario = builder(_with_thinking(request_body, table))
+    if gap:
+        scenario = replace(scenario, frames=_after_runs(scenario.frames, gap))
     if multimodal:
         scenario = replace(scenario, frames=tuple(map(_multimodal_frame, scenario.frames)))
     return scenario

@@ -4,7 +4,8 @@ A script is a sequence of `Step`s, one per frame, each saying what is *new* in t
 `play` keeps the running state the real service keeps (cumulative usage, the `tool_info`
 snapshot, the text so far, function-call arguments so far) so that scripts stay short and every
 frame stays consistent. Options add what a request asked for: per-token `logprobs`, web-search
-`search_info`, and an explicit choice `index` (several choices, `n`, interleave one per frame).
+`search_info` (whose first frame carries `usage: {}`), and an explicit choice `index` (several
+choices, `n`, interleave one per frame, each packet with its own choice's usage).
 """
 
 import re
@@ -120,6 +121,9 @@ class PlayOptions:
     # Sources of a web search: sent on the first frame only, later frames repeat it empty.
     search_results: tuple[dict[str, Any], ...] | None = None
     search_count: int | None = None  # `usage.plugins.search.count`
+    # With `n` > 1 each packet carries one choice and that choice's own output so far, not the
+    # request's (docs/dashscope-protocol.md, "What the simulator refuses").
+    per_choice_usage: bool = False
 
 
 class _State:
@@ -127,8 +131,8 @@ class _State:
 
     def __init__(self, input_tokens: int) -> None:
         self.input_tokens = input_tokens
-        self.output_tokens = 0
-        self.reasoning_tokens = 0
+        self.output_tokens: dict[int, int] = {}  # per choice; summed unless per-choice usage
+        self.reasoning_tokens: dict[int, int] = {}
         self.codes: tuple[str, ...] | None = None
         self.runs: int | None = None
         self.reasoning: dict[int, str] = {}
@@ -139,8 +143,9 @@ class _State:
     def advance(self, step: Step) -> None:
         if step.input_tokens is not None:
             self.input_tokens = step.input_tokens
-        self.output_tokens += step.output_tokens
-        self.reasoning_tokens += step.reasoning_tokens
+        choice = step.choice
+        self.output_tokens[choice] = self.output_tokens.get(choice, 0) + step.output_tokens
+        self.reasoning_tokens[choice] = self.reasoning_tokens.get(choice, 0) + step.reasoning_tokens
         if step.codes is not None:
             self.codes = step.codes
         if step.runs is not None:
@@ -223,15 +228,21 @@ def _choice(step: Step, state: _State, opts: PlayOptions) -> dict[str, Any]:
     return choice
 
 
-def _usage(state: _State, opts: PlayOptions) -> dict[str, Any]:
+def _usage(state: _State, opts: PlayOptions, choice: int) -> dict[str, Any]:
+    if opts.search_count is not None and state.frames == 1:
+        return {}  # a search answer's first frame, the one with the sources, counts nothing yet
+    if opts.per_choice_usage:
+        output, reasoning = state.output_tokens[choice], state.reasoning_tokens[choice]
+    else:
+        output, reasoning = sum(state.output_tokens.values()), sum(state.reasoning_tokens.values())
     # Key order copies the recorded frames so rendered bytes match the seed exactly.
     usage: dict[str, Any] = {
-        "total_tokens": state.input_tokens + state.output_tokens,
-        "output_tokens": state.output_tokens,
+        "total_tokens": state.input_tokens + output,
+        "output_tokens": output,
         "input_tokens": state.input_tokens,
     }
     if opts.thinking:
-        usage["output_tokens_details"] = {"reasoning_tokens": state.reasoning_tokens}
+        usage["output_tokens_details"] = {"reasoning_tokens": reasoning}
     plugins: dict[str, Any] = {}
     if state.runs is not None:
         plugins["code_interpreter"] = {"count": state.runs}
@@ -253,7 +264,8 @@ def _payload(step: Step, state: _State, opts: PlayOptions) -> dict[str, Any]:
     if opts.search_results is not None:
         results = list(opts.search_results) if state.frames == 1 else []
         output["search_info"] = {"search_results": results, "extra_tool_info": []}
-    return {"output": output, "usage": _usage(state, opts), "request_id": opts.request_id}
+    usage = _usage(state, opts, step.choice)
+    return {"output": output, "usage": usage, "request_id": opts.request_id}
 
 
 def play(steps: Iterable[Step], opts: PlayOptions) -> list[dict[str, Any]]:
