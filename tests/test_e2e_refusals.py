@@ -198,11 +198,6 @@ def test_structured_output_from_a_family_that_always_thinks_is_explained(
 # ---- the code interpreter -------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the chat translator does not yet turn thinking on for enable_code_interpreter, as "
-    "the Responses translator does for its code_interpreter tool (proxy/chat/request.py)",
-)
 def test_the_interpreter_gets_the_thinking_it_needs(
     client: openai.OpenAI, received: list[ReceivedRequest]
 ) -> None:

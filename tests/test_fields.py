@@ -78,7 +78,6 @@ SAMPLES: dict[str, Any] = {
     "enable_thinking": True,
     "thinking_budget": 500,
     "preserve_thinking": True,
-    "enable_code_interpreter": True,
     "enable_search": True,
     "search_options": {"enable_source": True, "forced_search": True},
     "top_k": 20,
@@ -233,6 +232,26 @@ SPECIFIC: list[Case] = [
     Case("tool_choice", {"tool_choice": {"type": "custom", "custom": {"name": "f"}}}, REJECT),
     Case("tool_choice", {"tool_choice": {"type": "allowed_tools", "allowed_tools": {}}}, REJECT),
     Case("tool_choice", {"tool_choice": "any"}, REJECT),
+    Case(
+        "enable_code_interpreter",
+        {"enable_code_interpreter": True},
+        parameters(
+            {"enable_code_interpreter": True, "enable_thinking": True},
+            "enable_code_interpreter: also sent as enable_thinking=true (the interpreter runs "
+            "only while thinking)",
+        ),
+    ),
+    Case(
+        "enable_code_interpreter",
+        {"enable_code_interpreter": True, "enable_thinking": True},
+        parameters({"enable_code_interpreter": True, "enable_thinking": True}),
+    ),
+    Case(
+        "enable_code_interpreter",
+        {"enable_code_interpreter": False},
+        parameters({"enable_code_interpreter": False}, absent=("enable_thinking",)),
+    ),
+    Case("enable_code_interpreter", {"enable_code_interpreter": "yes"}, REJECT),
     *[
         Case("reasoning_effort", {"reasoning_effort": effort}, thinking(enabled, budget, note))
         for effort, enabled, budget, note in [
@@ -456,6 +475,11 @@ CHANGED: dict[str, tuple[dict[str, Any], str]] = {
         "messages[0].role: developer sent as system",
     ),
     "top_p": ({"top_p": 0}, "top_p: 0 clamped to 1e-06 (DashScope accepts (0, 1])"),
+    "enable_code_interpreter": (
+        {"enable_code_interpreter": True},
+        "enable_code_interpreter: also sent as enable_thinking=true (the interpreter runs only "
+        "while thinking)",
+    ),
     "response_format": (
         {"response_format": JSON_OBJECT, "enable_thinking": True},
         "response_format: " + THINKING_OFF.format("response_format json_object"),

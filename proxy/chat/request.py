@@ -31,7 +31,7 @@ from proxy.core.parameters import (
     set_tool_choice,
 )
 from proxy.core.plan import TranslationOptions, UpstreamPlan
-from proxy.core.thinking import set_thinking, settle_thinking
+from proxy.core.thinking import interpreter_thinking, set_thinking, settle_thinking
 
 Mapper = Callable[[Any, Draft], None]
 
@@ -67,6 +67,7 @@ def translate_chat_request(
         notes=draft.notes,
         parameters=draft.parameters,  # an image's detail may set vl_high_resolution_images
     )
+    interpreter_thinking(draft)
     check_exclusive(draft.parameters)
     parallel_by_default(draft)
     settle_thinking(draft, "response_format")

@@ -81,7 +81,14 @@ DASHSCOPE_FIELDS: tuple[Field, ...] = (
     _dashscope(
         "preserve_thinking", BOOL, "sent in `parameters`; keeps replayed `reasoning_content`"
     ),
-    _dashscope("enable_code_interpreter", BOOL),
+    Field(
+        "enable_code_interpreter",
+        BOOL,
+        "mapped",
+        "sent in `parameters`; also sends `enable_thinking: true` (reported), since the "
+        "interpreter runs only while thinking, unless `enable_thinking` or an effort decides it",
+        "dashscope",
+    ),
     _dashscope("enable_search", BOOL),
     _dashscope(
         "search_options", OBJECT, "sent in `parameters`; `enable_source` returns `search_info`"

@@ -154,3 +154,21 @@ def _bound_budget(draft: Draft) -> None:
     else:
         del parameters["thinking_budget"]
         draft.notes.append("thinking_budget: dropped (max_completion_tokens leaves no room)")
+
+
+def interpreter_thinking(draft: Draft) -> None:
+    """The interpreter runs only while thinking, so asking for it turns thinking on, unless the
+    request decides thinking itself (`enable_thinking`, or an effort, which has its own note)."""
+    parameters = draft.parameters
+    if not parameters.get("enable_code_interpreter") or "enable_thinking" in draft.body:
+        return
+    if "enable_thinking" not in parameters:
+        tools = draft.body.get("tools")
+        hosted = isinstance(tools, list) and any(
+            isinstance(tool, dict) and tool.get("type") == "code_interpreter" for tool in tools
+        )
+        asked = "tools: code_interpreter" if hosted else "enable_code_interpreter:"
+        draft.notes.append(
+            f"{asked} also sent as enable_thinking=true (the interpreter runs only while thinking)"
+        )
+        parameters["enable_thinking"] = True

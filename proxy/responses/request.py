@@ -28,7 +28,7 @@ from proxy.core.parameters import (
     set_tool_choice,
 )
 from proxy.core.plan import TranslationOptions, UpstreamPlan
-from proxy.core.thinking import set_thinking, settle_thinking
+from proxy.core.thinking import interpreter_thinking, set_thinking, settle_thinking
 from proxy.responses.fields import RESPONSES_FIELD_BY_NAME
 from proxy.responses.input import input_turns
 
@@ -57,7 +57,7 @@ def translate_responses_request(
     turns = input_turns(body.get("input"), body.get("instructions"), draft.notes, draft.parameters)
     echoes = strip_echoes(turns)
     draft.notes.extend(echoes.notes("input"))
-    _code_interpreter_thinking(draft)
+    interpreter_thinking(draft)
     check_exclusive(draft.parameters)
     parallel_by_default(draft)
     settle_thinking(draft, "text.format")
@@ -170,24 +170,6 @@ def _reasoning(value: Any, draft: Draft) -> None:
         draft.notes.append(
             "reasoning.summary: dropped (the full thinking is returned as reasoning_text)"
         )
-
-
-def _code_interpreter_thinking(draft: Draft) -> None:
-    """The interpreter runs only while thinking, so asking for it turns thinking on, unless the
-    request decides thinking itself (`enable_thinking`, or an effort, which has its own note)."""
-    parameters = draft.parameters
-    if not parameters.get("enable_code_interpreter") or "enable_thinking" in draft.body:
-        return
-    if "enable_thinking" not in parameters:
-        tools = draft.body.get("tools")
-        hosted = isinstance(tools, list) and any(
-            isinstance(tool, dict) and tool.get("type") == "code_interpreter" for tool in tools
-        )
-        asked = "tools: code_interpreter" if hosted else "enable_code_interpreter:"
-        draft.notes.append(
-            f"{asked} also sent as enable_thinking=true (the interpreter runs only while thinking)"
-        )
-        parameters["enable_thinking"] = True
 
 
 def _text(value: Any, draft: Draft) -> None:
