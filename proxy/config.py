@@ -295,6 +295,23 @@ def _check_limits(server: ServerSettings) -> None:
         raise ConfigError(f"[server] log_level must be one of {', '.join(LOG_LEVELS)}")
 
 
+MIN_PROXY_KEY = 8  # a guard against empty and placeholder keys; real ones should be long random
+
+
+def _check_auth(auth: AuthSettings) -> None:
+    """Never quote a key: the error names its position only."""
+    seen: set[str] = set()
+    for position, key in enumerate(auth.proxy_keys, 1):
+        if len(key.strip()) < MIN_PROXY_KEY or key != key.strip():
+            raise ConfigError(
+                f"[auth] proxy_keys: key {position} is empty, too short (under {MIN_PROXY_KEY} "
+                "characters) or has surrounding spaces"
+            )
+        if key in seen:
+            raise ConfigError(f"[auth] proxy_keys: key {position} repeats an earlier key")
+        seen.add(key)
+
+
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -359,4 +376,5 @@ _CHECKS: dict[str, tuple[Callable[[Any], None], ...]] = {
     "traffic_log": (_check_traffic_log,),
     "code_interpreter": (_check_format,),
     "routing": (_check_routing,),
+    "auth": (_check_auth,),
 }

@@ -152,3 +152,30 @@ def test_bad_files_are_reported(tmp_path: Path) -> None:
     broken.write_text("[server\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_settings(broken)
+
+
+@pytest.mark.parametrize(
+    ("keys", "position", "says"),
+    [
+        ([""], 1, "empty, too short"),
+        (["pk-good-0123456", "pk-7x"], 2, "too short"),
+        (["pk-good-0123456", " pk-padded-0123 "], 2, "surrounding spaces"),
+        (["pk-good-0123456", "pk-good-0123456"], 2, "repeats"),
+    ],
+)
+def test_bad_proxy_keys_are_a_config_error_that_never_quotes_them(
+    keys: list[str], position: int, says: str
+) -> None:
+    """An empty proxy key used to let requests without Authorization in, with the server key."""
+    raw = {"upstream": {"api_key": "sk-server"}, "auth": {"proxy_keys": keys}}
+    with pytest.raises(ConfigError, match=f"key {position} ") as caught:
+        settings_from_mapping(raw)
+    assert says in str(caught.value)
+    for key in keys:
+        if key.strip():
+            assert key.strip() not in str(caught.value)
+
+
+def test_bad_proxy_keys_from_the_environment_are_refused_too() -> None:
+    with pytest.raises(ConfigError, match="key 2 "):
+        load_settings(None, {"DASHSCOPE_PROXY_KEYS": "pk-good-0123456,pk-x"})

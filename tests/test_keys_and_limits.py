@@ -154,7 +154,7 @@ def test_serve_refuses_a_public_address_with_a_server_key_and_no_proxy_keys(
 @pytest.mark.parametrize(
     ("extra", "host"),
     [
-        ({"DASHSCOPE_PROXY_KEYS": "pk-a,pk-b"}, "0.0.0.0"),
+        ({"DASHSCOPE_PROXY_KEYS": "pk-a-0123456,pk-b-0123456"}, "0.0.0.0"),
         ({}, "127.0.0.1"),
         ({}, "::1"),
         ({}, "localhost"),
