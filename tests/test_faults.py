@@ -19,7 +19,7 @@ import orjson
 import pytest
 
 from proxy.config import ServerSettings
-from tests.conftest import CLIENT_KEY, RunningProxy
+from tests.conftest import CLIENT_KEY, SERVER_KEY, RunningProxy
 from tests.contract import check_sse_bytes
 from tests.faulty_upstream import (
     Close,
@@ -326,3 +326,50 @@ def test_a_non_finite_retry_after_is_not_a_500(setup: Callable[..., Any]) -> Non
     # Was: 500 "internal error", and the slot was never released, so the next one got a 503.
     assert (first.status, second.status) == (429, 429)
     assert proxy.active == 0
+
+
+def _echoing_error(status: int, content_type: bytes) -> bytes:
+    """An upstream (or a gateway in front of it) whose error page echoes the request head."""
+    body = (
+        f"bad request\nPOST /api/v1/services/aigc/text-generation/generation\n"
+        f"Authorization: Bearer {SERVER_KEY}\nX-Forwarded-Key: {CLIENT_KEY}\n"
+    ).encode()
+    return (
+        f"HTTP/1.1 {status} Oops\r\nContent-Length: {len(body)}\r\n".encode()
+        + b"Content-Type: "
+        + content_type
+        + b"\r\nConnection: close\r\n\r\n"
+        + body
+    )
+
+
+@pytest.mark.parametrize("content_type", [b"text/plain", b"text/html"])
+@pytest.mark.parametrize("stream", [True, False])
+def test_an_upstream_text_that_echoes_keys_reaches_the_client_masked(
+    setup: Callable[..., Any], content_type: bytes, stream: bool
+) -> None:
+    """A non-JSON error body is quoted in the client's error message: never with a key in it."""
+    _, proxy = setup(((Send(_echoing_error(400, content_type)), Close()),))
+    outcome = ask(proxy.url, stream=stream)
+    assert outcome.status == 400
+    message = outcome.error()["message"]
+    assert "bad request" in message  # the upstream's words still help
+    assert SERVER_KEY not in message
+    assert CLIENT_KEY not in message
+    assert "[redacted]" in message
+
+
+def test_an_in_band_upstream_error_that_echoes_a_key_is_masked(
+    setup: Callable[..., Any],
+) -> None:
+    frame = (
+        b"event:error\n:HTTP_STATUS/500\ndata:"
+        + orjson.dumps({"code": "InternalError", "message": f"failed for Bearer {SERVER_KEY}"})
+        + b"\n\n"
+    )
+    _, proxy = setup(((*first_frames(1), Send(frame), Close()),), retries=0)
+    outcome = ask(proxy.url, stream=True)
+    assert outcome.status == 200
+    message = outcome.error()["message"]
+    assert SERVER_KEY not in message
+    assert "[redacted]" in message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 # DashScope codes whose retry would fail the same way (quota, billing). Clients are told not to
@@ -72,6 +73,16 @@ class ProxyError(Exception):
         if self.status == 429:
             return self.code not in _NOT_RETRYABLE_429
         return self.status >= 500 or self.status in (408, 409)
+
+    def masked(self, mask: Callable[[str], str]) -> ProxyError:
+        """The same error with its message passed through `mask`: messages quote upstream
+        texts, which may hold keys (an error page that echoes the request head)."""
+        # Not copy.copy: it would call __init__ again, whose signature differs per subclass.
+        clone = type(self).__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        clone.message = mask(self.message)
+        clone.args = (clone.message,)
+        return clone
 
     def to_body(self) -> dict[str, Any]:
         return {

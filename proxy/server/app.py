@@ -95,6 +95,7 @@ def _services(
         total_timeout=upstream.total_timeout,
         on_end=on_end,
         on_retry=metrics.retries.inc,
+        redactor=_redactor(settings),
     )
 
 
@@ -114,14 +115,19 @@ def _lifespan(services: Services, writer: TrafficWriter | None) -> Any:
     return lifespan
 
 
+def _redactor(settings: Settings) -> Redactor:
+    """One redactor for every text that leaves the proxy: traffic records and client errors."""
+    secrets = (settings.upstream.api_key, *settings.auth.proxy_keys)
+    return Redactor(settings.traffic_log.redact_patterns, secrets=secrets)
+
+
 def _writer(settings: Settings) -> TrafficWriter | None:
     traffic = settings.traffic_log
     if not traffic.path:
         return None
-    secrets = (settings.upstream.api_key, *settings.auth.proxy_keys)
     return TrafficWriter(
         traffic.path,
-        redactor=Redactor(traffic.redact_patterns, secrets=secrets),
+        redactor=_redactor(settings),
         max_bytes=traffic.max_bytes,
         retention=traffic.retention,
         queue_size=traffic.queue_size,

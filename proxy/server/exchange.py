@@ -15,7 +15,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -40,6 +40,7 @@ from proxy.server.stream_body import stream_body
 from proxy.server.upstream import UpstreamClient
 from proxy.traffic.apis import Api
 from proxy.traffic.record import ExchangeRecorder, FinishedExchange, Outcome
+from proxy.traffic.redact import Redactor
 
 NO_KEY = (
     "No API key: send your DashScope key as 'Authorization: Bearer <key>', "
@@ -69,6 +70,8 @@ class Services:
     # Gets every finished exchange (traffic log, metrics, app log) with the secrets to mask.
     on_end: Callable[[FinishedExchange, tuple[str, ...]], None]
     on_retry: Callable[[], None] = lambda: None
+    # Masks every error text before it reaches a client (the traffic log's redactor).
+    redactor: Redactor = field(default_factory=Redactor)
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +237,7 @@ class Exchange:
 
     def failure(self, error: ProxyError) -> list[Item]:
         assert self._translation is not None
-        return self._translation.failure(error)
+        return self._translation.failure(self._masked(error))
 
     async def ended(self, error: ProxyError | None) -> None:
         await self._upstream.close()
@@ -249,7 +252,12 @@ class Exchange:
         self._with_request_id(error.request_id)
         headers = {**self._headers, **error_headers(error)}
         self._record(status=error.status, outcome="error", error=error)
-        return Reply(headers, status=error.status, body=error.to_body())
+        return Reply(headers, status=error.status, body=self._masked(error).to_body())
+
+    def _masked(self, error: ProxyError) -> ProxyError:
+        caller = self._caller
+        secrets = (caller.client_key, caller.upstream_key or "")
+        return error.masked(lambda text: str(self._services.redactor.redact(text, secrets)))
 
     def _with_request_id(self, fallback: str | None = None) -> None:
         translation = self._translation
