@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from proxy.traffic.record import FinishedExchange
+from proxy.traffic.redact import Redactor
 
 log = logging.getLogger("proxy.requests")
 
@@ -64,7 +65,7 @@ def log_exchange(finished: FinishedExchange) -> None:
             "id": finished.id,
             "upstream_request_id": finished.upstream_request_id,
             "endpoint": finished.endpoint,
-            "model": finished.model,
+            "model": loggable(finished.model),
             "stream": finished.stream,
             "status": finished.status,
             "outcome": finished.outcome,
@@ -75,6 +76,21 @@ def log_exchange(finished: FinishedExchange) -> None:
             "completion_tokens": None if usage is None else usage.completion_tokens,
         },
     )
+
+
+_MAX_LOGGED = 128
+_MASK_KEYS = Redactor()  # key-shaped strings; the client chose this text
+
+
+def loggable(text: object) -> object:
+    """A client-chosen text as the app log may hold it: key-shaped parts masked, and cut to a
+    bounded length, so a pasted key or a 10 KB model name cannot reach the log pipeline."""
+    if not isinstance(text, str):
+        return text
+    masked = str(_MASK_KEYS.redact(text))
+    if len(masked) <= _MAX_LOGGED:
+        return masked
+    return f"{masked[:_MAX_LOGGED]}... ({len(masked)} characters)"
 
 
 def log_route(path: str, status: int) -> None:
