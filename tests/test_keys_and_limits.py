@@ -286,3 +286,32 @@ def test_beyond_max_concurrent_streams_a_503_with_retry_after(
     assert rest.endswith(b"data: [DONE]\n\n")
     assert third.status_code == 200
     assert len(upstream.connections) == 2  # the refused one never went upstream
+
+
+@pytest.mark.parametrize("header", ["authorization", "api-key"])
+def test_a_key_header_that_is_not_ascii_is_a_400_naming_it(
+    passthrough_url: str, header: str
+) -> None:
+    """Non-ASCII bytes in a key header used to reach httpx and come back as a 500."""
+    value = b"Bearer sk-\xe9\xe9-0123456789" if header == "authorization" else b"sk-\xe9-0123456"
+    response = httpx.post(
+        f"{passthrough_url}/v1/chat/completions", json=CHAT, headers=[(header.encode(), value)]
+    )
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["param"] == header
+    assert header in error["message"]
+    assert "\xe9" not in error["message"]  # the value is not quoted back
+
+
+def test_a_forwarded_header_that_is_not_ascii_is_a_400_naming_it(
+    simulator_url: str, proxy_app: Callable[..., RunningProxy]
+) -> None:
+    proxy = proxy_app(simulator_url, forward_headers=("x-dashscope-workspace-tag",))
+    response = httpx.post(
+        f"{proxy.url}/v1/chat/completions",
+        json=CHAT,
+        headers=[(b"x-dashscope-workspace-tag", b"caf\xe9")],
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["param"] == "x-dashscope-workspace-tag"

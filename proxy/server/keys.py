@@ -11,7 +11,7 @@ import hmac
 from starlette.requests import Request
 
 from proxy.config import Settings
-from proxy.core.errors import AuthenticationFailed
+from proxy.core.errors import AuthenticationFailed, InvalidRequest
 
 
 def authorize(request: Request, settings: Settings) -> None:
@@ -30,10 +30,23 @@ def authorize(request: Request, settings: Settings) -> None:
 
 
 def client_key(request: Request) -> str:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    scheme, _, token = ascii_header(request, "authorization").partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
-    return request.headers.get("api-key", "")
+    return ascii_header(request, "api-key")
+
+
+def ascii_header(request: Request, name: str) -> str:
+    """A header the proxy sends on to DashScope: HTTP/1.1 carries it only as ASCII, so other
+    bytes are the client's mistake (a 400 naming the header), not an upstream failure."""
+    value = request.headers.get(name, "")
+    if not value.isascii():
+        raise InvalidRequest(
+            f"The {name} header holds bytes that are not ASCII; keys and forwarded headers "
+            "must be ASCII text.",
+            param=name,
+        )
+    return value
 
 
 def upstream_key(request: Request, settings: Settings) -> str | None:

@@ -17,7 +17,7 @@ from proxy.config import Settings
 from proxy.core.errors import NotFound, PayloadTooLarge
 from proxy.core.plan import TranslationOptions
 from proxy.server.exchange import Caller, Exchange, Reply, Services, new_exchange_id
-from proxy.server.keys import authorize, client_key, upstream_key
+from proxy.server.keys import ascii_header, authorize, client_key, upstream_key
 from proxy.server.lifecycle import Lifecycle
 from proxy.server.metrics import CONTENT_TYPE, Metrics
 from proxy.server.observe import observed
@@ -65,7 +65,9 @@ class Handlers:
             caller=Caller(
                 client_key=client_key(request),
                 upstream_key=upstream_key(request, self.settings),
-                forward_headers={k: v for k, v in request.headers.items() if k in self.forwarded},
+                forward_headers={
+                    k: ascii_header(request, k) for k in request.headers if k in self.forwarded
+                },
             ),
         )
         body = await _body(request, self.settings.server.max_body_bytes)
