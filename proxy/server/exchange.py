@@ -275,16 +275,19 @@ class Exchange:
         if self._recorded:
             return
         self._recorded = True
-        if self._admitted:
-            self._services.lifecycle.release()
         translation = self._translation
-        finished = self._recorder.finish(
-            status=status,
-            outcome=outcome,
-            error=error,
-            summary=translation.summary() if translation else EMPTY_SUMMARY,
-        )
-        self._services.on_end(finished, (self._caller.client_key,))
+        try:
+            finished = self._recorder.finish(
+                status=status,
+                outcome=outcome,
+                error=error,
+                summary=translation.summary() if translation else EMPTY_SUMMARY,
+            )
+            self._services.on_end(finished, (self._caller.client_key,))
+        finally:
+            # After the record is out: a drain that sees no exchange left has every record.
+            if self._admitted:
+                self._services.lifecycle.release()
 
 
 def header_text(text: str, limit: int = 4000) -> str:
