@@ -13,6 +13,7 @@ import asyncio
 import fcntl
 import json
 import os
+import re
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -223,6 +224,26 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
     return port
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    """A loopback port something else listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
+def fenced_python(path: Path, name: str, url: str) -> str:
+    """The Python block after `<!-- recipe:NAME -->` in `path`; it must name `url` once, so a
+    test can point it at its own server."""
+    text = path.read_text(encoding="utf-8")
+    found = re.search(rf"<!-- recipe:{name} -->\n```python\n(.*?)\n```\n", text, re.DOTALL)
+    assert found is not None, f"{path.name} has no recipe {name!r}"
+    code = found.group(1)
+    assert code.count(url) == 1, f"the recipe should name {url} once"
+    return code
 
 
 def _hanging_upstream() -> Starlette:

@@ -3,10 +3,8 @@ says what is wrong, a documented exit code (2 usage or config, 3 cannot listen),
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,15 +13,6 @@ from proxy.cli.main import main
 from proxy.config import ENVIRONMENT
 
 SCRIPT = str(Path(sys.executable).with_name("dashscope-proxy"))
-
-
-@pytest.fixture
-def busy_port() -> Iterator[int]:
-    """A loopback port something else listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen()
-        yield sock.getsockname()[1]
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

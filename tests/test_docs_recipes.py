@@ -7,7 +7,6 @@ Tracing is disabled by the recipes themselves (it would export to the internet).
 from __future__ import annotations
 
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import fenced_python, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENTS = ROOT / "docs" / "clients.md"
@@ -27,12 +26,7 @@ SEED_ANSWER = "77269364466549865653073473388030061522211723"
 
 def recipe(name: str) -> str:
     """The Python block that follows `<!-- recipe:NAME -->` in docs/clients.md."""
-    text = CLIENTS.read_text(encoding="utf-8")
-    found = re.search(rf"<!-- recipe:{name} -->\n```python\n(.*?)\n```\n", text, re.DOTALL)
-    assert found is not None, f"docs/clients.md has no recipe {name!r}"
-    code = found.group(1)
-    assert code.count(DOCS_URL) == 1, "the recipe should name the proxy's URL once"
-    return code
+    return fenced_python(CLIENTS, name, DOCS_URL)
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,7 @@ config.example.toml documents every key."""
 from __future__ import annotations
 
 import re
-import socket
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -208,14 +206,6 @@ def test_both_deprecated_keys_and_a_family_together() -> None:
     assert settings.models == ("acme-1",)
     assert settings.model_table.family_of("qwen-plus").vision is True
     assert settings.model_table.family_of("acme-1").endpoint == "multimodal"
-
-
-@pytest.fixture
-def busy_port() -> Iterator[int]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen()
-        yield sock.getsockname()[1]
 
 
 def test_serve_prints_each_deprecation_as_one_line(

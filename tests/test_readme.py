@@ -8,17 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import fenced_python
+
 README = Path(__file__).resolve().parent.parent / "README.md"
 README_URL = "http://127.0.0.1:8000/v1"
 SEED_ANSWER = "77269364466549865653073473388030061522211723"
 
 
 def snippet(name: str) -> str:
-    text = README.read_text(encoding="utf-8")
-    found = re.search(rf"<!-- recipe:{name} -->\n```python\n(.*?)\n```\n", text, re.DOTALL)
-    assert found is not None, f"README.md has no snippet {name!r}"
-    assert found.group(1).count(README_URL) == 1
-    return found.group(1)
+    return fenced_python(README, name, README_URL)
 
 
 def sections(printed: str) -> list[tuple[str, str]]:
