@@ -103,3 +103,18 @@ def test_the_fallback_usage_counts_only_when_no_usage_event_came() -> None:
     assert summarise(ContentDelta(0, "x"), usage=reported).usage == reported
     assert summarise(USAGE, usage=reported).usage == USAGE
     assert summarise(ContentDelta(0, "x")).usage is None
+
+
+def test_without_a_traffic_log_only_the_usage_is_kept() -> None:
+    """Metrics and the app log read only the usage: an open stream then holds none of its text."""
+    builder = SummaryBuilder(usage_only=True)
+    for event in (
+        ReasoningDelta(0, "thinking"),
+        CodeDelta(0, 0, "1+1"),
+        CodeDone(0, 0, "1+1"),
+        ContentDelta(0, "2"),
+        Finish(0, "stop"),
+        USAGE,
+    ):
+        builder.add(event)
+    assert builder.summary() == ExchangeSummary((), (), USAGE)

@@ -31,7 +31,12 @@ class ChatCompletionsApi:
         return translate_chat_request(body, options)
 
     def translation(
-        self, exchange_id: str, plan: UpstreamPlan[ChatExtras], created: int
+        self,
+        exchange_id: str,
+        plan: UpstreamPlan[ChatExtras],
+        created: int,
+        *,
+        keep_text: bool = True,
     ) -> Translation:
         identity = ChunkIdentity(
             chunk_id=f"chatcmpl-{exchange_id}",
@@ -42,10 +47,12 @@ class ChatCompletionsApi:
             include_usage=plan.extras.include_usage or not plan.stream,
             code_format=code_format(plan.extras.code_format),
         )
-        return self.new_translation(identity)
+        return self.new_translation(identity, keep_text=keep_text)
 
-    def new_translation(self, identity: ChunkIdentity) -> Translation:
-        return Translation(ChatChunkEncoder(identity), settings_of(self, identity))
+    def new_translation(self, identity: ChunkIdentity, *, keep_text: bool = True) -> Translation:
+        return Translation(
+            ChatChunkEncoder(identity), settings_of(self, identity), keep_text=keep_text
+        )
 
     def restore(self, settings: Mapping[str, object]) -> Translation:
         return self.new_translation(identity_from(ChunkIdentity, settings))

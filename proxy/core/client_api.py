@@ -38,8 +38,11 @@ class ClientApi(Protocol):
         """The client's request body -> what to send upstream."""
         ...
 
-    def translation(self, exchange_id: str, plan: UpstreamPlan[Any], created: int) -> Translation:
-        """The translation of one exchange (`created`: Unix seconds)."""
+    def translation(
+        self, exchange_id: str, plan: UpstreamPlan[Any], created: int, *, keep_text: bool = True
+    ) -> Translation:
+        """The translation of one exchange (`created`: Unix seconds). Without `keep_text` its
+        summary holds only the usage (no traffic log reads the text)."""
         ...
 
     def restore(self, settings: Mapping[str, object]) -> Translation:

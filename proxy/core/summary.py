@@ -95,16 +95,21 @@ class _Choice:
 class SummaryBuilder:
     """Feed the events of one exchange in order; `summary()` at any point says what they were."""
 
-    __slots__ = ("_choices", "_runs", "_usage")
+    __slots__ = ("_choices", "_runs", "_usage", "_usage_only")
 
-    def __init__(self) -> None:
+    def __init__(self, *, usage_only: bool = False) -> None:
         self._choices: dict[int, _Choice] = {}
         self._runs: dict[int, str] = {}  # run -> its code so far (final once done)
         self._usage: Usage | None = None
+        # Without a traffic log only the usage is read (metrics, app log): an open stream
+        # then keeps none of its text.
+        self._usage_only = usage_only
 
     def add(self, event: Event) -> None:
         if isinstance(event, Usage):
             self._usage = event
+            return
+        if self._usage_only:
             return
         choice = self._choices.get(event.choice)
         if choice is None:

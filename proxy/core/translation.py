@@ -40,12 +40,14 @@ class Translation:
     `settings` are what a replay of the recorded frames needs to make the same items again
     (the client API's `restore` reads them back)."""
 
-    def __init__(self, encoder: Encoder, settings: Mapping[str, object]) -> None:
+    def __init__(
+        self, encoder: Encoder, settings: Mapping[str, object], *, keep_text: bool = True
+    ) -> None:
         self.finished = False  # the answer is complete: its closing items were produced
         self._encoder = encoder
         self._settings = dict(settings)
         self._native = NativeStreamTranslator()
-        self._summary = SummaryBuilder()
+        self._summary = SummaryBuilder(usage_only=not keep_text)
         self._error: ProxyError | None = None  # raised once the items before it are out
 
     @property

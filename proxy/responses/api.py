@@ -29,7 +29,12 @@ class ResponsesApi:
         return translate_responses_request(body, options)
 
     def translation(
-        self, exchange_id: str, plan: UpstreamPlan[ResponseEcho], created: int
+        self,
+        exchange_id: str,
+        plan: UpstreamPlan[ResponseEcho],
+        created: int,
+        *,
+        keep_text: bool = True,
     ) -> Translation:
         identity = ResponseIdentity(
             response_id=f"resp_{exchange_id}",
@@ -38,10 +43,12 @@ class ResponsesApi:
             item_prefix=exchange_id[:16],
             echo=plan.extras,
         )
-        return self.new_translation(identity)
+        return self.new_translation(identity, keep_text=keep_text)
 
-    def new_translation(self, identity: ResponseIdentity) -> Translation:
-        return Translation(ResponsesEventEncoder(identity), settings_of(self, identity))
+    def new_translation(self, identity: ResponseIdentity, *, keep_text: bool = True) -> Translation:
+        return Translation(
+            ResponsesEventEncoder(identity), settings_of(self, identity), keep_text=keep_text
+        )
 
     def restore(self, settings: Mapping[str, object]) -> Translation:
         return self.new_translation(identity_from(ResponseIdentity, settings))

@@ -137,7 +137,9 @@ class Exchange:
         key = self._caller.upstream_key
         if key is None:
             raise AuthenticationFailed(NO_KEY)
-        translation = self._translation = self._api.translation(self.id, plan, int(time.time()))
+        translation = self._translation = self._api.translation(
+            self.id, plan, int(time.time()), keep_text=self._recorder.keeps_text
+        )
         self._plan(plan, translation)
         if plan.local_answer is not None:
             # Only results for the proxy's own calls came in: answering here ends agent loops

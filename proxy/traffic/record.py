@@ -205,6 +205,8 @@ def _message(choice: ChoiceSummary) -> Message:
 class ExchangeRecorder:
     """Collects one exchange's moments as they happen; `finish()` once, at its end."""
 
+    keeps_text = True  # the record holds what was thought, run and answered
+
     def __init__(
         self,
         *,
@@ -315,6 +317,8 @@ class ExchangeRecorder:
 class NullRecorder(ExchangeRecorder):
     """For when the traffic log is off: metrics and the app log still get the finished
     exchange, but nothing is captured, whatever the settings say."""
+
+    keeps_text = False
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
