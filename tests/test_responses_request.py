@@ -259,7 +259,7 @@ def test_the_dashscope_extra_turns_on_thinking_as_the_tool_does() -> None:
 @pytest.mark.parametrize(
     "tool",
     [
-        {"type": "web_search"},
+        {"type": "image_generation"},
         {"type": "file_search", "vector_store_ids": ["vs_1"]},
         {"type": "mcp", "server_label": "x"},
         "code_interpreter",

@@ -23,5 +23,6 @@ def final_response(items: Sequence[Item]) -> ResponseObject:
     """The Response object of a complete stream: what a non-stream client receives."""
     for event in reversed(cast(Sequence[StreamEvent], items)):  # the encoder's items are events
         if event["type"] in TERMINAL_EVENTS:
-            return event["response"]
+            response: ResponseObject = event["response"]
+            return response
     raise UpstreamUnavailable("DashScope's stream ended without an answer")

@@ -19,6 +19,8 @@ from proxy.core.errors import InvalidRequest
 from proxy.core.json_types import json_type
 from proxy.core.media import AUDIO_TYPES, data_url, image_detail, input_audio
 from proxy.core.native_request import NativePart, NativeRole, Turn, media_url, tool_call
+from proxy.responses.tool_input import CALLS, OUTPUTS, history_call, history_output
+from proxy.responses.tools import upstream_name
 
 _ROLES: dict[str, NativeRole] = {
     "user": "user",
@@ -83,9 +85,12 @@ class _Reader:
         elif kind == "function_call":
             self._call(item, where)
         elif kind == "function_call_output":
-            call_id = _string(item, "call_id", where)
-            output = _content_text(item.get("output"), f"{where}.output")
-            self._append({"role": "tool", "content": [{"text": output}], "tool_call_id": call_id})
+            self._output(_string(item, "call_id", where), item.get("output"), where)
+        elif kind in CALLS:
+            self._open_assistant()["tool_calls"].append(history_call(item, where))
+        elif kind in OUTPUTS:
+            call_id, output = history_output(item, where)
+            self._output(call_id, output, where)
         elif kind in _HOSTED:
             self.hosted += 1
         elif kind == "reasoning":
@@ -98,8 +103,9 @@ class _Reader:
             )
         else:
             raise InvalidRequest(
-                f"'{where}' has type {kind!r}; the proxy takes message, function_call, "
-                "function_call_output, reasoning and code_interpreter_call items.",
+                f"'{where}' has type {kind!r}; the proxy takes message, reasoning, "
+                "code_interpreter_call, web_search_call items, and the calls and outputs of "
+                "function, custom, local_shell, shell and apply_patch tools.",
                 param=where,
             )
 
@@ -140,7 +146,12 @@ class _Reader:
                 f"'{where}.arguments' must be a string of JSON.", param=f"{where}.arguments"
             )
         call_id, name = _string(item, "call_id", where), _string(item, "name", where)
+        name = upstream_name(name, item.get("namespace"))  # as `tools` offered it
         self._open_assistant()["tool_calls"].append(tool_call(call_id, name, arguments))
+
+    def _output(self, call_id: str, output: Any, where: str) -> None:
+        text = _content_text(output, f"{where}.output")
+        self._append({"role": "tool", "content": [{"text": text}], "tool_call_id": call_id})
 
     def _open_assistant(self) -> Turn:
         """The assistant turn being built: one text part and a call list, until `close`."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Literal, NotRequired, Required, TypedDict
 
 from proxy.core.events import ReasoningTokens, ToolCounts, Usage, prompt_details, tool_counts
+from proxy.responses.tool_calls import CallOutputItem
 
 # DashScope runs the code in a sandbox it does not name; the item type requires some id.
 CONTAINER_ID = "dashscope"
@@ -37,6 +38,8 @@ EventType = Literal[
     "response.code_interpreter_call.completed",
     "response.function_call_arguments.delta",
     "response.function_call_arguments.done",
+    "response.custom_tool_call_input.delta",
+    "response.custom_tool_call_input.done",
     "response.web_search_call.in_progress",
     "response.web_search_call.searching",
     "response.web_search_call.completed",
@@ -83,15 +86,6 @@ class CodeInterpreterCallItem(TypedDict):
     outputs: None  # DashScope does not return them
 
 
-class FunctionCallItem(TypedDict):
-    id: str
-    type: Literal["function_call"]
-    status: Status
-    call_id: str
-    name: str
-    arguments: str
-
-
 class SearchSource(TypedDict):
     type: Literal["url"]
     url: str
@@ -111,7 +105,7 @@ class WebSearchCallItem(TypedDict):
 
 
 OutputItem = (
-    ReasoningItem | MessageItem | CodeInterpreterCallItem | FunctionCallItem | WebSearchCallItem
+    ReasoningItem | MessageItem | CodeInterpreterCallItem | CallOutputItem | WebSearchCallItem
 )
 
 
@@ -182,6 +176,7 @@ class EventFields(TypedDict, total=False):
     code: str
     name: str
     arguments: str
+    input: str
 
 
 class StreamEvent(EventFields, total=False):
@@ -235,22 +230,6 @@ class RunItem:
         return code_call_item(self.id, "".join(self.code) if code is None else code, status)
 
 
-class CallItem:
-    """An open function call item."""
-
-    __slots__ = ("arguments", "call_id", "id", "index", "name")
-
-    def __init__(self, index: int, item_id: str, call_id: str, name: str) -> None:
-        self.index = index
-        self.id = item_id
-        self.call_id = call_id
-        self.name = name
-        self.arguments: list[str] = []
-
-    def item(self, status: Status) -> FunctionCallItem:
-        return function_call_item(self, "".join(self.arguments), status)
-
-
 def response_usage(usage: Usage) -> ResponseUsage:
     """The Responses API's usage object: its required details as zero when DashScope did not
     report them, the server-side tools' counts under `x_tools`, as in chat completions."""
@@ -298,17 +277,6 @@ def code_call_item(item_id: str, code: str, status: Status) -> CodeInterpreterCa
         "code": code,
         "container_id": CONTAINER_ID,
         "outputs": None,
-    }
-
-
-def function_call_item(call: CallItem, arguments: str, status: Status) -> FunctionCallItem:
-    return {
-        "id": call.id,
-        "type": "function_call",
-        "status": status,
-        "call_id": call.call_id,
-        "name": call.name,
-        "arguments": arguments,
     }
 
 

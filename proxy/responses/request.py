@@ -25,12 +25,20 @@ from proxy.core.parameters import (
     parallel_by_default,
     required_model,
     served_family,
-    set_tool_choice,
 )
 from proxy.core.plan import TranslationOptions, UpstreamPlan
 from proxy.core.thinking import interpreter_thinking, set_thinking, settle_thinking
 from proxy.responses.fields import RESPONSES_FIELD_BY_NAME
 from proxy.responses.input import input_turns
+from proxy.responses.tool_choice import map_tool_choice
+from proxy.responses.tools import (
+    BUILT_INS,
+    WEB_SEARCH,
+    WEB_SEARCH_PREVIEW,
+    client_tools,
+    native_function,
+    refusal,
+)
 
 # The request fields a Response object repeats (its `echo`), as OpenAI returns them.
 ResponseEcho = dict[str, Any]
@@ -38,6 +46,7 @@ Mapper = Callable[[Any, Draft], None]
 
 # Values that ask for nothing the proxy lacks: not worth a note.
 _DEFAULTS: dict[str, Any] = {"store": False, "truncation": "disabled", "background": False}
+_CLIENT_TOOLS = ("function", "custom", "namespace", *BUILT_INS)
 _INCLUDE_NOTES = {
     "code_interpreter_call.outputs": "DashScope does not return the interpreter's outputs",
     "reasoning.encrypted_content": "thinking is returned as reasoning_text, not encrypted",
@@ -52,7 +61,8 @@ def translate_responses_request(
     model = required_model(body)
     family = served_family(model, (options or TranslationOptions()).models)
     draft = Draft(body, family)
-    for key, value in body.items():
+    # `tool_choice` last: it names tools that `tools` declares, whatever the keys' order.
+    for key, value in sorted(body.items(), key=lambda item: item[0] == "tool_choice"):
         _field(key, value, draft)
     turns = input_turns(body.get("input"), body.get("instructions"), draft.notes, draft.parameters)
     echoes = strip_echoes(turns)
@@ -104,61 +114,26 @@ def _set(name: str) -> Mapper:
 
 
 def _tools(value: Any, draft: Draft) -> None:
-    functions: list[dict[str, Any]] = []
     for i, tool in enumerate(value):
         kind = tool.get("type") if isinstance(tool, dict) else None
         if kind == "code_interpreter":
             draft.parameters["enable_code_interpreter"] = True
-        elif kind == "function":
-            functions.append(_function_tool(tool, f"tools[{i}]"))
-        else:
-            raise InvalidRequest(
-                f"'tools[{i}]' has type {kind!r}; DashScope offers function tools and the "
-                "code_interpreter.",
-                param=f"tools[{i}]",
-            )
+        elif kind in WEB_SEARCH or kind == WEB_SEARCH_PREVIEW:
+            _web_search(tool, f"tools[{i}]", draft)
+        elif kind not in _CLIENT_TOOLS:
+            raise refusal(kind, f"tools[{i}]")
+    functions = [native_function(client, tool) for _, client, tool in client_tools(value)]
     if functions and draft.parameters.get("enable_code_interpreter"):
         raise exclusive_tools("cannot combine function tools with code_interpreter")
     if functions:
         draft.parameters["tools"] = functions
 
 
-def _function_tool(tool: dict[str, Any], where: str) -> dict[str, Any]:
-    name = tool.get("name")
-    if not isinstance(name, str) or not name:
-        raise InvalidRequest(f"'{where}.name' is required.", param=f"{where}.name")
-    function = {"name": name}
-    for key in ("description", "parameters", "strict"):
-        if tool.get(key) is not None:
-            function[key] = tool[key]
-    return {"type": "function", "function": function}
-
-
-def _function_names(tools: Any) -> list[str | None]:
-    """The function tools' names, as a chat request would list them."""
-    if not isinstance(tools, list):
-        return []
-    return [
-        name if isinstance(name := tool.get("name"), str) else None
-        for tool in tools
-        if isinstance(tool, dict) and tool.get("type") == "function"
-    ]
-
-
-def _tool_choice(value: Any, draft: Draft) -> None:
-    kind = value.get("type") if isinstance(value, dict) else None
-    if isinstance(value, str):
-        set_tool_choice(value, _function_names(draft.body.get("tools")), draft)
-    elif kind == "function" and isinstance(value.get("name"), str):
-        draft.parameters["tool_choice"] = {"type": "function", "function": {"name": value["name"]}}
-    elif kind == "code_interpreter":
-        draft.parameters["tool_choice"] = "auto"
-        draft.notes.append("tool_choice: code_interpreter sent as auto (DashScope cannot force it)")
-    else:
-        raise InvalidRequest(
-            "'tool_choice' must be auto, none, required, a function by name, or code_interpreter.",
-            param="tool_choice",
-        )
+def _web_search(tool: dict[str, Any], where: str, draft: Draft) -> None:
+    """The hook for `web_search` / `web_search_preview` tools, which DashScope backs with
+    `enable_search`. Until that mapping lands they are accepted (Codex always sends one, with
+    `external_web_access`) and reported, so such a request is not a 400."""
+    draft.notes.append(f"{where}: {tool['type']} not sent (web search is not mapped yet)")
 
 
 def _reasoning(value: Any, draft: Draft) -> None:
@@ -236,7 +211,7 @@ _MAPPERS: dict[str, Mapper] = {
     "max_output_tokens": _set("max_completion_tokens"),
     "top_p": clamp_top_p,
     "tools": _tools,
-    "tool_choice": _tool_choice,
+    "tool_choice": map_tool_choice,
     "reasoning": _reasoning,
     "text": _text,
     "top_logprobs": _top_logprobs,

@@ -32,7 +32,6 @@ from proxy.core.events import (
 )
 from proxy.core.wire import Item
 from proxy.responses.items import (
-    CallItem,
     EventFields,
     EventType,
     IncompleteDetails,
@@ -49,13 +48,14 @@ from proxy.responses.items import (
     StreamEvent,
     TextItem,
     TextKind,
-    function_call_item,
     message_item,
     reasoning_item,
     response_usage,
     web_search_item,
 )
 from proxy.responses.request import ResponseEcho
+from proxy.responses.tool_calls import CallItem
+from proxy.responses.tools import tool_table
 
 _INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
 
@@ -84,6 +84,7 @@ class ResponsesEventEncoder:
         self._text: TextItem | None = None
         self._runs: dict[int, RunItem] = {}  # by the upstream's run number
         self._calls: dict[int, CallItem] = {}  # upstream call key -> open call
+        self._tools = tool_table(identity.echo.get("tools"))  # what each call's name stands for
         self._next_index = 0
         self._reason: str | None = None
         self._usage: Usage | None = None
@@ -203,37 +204,57 @@ class ResponsesEventEncoder:
         call = self._calls.get(event.key)
         if call is None:
             self._close_text(out)
-            index = self._take_index()
-            call_id = event.call_id or f"call_{self._identity.item_prefix}_{index}"
+            name = event.name or ""
             call = self._calls[event.key] = CallItem(
-                index, self._item_id("fc", index), call_id, event.name or ""
+                event.call_id or "", name, self._tools.get(name)
             )
-            added = function_call_item(call, "", "in_progress")
-            out.append(self._event("response.output_item.added", output_index=index, item=added))
+            if not call.deferred:
+                self._announce(call, out)
         if event.arguments:
             call.arguments.append(event.arguments)
-            out.append(
-                self._event(
-                    "response.function_call_arguments.delta",
-                    item_id=call.id,
-                    output_index=call.index,
-                    delta=event.arguments,
-                )
-            )
+            if call.input is not None:  # a custom tool's: its input, as it decodes
+                delta = call.input.feed(event.arguments)
+                kind: EventType = "response.custom_tool_call_input.delta"
+            else:
+                delta, kind = event.arguments, "response.function_call_arguments.delta"
+            if delta and not call.deferred:
+                out.append(self._on_call(kind, call, delta=delta))
+
+    def _announce(self, call: CallItem, out: list[Item]) -> None:
+        index = self._take_index()
+        call.announce(index, self._identity.item_prefix)
+        call.call_id = call.call_id or f"call_{self._identity.item_prefix}_{index}"
+        added = call.item("in_progress")
+        out.append(self._event("response.output_item.added", output_index=index, item=added))
 
     def _close_calls(self, out: list[Item]) -> None:
         calls, self._calls = self._calls, {}
         for call in calls.values():
+            if call.deferred:
+                self._announce(call, out)
+            item = call.item("completed")
+            if item["type"] == "function_call":
+                done: EventType = "response.function_call_arguments.done"
+                fields = {"name": item["name"], "arguments": item["arguments"]}
+                out.append(self._on_call(done, call, **fields))
+            elif item["type"] == "custom_tool_call":
+                self._input_done(call, item["input"], out)
+            self._done(call.index, item, out)
+
+    def _input_done(self, call: CallItem, final: str, out: list[Item]) -> None:
+        streamed = call.input.text if call.input else ""
+        if final.startswith(streamed) and final != streamed:  # the rest, when it was not JSON
             out.append(
-                self._event(
-                    "response.function_call_arguments.done",
-                    item_id=call.id,
-                    output_index=call.index,
-                    name=call.name,
-                    arguments="".join(call.arguments),
+                self._on_call(
+                    "response.custom_tool_call_input.delta", call, delta=final[len(streamed) :]
                 )
             )
-            self._done(call.index, call.item("completed"), out)
+        out.append(self._on_call("response.custom_tool_call_input.done", call, input=final))
+
+    def _on_call(
+        self, kind: EventType, call: CallItem, **fields: Unpack[_CallFields]
+    ) -> StreamEvent:
+        return self._event(kind, item_id=call.id, output_index=call.index, **fields)
 
     def _search(self, event: SearchResults, out: list[Item]) -> None:
         self._close_all(out)
@@ -288,7 +309,8 @@ class ResponsesEventEncoder:
         for run in self._runs.values():  # a settled run's finished item stays
             items[run.index] = self._output.get(run.index) or run.item(status)
         for call in self._calls.values():
-            items[call.index] = call.item(status)
+            if call.index >= 0:  # a deferred call not yet announced is not in the output
+                items[call.index] = call.item(status)
         if self._text is not None:
             items[self._text.index] = self._text.item(status)
         return items
@@ -357,6 +379,13 @@ _SEARCH_STAGES: tuple[EventType, ...] = (
 class _RunFields(TypedDict, total=False):
     delta: str
     code: str
+
+
+class _CallFields(TypedDict, total=False):
+    delta: str
+    name: str
+    arguments: str
+    input: str
 
 
 class _At(TypedDict):
