@@ -316,9 +316,13 @@ def test_tool_choice(choice: Any, tools: list[Any], sent: Any, notes: tuple[str,
 @pytest.mark.parametrize(
     "choice",
     [
-        {"type": "allowed_tools", "mode": "auto", "tools": []},
+        {"type": "allowed_tools", "tools": []},
+        {"type": "allowed_tools", "mode": "none", "tools": []},
         {"type": "function"},
+        {"type": "function", "name": "undeclared"},
+        {"type": "custom", "name": "get_weather"},
         {"type": "file_search"},
+        {"type": "mcp", "server_label": "x"},
         "any",
         5,
     ],
@@ -422,6 +426,7 @@ def test_metadata_and_user_are_repeated_not_sent() -> None:
     "prompt_cache_key",
     "prompt_cache_retention",
     "max_tool_calls",
+    "client_metadata",
 )
 @pytest.mark.parametrize(
     ("name", "value", "why"),
@@ -433,6 +438,7 @@ def test_metadata_and_user_are_repeated_not_sent() -> None:
         ("prompt_cache_key", "k", "DashScope caches by cache_control parts"),
         ("prompt_cache_retention", "24h", "DashScope caches by cache_control parts"),
         ("max_tool_calls", 3, "no DashScope equivalent"),
+        ("client_metadata", {"turn_id": "t-1"}, "the client's own bookkeeping"),
     ],
 )
 def test_reported_fields(name: str, value: Any, why: str) -> None:
@@ -847,3 +853,133 @@ def test_required_without_function_tools_is_sent_as_auto() -> None:
     plan = translate(tool_choice="required")
     assert plan.body["parameters"]["tool_choice"] == "auto"
     assert plan.notes == ("tool_choice: required sent as auto (DashScope has no 'required')",)
+
+
+# ---- the calls and outputs of the other client-executed tools ----------------------------------
+
+CODEX_TOOLS: Any = [
+    WEATHER,
+    {
+        "type": "namespace",
+        "name": "agents",
+        "description": "d",
+        "tools": [
+            {"type": "function", "name": "spawn", "parameters": {"type": "object"}},
+            {"type": "custom", "name": "script"},
+        ],
+    },
+    {"type": "custom", "name": "patch"},
+    {"type": "local_shell"},
+    {"type": "shell"},
+    {"type": "apply_patch"},
+]
+
+
+def _calls_and_results(items: list[Any]) -> list[tuple[str, str, str]]:
+    """(role, call name or call id, arguments or text) of each turn after the user's."""
+    found = []
+    for message in messages([user("go"), *items], tools=CODEX_TOOLS)[1:]:
+        if message["role"] == "tool":
+            found.append(("tool", message["tool_call_id"], message["content"]))
+        for call in message.get("tool_calls", []):
+            found.append(("call", call["function"]["name"], call["function"]["arguments"]))
+    return found
+
+
+@rows(
+    "`function_call` / `custom_tool_call` items with a `namespace`",
+    "`custom_tool_call` items",
+    "`local_shell_call`, `shell_call`, `apply_patch_call` items",
+    "`custom_tool_call_output`, `local_shell_call_output`, `shell_call_output`, "
+    "`apply_patch_call_output` items",
+)
+def test_the_other_tools_calls_and_outputs_go_back_as_function_calls_and_tool_messages() -> None:
+    action = {"type": "exec", "command": ["ls"], "env": {}, "timeout_ms": None}
+    exit_0 = {"stdout": "a\n", "stderr": "", "outcome": {"type": "exit", "exit_code": 0}}
+    items = [
+        {
+            "type": "function_call",
+            "call_id": "c1",
+            "name": "spawn",
+            "namespace": "agents",
+            "arguments": "{}",
+        },
+        {
+            "type": "custom_tool_call",
+            "call_id": "c2",
+            "name": "script",
+            "namespace": "agents",
+            "input": "print(1)",
+        },
+        {"type": "custom_tool_call", "call_id": "c3", "name": "patch", "input": "*** Begin"},
+        {
+            "type": "local_shell_call",
+            "id": "lsh_1",
+            "call_id": "c4",
+            "action": action,
+            "status": "completed",
+        },
+        {"type": "shell_call", "call_id": "c5", "action": {"commands": ["pwd"]}},
+        {
+            "type": "apply_patch_call",
+            "call_id": "c6",
+            "status": "completed",
+            "operation": {"type": "delete_file", "path": "a.txt"},
+        },
+        {"type": "function_call_output", "call_id": "c1", "output": "spawned"},
+        {"type": "custom_tool_call_output", "call_id": "c2", "output": "1"},
+        {
+            "type": "custom_tool_call_output",
+            "call_id": "c3",
+            "output": [{"type": "input_text", "text": "patched"}],
+        },
+        {"type": "local_shell_call_output", "id": "c4", "output": "a.txt"},
+        {
+            "type": "shell_call_output",
+            "call_id": "c5",
+            "output": [
+                exit_0,
+                {"stdout": "", "stderr": "slow", "outcome": {"type": "timeout"}},
+                "junk",
+            ],
+        },
+        {"type": "apply_patch_call_output", "call_id": "c6", "status": "completed"},
+        {
+            "type": "apply_patch_call_output",
+            "call_id": "c7",
+            "status": "failed",
+            "output": "no such file",
+        },
+    ]
+    assert _calls_and_results(items) == [
+        ("call", "agents__spawn", "{}"),
+        ("call", "agents__script", '{"input":"print(1)"}'),
+        ("call", "patch", '{"input":"*** Begin"}'),
+        ("call", "local_shell", '{"command":["ls"]}'),
+        ("call", "shell", '{"commands":["pwd"]}'),
+        ("call", "apply_patch", '{"type":"delete_file","path":"a.txt"}'),
+        ("tool", "c1", "spawned"),
+        ("tool", "c2", "1"),
+        ("tool", "c3", "patched"),
+        ("tool", "c4", "a.txt"),
+        ("tool", "c5", "a\n[exit code 0]\nslow[timeout]\n[None]"),
+        ("tool", "c6", "completed"),
+        ("tool", "c7", "failed: no such file"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("item", "param"),
+    [
+        ({"type": "custom_tool_call", "name": "patch", "input": "x"}, "input[1].call_id"),
+        ({"type": "custom_tool_call", "call_id": "c", "name": "patch"}, "input[1].input"),
+        ({"type": "custom_tool_call", "call_id": "c", "input": "x"}, "input[1].name"),
+        ({"type": "shell_call", "call_id": "c", "action": "pwd"}, "input[1].action"),
+        ({"type": "apply_patch_call", "call_id": "c"}, "input[1].operation"),
+        ({"type": "local_shell_call_output", "output": "x"}, "input[1].id"),
+        ({"type": "shell_call_output", "call_id": "c", "output": "x"}, "input[1].output"),
+        ({"type": "custom_tool_call_output", "call_id": "c", "output": 3}, "input[1].output"),
+    ],
+)
+def test_malformed_tool_history_items_are_a_400_naming_the_field(item: Any, param: str) -> None:
+    refused(param, input=[user("go"), item])

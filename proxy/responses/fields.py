@@ -11,6 +11,7 @@ response).
 from __future__ import annotations
 
 from proxy.core.fields import ARRAY, BOOL, INT, NUMBER, OBJECT, STR, Field, field_rows, rule_rows
+from proxy.responses.tools import REFUSED, SEPARATOR
 
 _NO_STORE = "the proxy stores nothing, so send the whole conversation in `input`"
 
@@ -39,17 +40,22 @@ RESPONSES_FIELDS: tuple[Field, ...] = (
         "tools",
         ARRAY,
         "mapped",
-        "`function` tools become `parameters.tools`, with `parallel_tool_calls: true` unless "
-        "the request says otherwise; `code_interpreter` turns on `enable_code_interpreter`, "
-        "and thinking (reported) unless `enable_thinking` or `reasoning.effort` decides it; "
-        "the two cannot be combined (400); other tool types are a 400",
+        "client-executed tools (`function`, `namespace`, `custom`, `local_shell`, `shell`, "
+        "`apply_patch`) become `parameters.tools` functions, named as the name table says, "
+        "with `parallel_tool_calls: true` unless the request says otherwise; "
+        "`code_interpreter` turns on `enable_code_interpreter`, and thinking (reported) unless "
+        "`enable_thinking` or `reasoning.effort` decides it; the two cannot be combined (400); "
+        "each tool type's row is in the tool table",
     ),
     Field(
         "tool_choice",
         (str, dict),
         "mapped",
-        "`auto`, `none`, `required` and a function by name as in chat completions (a "
-        "function in thinking mode included); `code_interpreter` is sent as `auto` (reported)",
+        "`auto`, `none`, `required` as in chat completions; a `function` or `custom` tool by "
+        "name, or a `local_shell`, `shell` or `apply_patch` type, as its function by name (a "
+        "function in thinking mode included); `allowed_tools` offers only the allowed tools "
+        "upstream, then its `mode` (reported); `code_interpreter` and web search are sent as "
+        "`auto` (reported); a tool `tools` does not declare is a 400",
     ),
     Field(
         "parallel_tool_calls",
@@ -81,6 +87,12 @@ RESPONSES_FIELDS: tuple[Field, ...] = (
         "`reasoning.encrypted_content` are reported (DashScope returns neither)",
     ),
     Field("metadata", OBJECT, "reported", "not sent, but repeated on the response"),
+    Field(
+        "client_metadata",
+        OBJECT,
+        "reported",
+        "not sent: the client's own bookkeeping (Codex's turn and session ids)",
+    ),
     Field("user", STR, "reported", "not sent, but repeated on the response"),
     Field("store", BOOL, "reported", "the proxy stores no responses"),
     Field("truncation", STR, "reported", "no DashScope equivalent"),
@@ -122,6 +134,22 @@ INPUT_ROWS: tuple[tuple[str, str], ...] = (
     ),
     ("`function_call_output` items", "`tool` messages"),
     (
+        "`function_call` / `custom_tool_call` items with a `namespace`",
+        "assistant `tool_calls` to `<namespace>__<name>`",
+    ),
+    ("`custom_tool_call` items", 'assistant `tool_calls` with arguments `{"input": ...}`'),
+    (
+        "`local_shell_call`, `shell_call`, `apply_patch_call` items",
+        "assistant `tool_calls` to `local_shell`, `shell`, `apply_patch`, their `action` or "
+        "`operation` as arguments",
+    ),
+    (
+        "`custom_tool_call_output`, `local_shell_call_output`, `shell_call_output`, "
+        "`apply_patch_call_output` items",
+        "`tool` messages (a shell output's stdout, stderr and exit code as text; a patch's "
+        "status and output)",
+    ),
+    (
         "`function_call` items with the proxy's own `call_ci_` ids, and their outputs",
         "removed (reported); a request that only answers them is answered without DashScope",
     ),
@@ -134,8 +162,72 @@ INPUT_ROWS: tuple[tuple[str, str], ...] = (
 )
 
 
+_AS_FUNCTION = "a DashScope function; its call comes back as"
+_CANNOT = "400 naming the tool:"
+# Every type of the openai SDK's `Tool` union (tests/test_responses_tools.py checks it).
+TOOL_ROWS: tuple[tuple[str, str, str], ...] = (
+    ("`function`", "passed", f"{_AS_FUNCTION} a `function_call`"),
+    (
+        "`namespace`",
+        "mapped",
+        f"each function or custom tool in it as {_AS_FUNCTION} a `function_call` or "
+        "`custom_tool_call` with the original `name` and `namespace` set",
+    ),
+    (
+        "`custom`",
+        "mapped",
+        f"{_AS_FUNCTION} a `custom_tool_call` (`input` streamed by "
+        "`response.custom_tool_call_input.delta`/`.done`); the function takes one string, "
+        "`input`, and its description carries the `grammar` (lark or regex)",
+    ),
+    ("`local_shell`", "mapped", f"{_AS_FUNCTION} a `local_shell_call` (`action.command`)"),
+    ("`shell`", "mapped", f"{_AS_FUNCTION} a `shell_call` (`action.commands`)"),
+    (
+        "`apply_patch`",
+        "mapped",
+        f"{_AS_FUNCTION} an `apply_patch_call` (`operation`: create, update or delete a file)",
+    ),
+    (
+        "`code_interpreter`",
+        "mapped",
+        "`enable_code_interpreter`; each run a `code_interpreter_call` item",
+    ),
+    (
+        "`web_search`, `web_search_2025_08_26`, `web_search_preview`, "
+        "`web_search_preview_2025_03_11`",
+        "reported",
+        "accepted and not sent yet (Codex sends one in every request)",
+    ),
+    ("`file_search`", "refused", f"{_CANNOT} {REFUSED['file_search']}"),
+    (
+        "`computer`, `computer_use_preview`",
+        "refused",
+        f"{_CANNOT} {REFUSED['computer_use_preview']}",
+    ),
+    ("`mcp`", "refused", f"{_CANNOT} {REFUSED['mcp']}"),
+    ("`image_generation`", "refused", f"{_CANNOT} {REFUSED['image_generation']}"),
+    ("`tool_search`", "refused", f"{_CANNOT} {REFUSED['tool_search']}"),
+    (
+        "`programmatic_tool_calling`",
+        "refused",
+        f"{_CANNOT} {REFUSED['programmatic_tool_calling']}",
+    ),
+)
+# How a client tool is named upstream, and how its calls come back.
+NAME_ROWS: tuple[tuple[str, str], ...] = (
+    ("`function` `f`", "`f`"),
+    ("`custom` `f`", "`f`, with one string parameter `input`"),
+    ("`function` or `custom` `f` in `namespace` `ns`", f"`ns{SEPARATOR}f`"),
+    ("`local_shell`, `shell`, `apply_patch`", "`local_shell`, `shell`, `apply_patch`"),
+    ("two tools that would get one name", "400 naming both"),
+)
+
+
 def render_markdown() -> str:
-    lines = [*field_rows(RESPONSES_FIELDS), "", *rule_rows("in `input`", INPUT_ROWS)]
+    lines = [*field_rows(RESPONSES_FIELDS), "", *rule_rows("in `input`", INPUT_ROWS), ""]
+    lines += ["| tool type | treatment | what the proxy does |", "|---|---|---|"]
+    lines += [f"| {kind} | {treatment} | {how} |" for kind, treatment, how in TOOL_ROWS]
+    lines += ["", *rule_rows("client tool", NAME_ROWS)]
     return "\n".join(lines) + "\n"
 
 

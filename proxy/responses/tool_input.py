@@ -35,11 +35,11 @@ def history_call(item: dict[str, Any], where: str) -> NativeToolCall:
     if kind == "local_shell_call":
         action = _object(item, "action", where)
         arguments = {k: action.get(k) for k in ("command", "working_directory", "timeout_ms")}
-        return tool_call(call_id, kind, _json(arguments))
+        return tool_call(call_id, "local_shell", _json(arguments))
     if kind == "shell_call":
         action = _object(item, "action", where)
         arguments = {k: action.get(k) for k in ("commands", "timeout_ms", "max_output_length")}
-        return tool_call(call_id, kind, _json(arguments))
+        return tool_call(call_id, "shell", _json(arguments))
     operation = _object(item, "operation", where)
     return tool_call(call_id, "apply_patch", _json(operation))
 
