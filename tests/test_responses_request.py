@@ -875,9 +875,9 @@ CODEX_TOOLS: Any = [
 ]
 
 
-def _calls_and_results(items: list[Any]) -> list[tuple[str, str, str]]:
+def _calls_and_results(items: list[Any]) -> list[tuple[str, str, Any]]:
     """(role, call name or call id, arguments or text) of each turn after the user's."""
-    found = []
+    found: list[tuple[str, str, Any]] = []
     for message in messages([user("go"), *items], tools=CODEX_TOOLS)[1:]:
         if message["role"] == "tool":
             found.append(("tool", message["tool_call_id"], message["content"]))
@@ -894,7 +894,7 @@ def _calls_and_results(items: list[Any]) -> list[tuple[str, str, str]]:
     "`apply_patch_call_output` items",
 )
 def test_the_other_tools_calls_and_outputs_go_back_as_function_calls_and_tool_messages() -> None:
-    action = {"type": "exec", "command": ["ls"], "env": {}, "timeout_ms": None}
+    action: dict[str, Any] = {"type": "exec", "command": ["ls"], "env": {}, "timeout_ms": None}
     exit_0 = {"stdout": "a\n", "stderr": "", "outcome": {"type": "exit", "exit_code": 0}}
     items = [
         {
