@@ -85,3 +85,10 @@ async def test_why_the_recipe_needs_it_the_default_representation_aborts_streame
     run = Runner.run_streamed(agent_for(f"{proxy_url}/v1"), "What is 123**21?")
     with pytest.raises(ModelBehaviorError, match="code_interpreter"):
         await drain(run)
+
+
+async def test_the_default_representation_aborts_runs_that_do_not_stream_too(
+    proxy_url: str, agent_for: Callable[[str], Agent[Any]]
+) -> None:
+    with pytest.raises(ModelBehaviorError, match="code_interpreter"):
+        await Runner.run(agent_for(f"{proxy_url}/v1"), "What is 123**21?")

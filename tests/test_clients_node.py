@@ -16,56 +16,25 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import ScenarioText, exclusive
+from tests.conftest import ScenarioText
+from tests.node_packages import NODE_DIR, node_packages
 
-NODE_DIR = Path(__file__).parent / "node"
 SCRIPT = NODE_DIR / "code_interpreter.mjs"
 FENCED_CODE = re.compile(r"```python[ \t]*\n123\*\*21[ \t]*\n```")
 
 NodeRun = Callable[[str, str], dict[str, Any]]
 
 
-def _installed_matches_lock() -> bool:
-    """Every package the lock file names is installed, at the locked version."""
-    lock = json.loads((NODE_DIR / "package-lock.json").read_text(encoding="utf-8"))
-    for path, entry in lock["packages"].items():
-        if not path.startswith("node_modules/"):
-            continue
-        manifest = NODE_DIR / path / "package.json"
-        if not manifest.is_file():
-            return False
-        if json.loads(manifest.read_text(encoding="utf-8")).get("version") != entry["version"]:
-            return False
-    return True
-
-
 @pytest.fixture(scope="session")
 def node_sdk() -> NodeRun:
     """`node_sdk(mode, base_url)`: run the Node script, return its JSON output."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        pytest.skip("the openai-node tests need `node` and `npm` on PATH")
-    # Checked and installed under a lock: another xdist worker or pytest run may be doing the
-    # same, and two `npm ci` into one node_modules break each other.
-    with exclusive(NODE_DIR / "package-lock.json"):
-        if not _installed_matches_lock():
-            install = subprocess.run(
-                [npm, "ci", "--prefix", str(NODE_DIR), "--no-audit", "--no-fund"],
-                capture_output=True,
-                text=True,
-                timeout=600,
-                check=False,
-            )
-            if install.returncode != 0:
-                pytest.fail(f"npm ci failed:\n{install.stdout}\n{install.stderr}")
+    node = node_packages()
 
     def run(mode: str, base_url: str) -> dict[str, Any]:
         done = subprocess.run(

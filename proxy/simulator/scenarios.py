@@ -25,6 +25,7 @@ from proxy.simulator.request_view import (
 )
 from proxy.simulator.scripts import Script
 from proxy.simulator.timeline import PlayOptions, Step, play
+from proxy.simulator.tool_use import tool_use, wants_tool_use
 
 SSE_CONTENT_TYPE = "text/event-stream;charset=UTF-8"
 JSON_CONTENT_TYPE = "application/json"
@@ -73,8 +74,9 @@ def select_scenario(request_body: Mapping[str, Any]) -> str:
     if flag(request_body, "enable_code_interpreter"):
         return "seed_single_run"
     if parameters(request_body).get("tools"):
-        # A model given functions calls one (get_weather), then answers from its result.
-        return "function_call"
+        # A model given functions calls one, then answers from its result (`tool_use`);
+        # get_weather keeps the recorded script the older tests replay.
+        return "tool_use" if wants_tool_use(request_body) else "function_call"
     return "plain_text"
 
 
@@ -159,6 +161,12 @@ def _function_calls(
         return _sse(played.request_id, _results(played, body, thinking=thinking, **options))
 
     return build
+
+
+def _tool_use(body: Mapping[str, Any]) -> Scenario:
+    thinking = flag(body, "enable_thinking")
+    played = tool_use(body, thinking)
+    return _sse(played.request_id, _results(played, body, thinking=thinking, indexed=True))
 
 
 def _parallel(body: Mapping[str, Any]) -> Scenario:
@@ -289,6 +297,7 @@ SCENARIOS: Mapping[str, Builder] = {
         feature_scripts.weather_call, feature_scripts.weather_answer, cumulative_calls=True
     ),
     "parallel_calls": _parallel,
+    "tool_use": _tool_use,
     "n2": _n_choices,
     "search": _search,
     "logprobs": _answer(feature_scripts.logprobs_answer),
