@@ -44,6 +44,12 @@ _CODE_STAGES = (
     "response.code_interpreter_call.interpreting",
     "response.code_interpreter_call.completed",
 )
+# OpenAI streams no arguments for these: the item is added whole (its `action` or `operation`).
+_BUILT_IN_CALLS = {
+    "local_shell_call": "action",
+    "shell_call": "action",
+    "apply_patch_call": "operation",
+}
 _SEARCH_STAGES = (
     "response.web_search_call.in_progress",
     "response.web_search_call.searching",
@@ -110,6 +116,11 @@ class ResponsesResult:
     def calls(self) -> list[tuple[str, Any]]:
         """(name, parsed arguments) of every function call."""
         return [(c["name"], json.loads(c["arguments"])) for c in self.items("function_call")]
+
+    @property
+    def custom_calls(self) -> list[tuple[str, str]]:
+        """(name, input) of every custom tool call."""
+        return [(c["name"], c["input"]) for c in self.items("custom_tool_call")]
 
 
 def decode_event_bytes(body: bytes) -> list[Event]:
@@ -186,6 +197,13 @@ def _item_event(
             assert item["arguments"] == "", "arguments arrive through deltas"
             assert item["call_id"], "a call is added with its call_id"
             assert item["name"] or garbage_in, "a call is added with its name"
+        if item["type"] == "custom_tool_call":
+            assert item["input"] == "", "a custom call's input arrives through deltas"
+            assert item["call_id"], "a custom call is added with its call_id"
+            assert item["name"], "a custom call is added with its name"
+        if item["type"] in _BUILT_IN_CALLS:
+            assert item["call_id"], "a built-in call is added with its call_id"
+            assert _BUILT_IN_CALLS[item["type"]] in item, "added whole: OpenAI streams none"
         return
     index = event["output_index"]
     assert 0 <= index < len(items), f"{kind} for output index {index} before its item was added"
@@ -241,6 +259,14 @@ def _item_event(
             assert event["arguments"] == "".join(state.arguments), "argument deltas concatenate"
             assert event["name"] == state.item["name"]
             state.arguments_done = event["arguments"]
+    elif kind.startswith("response.custom_tool_call_input."):
+        assert item_type == "custom_tool_call", f"{kind} on a {item_type} item"
+        assert state.arguments_done is None, f"{kind} after the input's .done"
+        if kind.endswith(".delta"):
+            state.arguments.append(event["delta"])
+        else:
+            assert event["input"] == "".join(state.arguments), "input deltas concatenate"
+            state.arguments_done = event["input"]
     else:
         raise AssertionError(f"unknown event type {kind}")
 
@@ -289,6 +315,12 @@ def _item_done(item: Event, state: _Open, garbage_in: bool) -> None:
             _complete_json(item["arguments"])
     elif kind == "web_search_call":
         assert state.stage == len(_SEARCH_STAGES) - 1
+    elif kind == "custom_tool_call":
+        assert state.arguments_done is not None, "custom_tool_call_input.done comes first"
+        assert item["input"] == state.arguments_done
+        assert (item["call_id"], item["name"]) == (added["call_id"], added["name"])
+    elif kind in _BUILT_IN_CALLS:
+        assert item == {**added, "status": "completed"}, "a built-in call is added whole"
     else:
         raise AssertionError(f"unknown item type {kind}")
 

@@ -24,6 +24,13 @@ import orjson
 from proxy.responses.tools import ClientTool
 
 CallStatus = Literal["in_progress", "completed", "incomplete"]
+_ITEM_TYPES = {
+    "function": "function_call",
+    "custom": "custom_tool_call",
+    "local_shell": "local_shell_call",
+    "shell": "shell_call",
+    "apply_patch": "apply_patch_call",
+}
 # The item id's prefix, by item type.
 _PREFIXES = {
     "function_call": "fc",
@@ -86,7 +93,7 @@ class CallItem:
     @property
     def type(self) -> str:
         kind = self.tool.kind if self.tool else "function"
-        return "function_call" if kind == "function" else f"{kind}_call"
+        return _ITEM_TYPES[kind]
 
     @property
     def deferred(self) -> bool:
