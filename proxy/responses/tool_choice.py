@@ -79,13 +79,10 @@ def _allowed(value: dict[str, Any], names: dict[tuple[str, ...], str], draft: Dr
 
 
 def _upstream_names(tools: Any) -> dict[tuple[str, ...], str]:
-    """How a tool choice may name each client tool -> its function name upstream."""
-    try:
-        found = client_tools(tools)
-    except InvalidRequest:  # `tools` itself gives the 400 that names the problem
-        return {}
+    """How a tool choice may name each client tool -> its function name upstream (`tools` was
+    translated first, so it is valid)."""
     names: dict[tuple[str, ...], str] = {}
-    for _, client, _ in found:
+    for _, client, _ in client_tools(tools):
         if client.kind in BUILT_INS:
             names[(client.kind,)] = client.upstream
         else:
