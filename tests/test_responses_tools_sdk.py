@@ -62,7 +62,7 @@ def test_a_custom_tool_round_trip_with_create(
     assert (call.name, call.input) == ("apply_patch", PATCH_TEXT)
 
     output = {"type": "custom_tool_call_output", "call_id": call.call_id, "output": "Done!"}
-    history = [{"role": "user", "content": task}, *_dump(first.output), output]
+    history: Any = [{"role": "user", "content": task}, *_dump(first.output), output]
     second = client.responses.create(model=MODEL, input=history, tools=[PATCH])
     assert second.output_text == f"{ANSWER_PREFIX} Done!"
 
@@ -92,7 +92,7 @@ def test_a_namespaced_tool_round_trip_with_the_stream_helper(
     assert arguments == example(AGENTS["tools"][0]["parameters"])
 
     output = {"type": "function_call_output", "call_id": call.call_id, "output": "agent-7"}
-    history = [{"role": "user", "content": "Get help."}, *_dump(first.output), output]
+    history: Any = [{"role": "user", "content": "Get help."}, *_dump(first.output), output]
     with client.responses.stream(model=MODEL, input=history, tools=[AGENTS]) as stream:
         second = stream.get_final_response()
     assert second.output_text == f"{ANSWER_PREFIX} agent-7"
