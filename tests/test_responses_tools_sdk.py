@@ -16,14 +16,9 @@ from openai.types.responses import ResponseCustomToolCall, ResponseFunctionToolC
 from proxy.simulator import ReceivedRequest
 from proxy.simulator.request_view import text_of
 from proxy.simulator.tool_use import ANSWER_PREFIX, example
+from tests.test_responses_tools_golden import FREEFORM_PATCH as PATCH
 
 MODEL = "qwen3-coder-plus"
-PATCH: Any = {
-    "type": "custom",
-    "name": "apply_patch",
-    "description": "Edit files.",
-    "format": {"type": "grammar", "syntax": "lark", "definition": "start: /.+/s"},
-}
 AGENTS: Any = {
     "type": "namespace",
     "name": "multi_agent_v1",
