@@ -16,6 +16,7 @@ from typing import Any
 
 from proxy.chat.code_runs import DEFAULT_FORMAT, FORMATS
 from proxy.core.json_types import TYPE_NAMES
+from proxy.core.key_identity import named_keys
 from proxy.core.model_config import model_settings
 from proxy.core.model_table import MODEL_TABLE
 from proxy.core.models import ModelTable
@@ -49,9 +50,19 @@ class ServerSettings:
 @dataclass(frozen=True, slots=True)
 class AuthSettings:
     # Keys clients must present (Authorization: Bearer <key>) when [upstream] api_key is set.
+    # In the file, an entry is a key, or `{ name = "...", key = "..." }` to name it.
     proxy_keys: tuple[str, ...] = field(default=(), repr=False)
     # Serve with a server key and no proxy keys on a non-loopback address anyway.
     allow_unauthenticated: bool = False
+    # Each proxy key's name, in order ("" unnamed): from proxy_keys' `{ name, key }` entries.
+    key_names: tuple[str, ...] = field(default=(), metadata={"file": False})
+
+
+@dataclass(frozen=True, slots=True)
+class PriceSettings:
+    # The region whose prices (the model table's) costs are computed at, a key of REGIONS:
+    # CNY for beijing and finance, USD for the others; "" for [upstream] region.
+    region: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +134,7 @@ class Settings:
     traffic_log: TrafficLogSettings = field(default_factory=TrafficLogSettings)
     code_interpreter: CodeInterpreterSettings = field(default_factory=CodeInterpreterSettings)
     routing: RoutingSettings = field(default_factory=RoutingSettings)
+    prices: PriceSettings = field(default_factory=PriceSettings)
     models: tuple[str, ...] = DEFAULT_MODELS  # the ids GET /v1/models lists
     # The model families, with the config's [[models.family]] on top (proxy/core/models.py).
     model_table: ModelTable = MODEL_TABLE
@@ -137,6 +149,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "traffic_log": TrafficLogSettings,
     "code_interpreter": CodeInterpreterSettings,
     "routing": RoutingSettings,
+    "prices": PriceSettings,
 }
 
 # Environment variables override the file: (section, key) they set.
@@ -184,6 +197,11 @@ def settings_from_mapping(raw: Mapping[str, Any]) -> Settings:
             raise ConfigError(f"unknown config section [{name}] (known: {known})")
         if not isinstance(value, dict):
             raise ConfigError(f"[{name}] must be a table")
+        if name == "auth":
+            try:
+                value = named_keys(value)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
         if name in _SECTIONS:
             settings = replace(settings, **{name: _section(name, value)})
     return _models(settings, raw.get("models", {}))
@@ -247,6 +265,8 @@ def _check_server(server: ServerSettings) -> None:
         raise ConfigError(f"[server] port must be between 0 and 65535, got {server.port}")
     if not server.host:
         raise ConfigError("[server] host must not be empty")
+    if server.keepalive_interval < 0:
+        raise ConfigError("[server] keepalive_interval must be 0 (off) or positive")
 
 
 def _check_patterns(where: str, patterns: tuple[str, ...]) -> None:
@@ -267,21 +287,12 @@ def _check_traffic_log(traffic: TrafficLogSettings) -> None:
     _check_patterns("[traffic_log] redact_patterns", traffic.redact_patterns)
 
 
-def _check_keepalive(server: ServerSettings) -> None:
-    if server.keepalive_interval < 0:
-        raise ConfigError("[server] keepalive_interval must be 0 (off) or positive")
-
-
 def _check_format(settings: CodeInterpreterSettings) -> None:
     if settings.format not in FORMATS:
         raise ConfigError(
             f"[code_interpreter] format must be one of {', '.join(FORMATS)}, "
             f"got {settings.format!r}"
         )
-
-
-def _check_routing(routing: RoutingSettings) -> None:
-    _check_patterns("[routing] multimodal_models", routing.multimodal_models)
 
 
 def _check_limits(server: ServerSettings) -> None:
@@ -310,6 +321,14 @@ def _check_auth(auth: AuthSettings) -> None:
         if key in seen:
             raise ConfigError(f"[auth] proxy_keys: key {position} repeats an earlier key")
         seen.add(key)
+
+
+def _check_prices(prices: PriceSettings) -> None:
+    if prices.region and prices.region not in REGIONS:
+        raise ConfigError(
+            f"[prices] region must be one of {', '.join(REGIONS)} (or empty for [upstream] "
+            f"region), got {prices.region!r}"
+        )
 
 
 def is_loopback(host: str) -> bool:
@@ -371,10 +390,11 @@ def _named(key: str, check: Callable[[str], object], value: str) -> None:
 
 
 _CHECKS: dict[str, tuple[Callable[[Any], None], ...]] = {
-    "server": (_check_server, _check_keepalive, _check_limits),
+    "server": (_check_server, _check_limits),
     "upstream": (_check_upstream,),
     "traffic_log": (_check_traffic_log,),
     "code_interpreter": (_check_format,),
-    "routing": (_check_routing,),
+    "routing": (lambda r: _check_patterns("[routing] multimodal_models", r.multimodal_models),),
     "auth": (_check_auth,),
+    "prices": (_check_prices,),
 }

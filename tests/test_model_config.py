@@ -60,7 +60,15 @@ def test_the_example_s_families_parse_as_documented() -> None:
         True,
     )
     assert new.context_length == 1_000_000
-    assert new.prices == (Prices("USD", "2026-12-01", (PriceTier(262144, 0.4, 2.4, 0.08, 4.0),)),)
+    assert new.prices == (
+        Prices(
+            "USD",
+            "2026-12-01",
+            (PriceTier(262144, 0.4, 2.4, 0.08, 4.0),),
+            tool_fees=(("search:agent", 4.0),),
+            source="console, 2026-12-01",
+        ),
+    )
     assert settings.models[0] == "qwen9-plus"
     assert settings.model_table.family_of("qwen-plus").thinks_by_default is True
     assert settings.deprecations == ()
@@ -71,7 +79,8 @@ def test_the_example_names_every_family_key() -> None:
     documented = set(block[0]) | {f"prices.{key}" for key in block[0]["prices"][0]}
     family_keys = {name for name in ModelFamily.__dataclass_fields__ if name != "prices"}
     tier_keys = {f"prices.{name}" for name in PriceTier.__dataclass_fields__}
-    assert documented == family_keys | tier_keys | {"prices", "prices.currency", "prices.as_of"}
+    list_keys = {"prices.currency", "prices.as_of", "prices.tool_fees", "prices.source"}
+    assert documented == family_keys | tier_keys | {"prices"} | list_keys
 
 
 def test_a_new_family_goes_first_and_starts_from_the_default() -> None:

@@ -34,6 +34,8 @@ FIELDS = {
     "notes",
     "translation",
     "response",
+    "key",
+    "cost",
 }
 
 

@@ -61,6 +61,11 @@ def add_logs_parser(commands: argparse._SubParsersAction[Any]) -> None:
     filters.add_argument(
         "--grep", metavar="TEXT", help="case-insensitive, in messages, reasoning, code, answers"
     )
+    filters.add_argument(
+        "--key",
+        metavar="NAME",
+        help="only exchanges made with this proxy key (name or fingerprint)",
+    )
     as_json = argparse.ArgumentParser(add_help=False)
     as_json.add_argument("--json", action="store_true", help="JSON instead of a rendering")
 
@@ -81,7 +86,7 @@ def add_logs_parser(commands: argparse._SubParsersAction[Any]) -> None:
     )
     again.add_argument("id", help="an exchange id; a unique prefix is enough")
     stats = sub.add_parser(
-        "stats", parents=[source, as_json], help="counts, error rates, latencies, tokens"
+        "stats", parents=[source, as_json], help="counts, error rates, latencies, tokens, cost"
     )
     stats.add_argument("--since", metavar="WHEN", help="10m, 2h, 1d, or an ISO time")
 
@@ -179,6 +184,7 @@ def _filter(context: _Context) -> Filter:
         model=getattr(args, "model", None),
         since=_since(context),
         grep=getattr(args, "grep", None) or None,
+        key=getattr(args, "key", None) or None,
     )
 
 

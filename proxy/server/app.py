@@ -19,10 +19,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from proxy.config import Settings
+from proxy.core.cost import Pricing
 from proxy.core.errors import NotFound, ProxyError, error_headers
 from proxy.core.retry import RetryPolicy
 from proxy.server.applog import log_exchange
 from proxy.server.exchange import Services
+from proxy.server.keys import key_identity, keyring
 from proxy.server.lifecycle import Lifecycle
 from proxy.server.metrics import Metrics
 from proxy.server.observe import ResponseCounter
@@ -46,7 +48,9 @@ def create_app(
     """Build the proxy. `upstream_transport` lets tests put an in-process DashScope behind it."""
     writer = _writer(settings)
     metrics = Metrics(
-        dropped_records=lambda: writer.dropped if writer else 0, models=settings.models
+        dropped_records=lambda: writer.dropped if writer else 0,
+        models=settings.models,
+        keys=keyring(settings.auth).labels,
     )
     lifecycle = Lifecycle(
         max_active=settings.server.max_concurrent_streams,
@@ -96,6 +100,8 @@ def _services(
         on_end=on_end,
         on_retry=metrics.retries.inc,
         redactor=_redactor(settings),
+        identify=lambda key: key_identity(key, settings),
+        pricing=Pricing(settings.model_table, settings.prices.region or upstream.region),
     )
 
 

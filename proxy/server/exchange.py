@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from proxy.core.cost import Pricing
 from proxy.core.errors import (
     AuthenticationFailed,
     InvalidRequest,
@@ -28,6 +29,7 @@ from proxy.core.errors import (
     UpstreamTimeout,
     error_headers,
 )
+from proxy.core.key_identity import KeyIdentity
 from proxy.core.plan import TranslationOptions, UpstreamPlan
 from proxy.core.retry import RetryPolicy
 from proxy.core.sse import SSEEvent
@@ -72,6 +74,9 @@ class Services:
     on_retry: Callable[[], None] = lambda: None
     # Masks every error text before it reaches a client (the traffic log's redactor).
     redactor: Redactor = field(default_factory=Redactor)
+    # Which proxy key a client key is (None: none, or no proxy keys in use).
+    identify: Callable[[str], KeyIdentity | None] = lambda key: None
+    pricing: Pricing | None = None  # what costs are computed at (None: no costs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +106,7 @@ class Exchange:
         self._options = options
         self._recorder = recorder
         self._caller = caller
+        self._key = services.identify(caller.client_key)
         self._headers = {"x-proxy-request-id": self.id}
         self._translation: Translation | None = None
         self._upstream = UpstreamAttempts(services.upstream, services.retry, services.on_retry)
@@ -284,6 +290,8 @@ class Exchange:
                 outcome=outcome,
                 error=error,
                 summary=translation.summary() if translation else EMPTY_SUMMARY,
+                key=self._key,
+                pricing=self._services.pricing,
             )
             self._services.on_end(finished, (self._caller.client_key,))
         finally:
