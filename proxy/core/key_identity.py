@@ -73,14 +73,14 @@ class KeyRing:
         return found
 
 
-def named_entries(entries: Any) -> tuple[list[Any], list[str]] | None:
+def named_entries(entries: Any) -> tuple[list[Any], list[object]] | None:
     """`proxy_keys` as the file gives it, split into keys and names (a plain string is an
     unnamed key); None when it holds no named entry (nothing to split). Raises ValueError
     for an entry that is neither a string nor a `{ name, key }` table; never quotes a key."""
     if not isinstance(entries, list) or not any(isinstance(e, dict) for e in entries):
         return None
     keys: list[Any] = []
-    names: list[str] = []
+    names: list[object] = []  # None for a plain key
     for position, entry in enumerate(entries, 1):
         if isinstance(entry, dict):
             if set(entry) != {"name", "key"}:
@@ -91,15 +91,16 @@ def named_entries(entries: Any) -> tuple[list[Any], list[str]] | None:
             names.append(entry["name"])
         else:
             keys.append(entry)
-            names.append("")
+            names.append(None)
     return keys, names
 
 
 def check_names(keys: Sequence[str], names: Sequence[object]) -> None:
-    """Names are short labels, unique, and cannot be mistaken for a fingerprint."""
+    """Names (None: an unnamed key) are short labels, unique, and cannot be mistaken for a
+    fingerprint."""
     seen: set[str] = set()
     for position, name in enumerate(names, 1):
-        if name == "":
+        if name is None:
             continue
         if not isinstance(name, str) or not _NAME.fullmatch(name):
             raise ValueError(
@@ -128,4 +129,4 @@ def named_keys(auth: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"[auth] proxy_keys: {exc}") from None
     if split is None:
         return auth
-    return {**auth, "proxy_keys": split[0], "key_names": split[1]}
+    return {**auth, "proxy_keys": split[0], "key_names": [name or "" for name in split[1]]}

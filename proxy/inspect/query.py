@@ -212,8 +212,8 @@ class Filter:
 
 def _made_by(record: Record, wanted: str) -> bool:
     key = _dict(record.get("key"))
-    fingerprint = text(key.get("fingerprint"))
-    return text(key.get("name")) == wanted or (bool(fingerprint) and fingerprint == wanted.lower())
+    names = (text(key.get("name")), text(key.get("fingerprint")).lower())
+    return bool(wanted) and (wanted in names or wanted.lower() == names[1])
 
 
 def newest_first(records: Iterable[Record]) -> list[Record]:
