@@ -79,7 +79,7 @@ PRICES: dict[tuple[str, str], dict[str, Decimal]] = {
     },
     ("qwen3-max", "singapore"): {
         "input": Decimal("1.2"),
-        "cached": Decimal("1.2"),
+        "cached": Decimal("0.24"),
         "output": Decimal(6),
     },
     ("qwen-plus", "beijing"): {
@@ -89,7 +89,7 @@ PRICES: dict[tuple[str, str], dict[str, Decimal]] = {
     },
     ("qwen-plus", "singapore"): {
         "input": Decimal("0.4"),
-        "cached": Decimal("0.4"),
+        "cached": Decimal("0.08"),
         "output": Decimal("1.2"),
     },
 }

@@ -189,6 +189,11 @@ def test_prices_carry_currency_and_date() -> None:
 
 
 def test_each_price_list_says_where_it_comes_from_and_what_a_vendor_page_confirmed() -> None:
+    # Cached input, where the table has it, is 20 % of input: the vendor's implicit-cache rule.
+    cached = [t for f in FAMILIES for p in f.prices for t in p.tiers if t.cached_input is not None]
+    assert len(cached) == 19
+    for tier in cached:
+        assert round(tier.input * 0.2, 6) == tier.cached_input, tier
     lists = [prices for family in FAMILIES for prices in family.prices]
     assert lists
     assert all(prices.source for prices in lists)
@@ -203,8 +208,8 @@ def test_each_price_list_says_where_it_comes_from_and_what_a_vendor_page_confirm
         if prices.verified
     }
     assert verified == {
-        ("qwen-plus", "USD"): ("input", "output"),
-        ("qwen-turbo", "USD"): ("input", "output"),
+        ("qwen-plus", "USD"): ("input", "output", "cached_input"),
+        ("qwen-turbo", "USD"): ("input", "output", "cached_input"),
     }
 
 
@@ -212,7 +217,8 @@ def test_the_rendered_prices_show_what_is_verified_and_list_the_sources() -> Non
     rows = render_markdown(MODEL_TABLE).splitlines()
     turbo = [r for r in rows if r.startswith("| `qwen-turbo` | USD |")]
     assert turbo == [
-        "| `qwen-turbo` | USD | 2026-12-02 | any | 0.05 |  | 0.2 | 0.5 |  | input, output |"
+        "| `qwen-turbo` | USD | 2026-12-02 | any | 0.05 | 0.01 | 0.2 | 0.5 |  "
+        "| input, output, cached_input |"
     ]
     assert any(
         r.startswith("| `qwen3-max` | CNY |") and r.endswith("| search:agent: 4 | no |")

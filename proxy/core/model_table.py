@@ -20,18 +20,22 @@ _CN = "2026-12-02"
 _INTL = "2026-12-02"
 _K = 1024
 # Where each price list comes from. Only figures a vendor page gave are marked verified.
+# Cached input is 20 % of the input price: the implicit-cache rule of Model Studio's
+# "Context Cache" page (updated 2026-10-11), which the console's CNY figures follow too.
+_CACHE_RULE = "cached input at 20 % of input, the rule of the vendor's Context Cache page"
 _CONSOLE_CN = (
     "the console's model pages for China (Beijing), read from a third-party copy of them; "
-    "no vendor help page with these figures was found (unverified)"
+    f"no vendor help page with these figures was found (unverified); {_CACHE_RULE}"
 )
 _LISTINGS_INTL = (
     "international (Singapore) prices as third-party listings quote them; not found on a "
-    "vendor page (unverified)"
+    f"vendor page (unverified); {_CACHE_RULE}"
 )
 _BILLING_PAGE = (
     'Model Studio "Billing for model services" (international edition, updated '
     "2025-04-22) gives the minimum input and output price per million tokens of the flagship "
-    "models; the other figures are from third-party listings (unverified)"
+    f"models; {_CACHE_RULE}; the thinking output price is from third-party listings "
+    "(unverified)"
 )
 
 FAMILIES: tuple[ModelFamily, ...] = (
@@ -116,7 +120,7 @@ FAMILIES: tuple[ModelFamily, ...] = (
             Prices(
                 "USD",
                 _INTL,
-                (PriceTier(256 * _K, 0.4, 2.4), PriceTier(None, 0.5, 3.0)),
+                (PriceTier(256 * _K, 0.4, 2.4, 0.08), PriceTier(None, 0.5, 3.0, 0.1)),
                 source=_LISTINGS_INTL,
             ),
         ),
@@ -172,9 +176,9 @@ FAMILIES: tuple[ModelFamily, ...] = (
                 "USD",
                 _INTL,
                 (
-                    PriceTier(32 * _K, 1.2, 6.0),
-                    PriceTier(128 * _K, 2.4, 12.0),
-                    PriceTier(None, 3.0, 15.0),
+                    PriceTier(32 * _K, 1.2, 6.0, 0.24),
+                    PriceTier(128 * _K, 2.4, 12.0, 0.48),
+                    PriceTier(None, 3.0, 15.0, 0.6),
                 ),
                 source=_LISTINGS_INTL,
             ),
@@ -192,9 +196,9 @@ FAMILIES: tuple[ModelFamily, ...] = (
             Prices(
                 "USD",
                 _INTL,
-                (PriceTier(256 * _K, 0.4, 1.2, None, 4.0),),
+                (PriceTier(256 * _K, 0.4, 1.2, 0.08, 4.0),),
                 source=_BILLING_PAGE,
-                verified=("input", "output"),
+                verified=("input", "output", "cached_input"),
             ),
         ),
     ),
@@ -218,7 +222,7 @@ FAMILIES: tuple[ModelFamily, ...] = (
             Prices(
                 "USD",
                 _INTL,
-                (PriceTier(256 * _K, 0.05, 0.4), PriceTier(None, 0.25, 2.0)),
+                (PriceTier(256 * _K, 0.05, 0.4, 0.01), PriceTier(None, 0.25, 2.0, 0.05)),
                 source=_LISTINGS_INTL,
             ),
         ),
@@ -233,9 +237,9 @@ FAMILIES: tuple[ModelFamily, ...] = (
             Prices(
                 "USD",
                 _INTL,
-                (PriceTier(None, 0.05, 0.2, None, 0.5),),
+                (PriceTier(None, 0.05, 0.2, 0.01, 0.5),),
                 source=_BILLING_PAGE,
-                verified=("input", "output"),
+                verified=("input", "output", "cached_input"),
             ),
         ),
     ),
