@@ -61,7 +61,7 @@ class AuthSettings:
 @dataclass(frozen=True, slots=True)
 class PriceSettings:
     # The region whose prices (the model table's) costs are computed at, a key of REGIONS:
-    # CNY for beijing and finance, USD for the others; "" for [upstream] region.
+    # CNY for beijing and finance, USD for others; "": the upstream's (proxy/core/cost.py).
     region: str = ""
 
 

@@ -8,7 +8,14 @@ from typing import Any
 
 import pytest
 
-from proxy.core.cost import Cost, Pricing, currency_of, exchange_cost, search_strategy_of
+from proxy.core.cost import (
+    Cost,
+    Pricing,
+    billing_region,
+    currency_of,
+    exchange_cost,
+    search_strategy_of,
+)
 from proxy.core.events import Usage
 from proxy.core.model_table import MODEL_TABLE
 from proxy.core.models import ModelFamily, ModelTable, Prices, PriceTier
@@ -138,3 +145,20 @@ def test_pricing_follows_the_table_it_is_given() -> None:
 )
 def test_the_search_strategy_read_from_the_native_request(body: object, strategy: str) -> None:
     assert search_strategy_of(body) == strategy
+
+
+@pytest.mark.parametrize(
+    ("base_url", "region"),
+    [
+        ("", "beijing"),
+        ("https://dashscope-intl.aliyuncs.com/api/v1", "singapore"),
+        ("https://DASHSCOPE-US.aliyuncs.com", "us"),
+        ("https://ws-1.eu-central-1.maas.aliyuncs.com/api/v1", "frankfurt"),
+        ("https://ws-1.cn-beijing.maas.aliyuncs.com", "beijing"),
+        ("https://dashscope-finance.aliyuncs.com", "finance"),
+        ("http://127.0.0.1:8001", "beijing"),  # a test server or gateway: the configured one
+        ("https://eu-central-1.maas.aliyuncs.com.example.com", "beijing"),
+    ],
+)
+def test_the_billing_region_is_the_one_the_base_url_names(base_url: str, region: str) -> None:
+    assert billing_region("beijing", base_url) == region

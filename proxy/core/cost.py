@@ -21,9 +21,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 from proxy.core.events import Usage
 from proxy.core.models import Currency, ModelTable, Prices, PriceTier
+from proxy.core.regions import REGIONS
 
 _MILLION = Decimal(1_000_000)
 _THOUSAND = Decimal(1000)
@@ -43,6 +45,18 @@ class Cost:
 def currency_of(region: str) -> Currency:
     """The currency DashScope bills a region's calls in."""
     return "CNY" if region in CNY_REGIONS else "USD"
+
+
+def billing_region(region: str, base_url: str = "") -> str:
+    """The region DashScope bills the proxy's calls in: the one whose host `base_url` names
+    (its shared domain or a workspace domain of it), else `region` (a base URL of another
+    host, a gateway or a test server, says nothing about the bill)."""
+    host = urlsplit(base_url.strip()).hostname or ""
+    for name, preset in REGIONS.items():
+        workspace_domain = f".{preset.maas_id}.maas.aliyuncs.com" if preset.maas_id else None
+        if host and (host == preset.host or (workspace_domain and host.endswith(workspace_domain))):
+            return name
+    return region
 
 
 def exchange_cost(

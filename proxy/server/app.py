@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from proxy.config import Settings
-from proxy.core.cost import Pricing
+from proxy.core.cost import Pricing, billing_region
 from proxy.core.errors import NotFound, ProxyError, error_headers
 from proxy.core.retry import RetryPolicy
 from proxy.server.applog import log_exchange
@@ -101,7 +101,10 @@ def _services(
         on_retry=metrics.retries.inc,
         redactor=_redactor(settings),
         identify=lambda key: key_identity(key, settings),
-        pricing=Pricing(settings.model_table, settings.prices.region or upstream.region),
+        pricing=Pricing(
+            settings.model_table,
+            settings.prices.region or billing_region(upstream.region, upstream.base_url),
+        ),
     )
 
 
