@@ -233,7 +233,7 @@ FAMILIES: tuple[ModelFamily, ...] = (
         context_length=128 * _K,
         served=("qwen-turbo",),
         prices=(
-            Prices("CNY", _CN, (PriceTier(None, 0.3, 0.6, None, 3.0),), source=_CONSOLE_CN),
+            Prices("CNY", _CN, (PriceTier(None, 0.3, 0.6, 0.06, 3.0),), source=_CONSOLE_CN),
             Prices(
                 "USD",
                 _INTL,
