@@ -20,6 +20,7 @@ from proxy.core.model_config import model_settings
 from proxy.core.model_table import MODEL_TABLE
 from proxy.core.models import ModelTable
 from proxy.core.regions import REGIONS, check_workspace, native_base, region_url
+from proxy.core.telemetry_settings import OTEL_ENVIRONMENT, TelemetrySettings, telemetry_problem
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -123,6 +124,7 @@ class Settings:
     traffic_log: TrafficLogSettings = field(default_factory=TrafficLogSettings)
     code_interpreter: CodeInterpreterSettings = field(default_factory=CodeInterpreterSettings)
     routing: RoutingSettings = field(default_factory=RoutingSettings)
+    telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
     models: tuple[str, ...] = DEFAULT_MODELS  # the ids GET /v1/models lists
     # The model families, with the config's [[models.family]] on top (proxy/core/models.py).
     model_table: ModelTable = MODEL_TABLE
@@ -137,6 +139,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "traffic_log": TrafficLogSettings,
     "code_interpreter": CodeInterpreterSettings,
     "routing": RoutingSettings,
+    "telemetry": TelemetrySettings,
 }
 
 # Environment variables override the file: (section, key) they set.
@@ -148,6 +151,7 @@ ENVIRONMENT = {
     "DASHSCOPE_PROXY_BASE_URL": ("upstream", "base_url"),
     "DASHSCOPE_PROXY_TRAFFIC_LOG": ("traffic_log", "path"),
     "DASHSCOPE_PROXY_KEYS": ("auth", "proxy_keys"),  # comma-separated
+    **OTEL_ENVIRONMENT,  # the OpenTelemetry SDK's own, for [telemetry]
 }
 
 
@@ -280,6 +284,12 @@ def _check_format(settings: CodeInterpreterSettings) -> None:
         )
 
 
+def _check_telemetry(telemetry: TelemetrySettings) -> None:
+    problem = telemetry_problem(telemetry)
+    if problem:
+        raise ConfigError(f"[telemetry] {problem}")
+
+
 def _check_routing(routing: RoutingSettings) -> None:
     _check_patterns("[routing] multimodal_models", routing.multimodal_models)
 
@@ -377,4 +387,5 @@ _CHECKS: dict[str, tuple[Callable[[Any], None], ...]] = {
     "code_interpreter": (_check_format,),
     "routing": (_check_routing,),
     "auth": (_check_auth,),
+    "telemetry": (_check_telemetry,),
 }
