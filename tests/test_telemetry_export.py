@@ -13,7 +13,7 @@ from proxy.core.telemetry_settings import TelemetrySettings
 from proxy.server.app import create_app
 from proxy.server.serving import BackgroundServer
 from tests.conftest import CLIENT_KEY, SERVER_KEY, proxy_settings
-from tests.otlp_receiver import grpc_receiver
+from tests.otlp_receiver import grpc_receiver, http_receiver
 from tests.test_telemetry import CODE_FLAGS, MODEL, TRACEPARENT, chat, only
 
 DROPPED = "dashscope_proxy_telemetry_dropped_total"
@@ -74,3 +74,17 @@ def test_a_dead_collector_costs_counted_drops_not_requests(
     assert dropped("spans", "export_failed") > 0
     assert dropped("metrics", "export_failed") > 0
     assert dropped("spans", "internal_error") == 0
+
+
+def test_metrics_can_be_left_out_for_a_backend_that_takes_traces_only(
+    simulator_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_METRICS_EXPORTER", "none")
+    with http_receiver() as (endpoint, received):
+        server, _ = serve_traced(simulator_url, TelemetrySettings(endpoint=endpoint))
+        try:
+            assert post(server.url, chat("hi")).status_code == 200
+        finally:
+            server.stop()
+        assert only(received.named(f"chat {MODEL}"))
+        assert received.metrics == {}

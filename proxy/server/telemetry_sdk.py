@@ -65,8 +65,15 @@ class OtelTelemetry:
         spans, metric_points = _exporters(config.protocol, config.endpoint)
         self.processor = CountingProcessor(spans, self.dropped)
         self.tracer_provider.add_span_processor(self.processor)
-        reader = PeriodicExportingMetricReader(CountingMetricExporter(metric_points, self.dropped))
-        self.meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
+        # The standard OTEL_METRICS_EXPORTER=none: for a backend that takes traces only.
+        readers = (
+            []
+            if os.environ.get("OTEL_METRICS_EXPORTER", "").strip().lower() == "none"
+            else [
+                PeriodicExportingMetricReader(CountingMetricExporter(metric_points, self.dropped))
+            ]
+        )
+        self.meter_provider = MeterProvider(resource=resource, metric_readers=readers)
         self._spans = ExchangeSpans(
             self.tracer_provider.get_tracer("dashscope-proxy"),
             self.meter_provider.get_meter("dashscope-proxy"),
