@@ -9,6 +9,7 @@ from its finished record, when it ends (docs/observability.md).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -41,7 +42,14 @@ class ExchangeTrace:
         self.upstream_started = time.time()
 
     def end(self, finished: FinishedExchange, secrets: tuple[str, ...]) -> None:
-        self._telemetry.end(self, finished, secrets)
+        """Builds the spans once the event loop is next free: an exchange ends before its last
+        bytes (a stream's `data: [DONE]`) are written, and they should not wait for this."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a caller outside the server): now
+            self._telemetry.end(self, finished, secrets)
+            return
+        loop.call_soon(self._telemetry.end, self, finished, secrets)
 
     # The clock code runs are timed by: the one the record's started_at is read from.
     clock: Callable[[], float] = staticmethod(time.time)
