@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from proxy.config import ConfigError, load_settings, settings_from_mapping
+from proxy.config import ConfigError, Settings, load_settings, settings_from_mapping
 from proxy.core.events import CodeDelta, CodeDone, ContentDelta
 from proxy.core.summary import SummaryBuilder
 from proxy.core.telemetry_settings import TelemetrySettings, resource_attributes
+from proxy.server.app import create_app
 
 
 def test_telemetry_is_off_by_default_and_the_standard_variables_set_it() -> None:
@@ -103,3 +105,12 @@ def test_a_proxy_without_an_endpoint_never_imports_the_sdk() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_the_standard_switch_turns_every_sdk_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = replace(Settings(), telemetry=TelemetrySettings(endpoint="http://127.0.0.1:4318"))
+    telemetry = create_app(settings).state.telemetry
+    assert telemetry is not None
+    telemetry.shutdown()
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
+    assert create_app(settings).state.telemetry is None

@@ -71,6 +71,7 @@ def create_app(
     app.state.traffic_writer = writer
     app.state.lifecycle = lifecycle
     app.state.metrics = metrics
+    app.state.telemetry = telemetry
     return app
 
 

@@ -10,10 +10,13 @@ from its finished record, when it ends (docs/observability.md).
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
 
 from proxy.traffic.record import FinishedExchange
 
@@ -21,6 +24,8 @@ if TYPE_CHECKING:
     from proxy.config import Settings
     from proxy.server.metrics import Metrics
     from proxy.traffic.redact import Redactor
+
+log = logging.getLogger("proxy.server")
 
 # The W3C trace-context headers of the request being served (set by `TraceHeaders`).
 _INCOMING: ContextVar[dict[str, str] | None] = ContextVar("trace_headers", default=None)
@@ -68,12 +73,17 @@ class Telemetry(Protocol):
 
 
 def telemetry_from(settings: Settings, metrics: Metrics, redactor: Redactor) -> Telemetry | None:
-    """The app's telemetry, or None when no endpoint is configured."""
-    if not settings.telemetry.endpoint:
+    """The app's telemetry, or None when no endpoint is configured (or the standard
+    OTEL_SDK_DISABLED=true turns every OpenTelemetry SDK off)."""
+    config = settings.telemetry
+    if not config.endpoint or os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return None
     from proxy.server.telemetry_sdk import OtelTelemetry  # only when on: it loads the SDK
 
-    return OtelTelemetry(settings, metrics, redactor)
+    telemetry = OtelTelemetry(settings, metrics, redactor)
+    where = urlsplit(config.endpoint)
+    log.info("OpenTelemetry export to %s://%s (%s)", where.scheme, where.hostname, config.protocol)
+    return telemetry
 
 
 def begin_trace(telemetry: Telemetry) -> ExchangeTrace:

@@ -61,7 +61,10 @@ class OtelTelemetry:
         resource = Resource.create(_resource(config.service_name, config.resource_attributes))
         self.dropped = _dropped_counter(metrics.registry)
         sampler = _SAMPLERS[config.sampler](config.sampler_arg)
-        self.tracer_provider = TracerProvider(resource=resource, sampler=sampler)
+        # The app's lifespan shuts the providers down (sending what is queued), not atexit.
+        self.tracer_provider = TracerProvider(
+            resource=resource, sampler=sampler, shutdown_on_exit=False
+        )
         spans, metric_points = _exporters(config.protocol, config.endpoint)
         self.processor = CountingProcessor(spans, self.dropped)
         self.tracer_provider.add_span_processor(self.processor)
@@ -73,7 +76,9 @@ class OtelTelemetry:
                 PeriodicExportingMetricReader(CountingMetricExporter(metric_points, self.dropped))
             ]
         )
-        self.meter_provider = MeterProvider(resource=resource, metric_readers=readers)
+        self.meter_provider = MeterProvider(
+            resource=resource, metric_readers=readers, shutdown_on_exit=False
+        )
         self._spans = ExchangeSpans(
             self.tracer_provider.get_tracer("dashscope-proxy"),
             self.meter_provider.get_meter("dashscope-proxy"),
