@@ -159,7 +159,8 @@ def test_with_the_opt_in_content_and_code_are_on_the_spans_redacted(
     runs = received.named("execute_tool code_interpreter")
     assert len(runs) == 2
     assert all(r.parent_span_id == span.span_id for r in runs)
-    codes = sorted(runs, key=lambda r: r.start_ns)[1].attributes["gen_ai.tool.call.arguments"]
+    second = {r.attributes["dashscope_proxy.code_run"]: r for r in runs}[1]
+    codes = second.attributes["gen_ai.tool.call.arguments"]
     assert TWO_RUNS_SECOND_CODE.replace('"', '\\"') in codes
     raw = b"".join(received.bodies)
     for secret in (SERVER_KEY, CLIENT_KEY, PASTED_KEY):
