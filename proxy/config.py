@@ -21,6 +21,7 @@ from proxy.core.model_config import model_settings
 from proxy.core.model_table import MODEL_TABLE
 from proxy.core.models import ModelTable
 from proxy.core.regions import REGIONS, check_workspace, native_base, region_url
+from proxy.core.telemetry_settings import OTEL_ENVIRONMENT, TelemetrySettings, telemetry_problem
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -135,6 +136,7 @@ class Settings:
     code_interpreter: CodeInterpreterSettings = field(default_factory=CodeInterpreterSettings)
     routing: RoutingSettings = field(default_factory=RoutingSettings)
     prices: PriceSettings = field(default_factory=PriceSettings)
+    telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
     models: tuple[str, ...] = DEFAULT_MODELS  # the ids GET /v1/models lists
     # The model families, with the config's [[models.family]] on top (proxy/core/models.py).
     model_table: ModelTable = MODEL_TABLE
@@ -150,6 +152,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "code_interpreter": CodeInterpreterSettings,
     "routing": RoutingSettings,
     "prices": PriceSettings,
+    "telemetry": TelemetrySettings,
 }
 
 # Environment variables override the file: (section, key) they set.
@@ -161,6 +164,7 @@ ENVIRONMENT = {
     "DASHSCOPE_PROXY_BASE_URL": ("upstream", "base_url"),
     "DASHSCOPE_PROXY_TRAFFIC_LOG": ("traffic_log", "path"),
     "DASHSCOPE_PROXY_KEYS": ("auth", "proxy_keys"),  # comma-separated
+    **OTEL_ENVIRONMENT,  # the OpenTelemetry SDK's own, for [telemetry]
 }
 
 
@@ -295,6 +299,12 @@ def _check_format(settings: CodeInterpreterSettings) -> None:
         )
 
 
+def _check_telemetry(telemetry: TelemetrySettings) -> None:
+    problem = telemetry_problem(telemetry)
+    if problem:
+        raise ConfigError(f"[telemetry] {problem}")
+
+
 def _check_limits(server: ServerSettings) -> None:
     if server.drain_timeout < 0:
         raise ConfigError("[server] drain_timeout must be 0 or more")
@@ -397,4 +407,5 @@ _CHECKS: dict[str, tuple[Callable[[Any], None], ...]] = {
     "routing": (lambda r: _check_patterns("[routing] multimodal_models", r.multimodal_models),),
     "auth": (_check_auth,),
     "prices": (_check_prices,),
+    "telemetry": (_check_telemetry,),
 }

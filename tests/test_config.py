@@ -30,7 +30,15 @@ def test_defaults_listen_on_loopback_in_beijing_with_pass_through_keys() -> None
 def test_example_config_documents_every_key_with_its_default() -> None:
     raw = tomllib.loads(EXAMPLE.read_text())
     defaults = Settings()
-    for section in ("server", "auth", "upstream", "traffic_log", "code_interpreter", "prices"):
+    for section in (
+        "server",
+        "auth",
+        "upstream",
+        "traffic_log",
+        "code_interpreter",
+        "prices",
+        "telemetry",
+    ):
         documented = raw[section]
         current = getattr(defaults, section)
         # A field the file does not set (auth's key names, read from proxy_keys) is not shown.

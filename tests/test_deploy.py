@@ -5,7 +5,9 @@
 - kubernetes-validate checks every manifest in `deploy/kubernetes/` against the Kubernetes JSON
   schemas it bundles (strict: an unknown field is an error), for the oldest Kubernetes with
   native sidecars on by default (1.29) and the newest bundled one;
-- check-jsonschema checks `deploy/compose.yaml` against the Compose specification it bundles;
+- check-jsonschema checks `deploy/compose.yaml` and `deploy/otel/compose.yaml` against the
+  Compose specification it bundles (the rest of `deploy/otel/`, the OpenTelemetry example, is
+  checked in tests/test_telemetry_deploy.py);
 - cross-file checks cover what no schema sees: drain time against grace periods, the ConfigMap
   against `deploy/config.toml`, the sidecar shape, probes, keys only from secrets;
 - a smoke test builds the wheel from the files the image's builder copies, installs it into a
@@ -456,6 +458,7 @@ def test_compose_matches_the_compose_specification(tmp_path: Path) -> None:
             "--builtin-schema",
             "vendor.compose-spec",
             str(COMPOSE),
+            str(DEPLOY / "otel" / "compose.yaml"),  # the OpenTelemetry example
         ],
         capture_output=True,
         text=True,

@@ -29,6 +29,7 @@ from proxy.server.lifecycle import Lifecycle
 from proxy.server.metrics import Metrics
 from proxy.server.observe import ResponseCounter
 from proxy.server.routes import Handlers, json_response, routes
+from proxy.server.telemetry import Telemetry, TraceHeaders, telemetry_from
 from proxy.server.traffic_writer import TrafficWriter
 from proxy.server.upstream import UpstreamClient
 from proxy.traffic.record import FinishedExchange
@@ -58,20 +59,23 @@ def create_app(
     )
     metrics.active.set_function(lambda: float(lifecycle.active))
     services = _services(settings, lifecycle, metrics, writer, upstream_transport)
+    telemetry = services.telemetry = telemetry_from(settings, metrics, services.redactor)
     handlers = Handlers(settings, services, metrics, recording=writer is not None)
+    tracing = [Middleware(TraceHeaders)] if telemetry else []
     app = Starlette(
         routes=routes(handlers),
-        middleware=[Middleware(ResponseCounter, metrics=metrics)],
+        middleware=[*tracing, Middleware(ResponseCounter, metrics=metrics)],
         exception_handlers={
             ProxyError: _proxy_error,
             HTTPException: _http_error,
             Exception: _unexpected_error,
         },
-        lifespan=_lifespan(services, writer),
+        lifespan=_lifespan(services, writer, telemetry),
     )
     app.state.traffic_writer = writer
     app.state.lifecycle = lifecycle
     app.state.metrics = metrics
+    app.state.telemetry = telemetry
     return app
 
 
@@ -108,7 +112,7 @@ def _services(
     )
 
 
-def _lifespan(services: Services, writer: TrafficWriter | None) -> Any:
+def _lifespan(services: Services, writer: TrafficWriter | None, telemetry: Telemetry | None) -> Any:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         services.lifecycle.bind()
@@ -120,6 +124,8 @@ def _lifespan(services: Services, writer: TrafficWriter | None) -> Any:
             await services.upstream.aclose()
             if writer is not None:
                 writer.close()
+            if telemetry is not None:
+                telemetry.shutdown()  # what is queued goes out, within the exporters' timeouts
 
     return lifespan
 

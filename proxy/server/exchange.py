@@ -39,6 +39,7 @@ from proxy.server.attempts import UpstreamAttempts, UpstreamCall
 from proxy.server.heartbeat import Stopped, stop_at, with_heartbeat
 from proxy.server.lifecycle import Lifecycle
 from proxy.server.stream_body import stream_body
+from proxy.server.telemetry import Telemetry
 from proxy.server.upstream import UpstreamClient
 from proxy.traffic.apis import Api
 from proxy.traffic.record import ExchangeRecorder, FinishedExchange, Outcome
@@ -77,6 +78,7 @@ class Services:
     # Which proxy key a client key is (None: none, or no proxy keys in use).
     identify: Callable[[str], KeyIdentity | None] = lambda key: None
     pricing: Pricing | None = None  # what costs are computed at (None: no costs)
+    telemetry: Telemetry | None = None  # OpenTelemetry export, when configured
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +117,7 @@ class Exchange:
         # How a stream that finishes ended: "ok", or "local" (no upstream).
         self._outcome: Outcome = "ok"
         self._deadline = time.monotonic() + services.total_timeout
+        self._trace = services.telemetry.begin() if services.telemetry else None
 
     async def run(self, raw_body: bytes) -> Reply:
         """Everything up to the first byte. Errors become replies with their status, recorded."""
@@ -146,12 +149,16 @@ class Exchange:
         translation = self._translation = self._api.translation(
             self.id, plan, int(time.time()), keep_text=self._recorder.keeps_text
         )
+        if self._trace is not None:
+            translation.traced(self._trace.clock)
         self._plan(plan, translation)
         if plan.local_answer is not None:
             # Only results for the proxy's own calls came in: answering here ends agent loops
             # and never runs code again.
             return self._reply(plan, translation.local_answer(plan.local_answer), None, "local")
         call = UpstreamCall(plan.path, plan.body, key, self._caller.forward_headers)
+        if self._trace is not None:
+            self._trace.upstream()
         first, chunks = await self._upstream.first_frame(call, self._first_items)
         self._recorder.frames(first)
         self._recorder.chunks(chunks)
@@ -294,6 +301,10 @@ class Exchange:
                 pricing=self._services.pricing,
             )
             self._services.on_end(finished, (self._caller.client_key,))
+            if self._trace is not None:
+                self._trace.end(
+                    finished, (self._caller.client_key, self._caller.upstream_key or "")
+                )
         finally:
             # After the record is out: a drain that sees no exchange left has every record.
             if self._admitted:
