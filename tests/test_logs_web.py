@@ -48,12 +48,12 @@ def malicious_record() -> dict[str, Any]:
     return record
 
 
-def sample_log(directory: Path, *, many: bool = False) -> Path:
+def sample_log(directory: Path, *, many: bool = False, evil: bool = True) -> Path:
     """The `logs` fixture log (rotated file, errors, a cancelled exchange, several models, a
-    corrupt line, code-interpreter exchanges) and the malicious record; with `many`, forty
-    more exchanges over two hours, for the plots and the screenshots."""
+    corrupt line, code-interpreter exchanges) and the malicious record (unless not `evil`);
+    with `many`, forty more exchanges over two hours, for the plots and the screenshots."""
     path = write_log(directory)
-    extra = [malicious_record()]
+    extra = [malicious_record()] if evil else []
     if many:
         base = code_interpreter_record(CI_ID, T0)
         for n in range(40):

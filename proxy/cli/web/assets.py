@@ -25,9 +25,9 @@ h3 { font-size:14px; margin:14px 0 6px; color:var(--muted); }
   margin-bottom:14px; }
 form.filters { display:flex; flex-wrap:wrap; gap:10px 14px; align-items:end; }
 form.filters label { display:flex; flex-direction:column; font-size:12px; color:var(--muted); }
-form.filters select { width:190px; }
+form.filters select { width:180px; } form.filters select[name=limit] { width:72px; }
 form.filters label.check { flex-direction:row; align-items:center; gap:4px; padding-bottom:6px; }
-form.filters input[type=text], form.filters select { font:inherit; padding:4px 6px; width:150px;
+form.filters input[type=text], form.filters select { font:inherit; padding:4px 6px; width:140px;
   border:1px solid var(--line); border-radius:4px; background:#fff; }
 button { font:inherit; padding:4px 14px; border:1px solid #1f883d; border-radius:4px;
   background:#1f883d; color:#fff; cursor:pointer; }
@@ -40,7 +40,8 @@ table.rows th, table.rows td { padding:5px 10px; border-bottom:1px solid var(--l
 table.rows th { background:var(--bg); font-weight:600; font-size:12px; color:var(--muted); }
 table.rows td.num, table.rows th.num { text-align:right; font-variant-numeric:tabular-nums; }
 table.rows td.id { font-family:ui-monospace,monospace; }
-table.rows td.model { max-width:220px; overflow:hidden; text-overflow:ellipsis; }
+table.rows td.model, table.rows td.cost { max-width:220px; overflow:hidden;
+  text-overflow:ellipsis; }
 table.rows tr.new td { background:#fff8c5; }
 .time { color:var(--muted); }
 .status-ok { color:var(--ok); } .status-bad { color:var(--bad); font-weight:600; }
@@ -66,7 +67,8 @@ svg.plot { background:var(--card); border:1px solid var(--line); border-radius:6
   height:auto; display:block; }
 svg text { font:11px system-ui,sans-serif; fill:var(--muted); }
 svg .grid { stroke:#eaeef2; } svg .axis { stroke:#8c959f; }
-svg .bar-bg { fill:#eaeef2; } svg .mark { stroke:var(--fg); stroke-width:2; }
+svg .bar-bg { fill:#eaeef2; } svg .waiting { fill:#f0c36d; } svg .streaming { fill:#9ec5fe; }
+svg .mark { stroke:var(--fg); stroke-width:2; }
 svg .p50 { fill-opacity:1; } svg .p95 { fill-opacity:.35; }
 .legend { display:flex; flex-wrap:wrap; gap:4px 14px; font-size:12px; margin:4px 0 10px; }
 .legend i { display:inline-block; width:10px; height:10px; border-radius:50%; margin-right:4px; }

@@ -66,7 +66,7 @@ def _row(record: Record, with_cost: bool) -> Html:
         el("td", str(runs) if runs else "", class_="num"),
     ]
     if with_cost:
-        cells.append(el("td", cost_text(record.get("cost")), class_="num"))
+        cells.append(el("td", cost_text(record.get("cost")), class_="num cost"))
     return el("tr", *cells, data_id=exchange_id)
 
 

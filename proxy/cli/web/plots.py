@@ -169,38 +169,42 @@ def legend(model_names: Sequence[str]) -> Html:
 
 
 def timing_bar(record: Record) -> Html:
-    """One exchange's moments on one line: upstream first frame, first byte, total."""
+    """One exchange's moments on one line: the wait for the first byte, then the answer
+    streaming until the total; a mark at the upstream's first frame and the first byte."""
     total = timing(record, "total")
     if not total:
         return Html("")
-    height = 52
+    height = 60
     frame = _Frame(height, 0.0, total, 1.0)
-    parts = [
-        el(
-            "rect", x=_LEFT, y=14, width=f"{frame.x(total) - _LEFT:.1f}", height=12, class_="bar-bg"
-        ),
-        el("text", "0", x=_LEFT, y=44, text_anchor="middle"),
-    ]
+    end = frame.x(total)
+    parts = [el("rect", x=_LEFT, y=22, width=f"{end - _LEFT:.1f}", height=12, class_="streaming")]
+    first = timing(record, "first_byte")
+    if first is not None:  # the wait before the client saw anything
+        width = f"{frame.x(first) - _LEFT:.1f}"
+        parts.append(el("rect", x=_LEFT, y=22, width=width, height=12, class_="waiting"))
     moments = [("upstream first frame", "upstream_first_frame"), ("first byte", "first_byte")]
     for label, name in moments:
         value = timing(record, name)
-        if value is None:
-            continue
-        x = frame.x(value)
-        parts += [_line(x, 10, x, 30, "mark"), el("title", f"{label}: {duration(value)}")]
-    parts.append(_line(frame.x(total), 10, frame.x(total), 30, "mark"))
-    parts.append(el("text", f"total {duration(total)}", x=WIDTH - _RIGHT, y=44, text_anchor="end"))
-    first = timing(record, "first_byte")
-    if first is not None:
-        parts.append(
-            el(
-                "text",
-                f"first byte {duration(first)}",
-                x=f"{frame.x(first):.1f}",
-                y=44,
-                text_anchor="middle",
-            )
-        )
+        if value is not None:
+            x = frame.x(value)
+            mark = _line(x, 18, x, 38, "mark")
+            parts.append(el("g", el("title", f"{label}: {duration(value)}"), mark))
+            if name == "first_byte":
+                anchor = "start" if x < WIDTH * 0.7 else "end"
+                parts.append(
+                    el(
+                        "text",
+                        f"first byte {duration(value)}",
+                        x=f"{x:.1f}",
+                        y=12,
+                        text_anchor=anchor,
+                    )
+                )
+    parts += [
+        _line(end, 18, end, 38, "mark"),
+        el("text", "0", x=_LEFT, y=52, text_anchor="middle"),
+        el("text", f"total {duration(total)}", x=f"{end:.1f}", y=52, text_anchor="end"),
+    ]
     return _svg(height, "timings", *parts)
 
 
