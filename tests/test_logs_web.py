@@ -157,6 +157,25 @@ def test_the_live_tail_rows_include_an_exchange_appended_after_the_page_loaded(
     )
 
 
+def test_the_page_follows_the_log_through_rotation_and_truncation(log: Path) -> None:
+    client = client_for(log)
+    before = newest_ids(log)
+    assert row_ids(client.get("/", params={"limit": "200"}).text) == before
+    # The writer's rotation: .1 -> .2, the live file -> .1, a new live file.
+    rotated = log.with_name(log.name + ".1")
+    rotated.rename(log.with_name(log.name + ".2"))
+    log.rename(rotated)
+    late = code_interpreter_record("1a7e0000000000000000000000000002", NOW)
+    log.write_bytes(orjson.dumps(late) + b"\n")
+    after = row_ids(client.get("/", params={"limit": "200"}).text)
+    assert after == [late["id"], *before]
+    # Emptied in place: what was read from it before is gone from the page too.
+    rotated.write_bytes(b"")
+    shown = row_ids(client.get("/", params={"limit": "200"}).text)
+    assert shown == newest_ids(log)
+    assert len(shown) < len(after)
+
+
 def test_the_limit_caps_the_rows_and_says_how_many_matched(tmp_path: Path) -> None:
     log = sample_log(tmp_path, many=True)
     page = client_for(log).get("/").text

@@ -8,6 +8,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from proxy.cli.web.html import Html, el, exchange_url, join
 from proxy.cli.web.layout import page
@@ -16,6 +17,7 @@ from proxy.inspect.render import duration
 from proxy.inspect.stats import NO_MODEL, compute_stats
 
 WIDTH = 760
+MAX_DOTS = 2000  # beyond that a plot is a blur, and a page of megabytes
 _LEFT, _RIGHT, _TOP, _BOTTOM = 64, 24, 12, 28
 _COLOURS = 8
 
@@ -125,9 +127,10 @@ def _dot(frame: _Frame, record: Record, value: float, model_names: Sequence[str]
     return el("a", el("title", tip), circle, href=exchange_url(exchange_id))
 
 
-def by_model(records: Sequence[Record], key: str, model_names: Sequence[str]) -> Html:
-    """Per model, p50 (solid) and p95 (light) of `first_byte_ms` or `total_ms`."""
-    groups = [(m, g[key]) for m, g in compute_stats(records)["models"].items() if g[key]["count"]]
+def by_model(stats: dict[str, Any], key: str, model_names: Sequence[str]) -> Html:
+    """Per model of `compute_stats`, p50 (solid) and p95 (light) of `first_byte_ms` or
+    `total_ms`."""
+    groups = [(m, g[key]) for m, g in stats["models"].items() if g[key]["count"]]
     if not groups:
         return el("p", "no exchange with this timing", class_="muted")
     row, label_width, note_width = 26, 170, 200
@@ -209,24 +212,29 @@ def timing_bar(record: Record) -> Html:
 
 
 def plots_page(source: str, form: Html, records: Sequence[Record], model_names: list[str]) -> Html:
+    """`records` newest first: the newest `MAX_DOTS` are dots; the bars count them all."""
     shown = sorted({text(r.get("model")) or NO_MODEL for r in records})
     names = [m for m in model_names if m in shown] + [m for m in shown if m not in model_names]
+    dots = records[:MAX_DOTS]
+    count = f"{len(records)} exchange(s)"
+    if len(dots) < len(records):
+        count += f", the newest {len(dots)} as dots"
+    stats = compute_stats(records)
     body = [
         form,
         el(
             "p",
-            f"{len(records)} exchange(s); a dot is one exchange (a ring: an error), "
-            "click it to open the exchange",
+            f"{count}; a dot is one exchange (a ring: an error), click it to open the exchange",
             class_="summary",
         ),
         legend(names),
         el("h2", "Time to first byte, over time"),
-        over_time(records, "first_byte", names),
+        over_time(dots, "first_byte", names),
         el("h2", "Total time, over time"),
-        over_time(records, "total", names),
+        over_time(dots, "total", names),
         el("h2", "Time to first byte by model (p50 solid, p95 light)"),
-        by_model(records, "first_byte_ms", names),
+        by_model(stats, "first_byte_ms", names),
         el("h2", "Total time by model (p50 solid, p95 light)"),
-        by_model(records, "total_ms", names),
+        by_model(stats, "total_ms", names),
     ]
     return page("Plots", "/plots", source, *body)
