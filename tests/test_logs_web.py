@@ -24,6 +24,8 @@ from proxy.cli.web.guard import COOKIE
 from proxy.inspect.files import read_log
 from proxy.inspect.query import Filter, select
 from tests.test_logs_cli import CI_ID, FIXTURE_IDS, NOW, T0, code_interpreter_record, write_log
+from tests.test_logs_responses import QUESTION, RESULT
+from tests.test_logs_responses import write_log as write_responses_log
 
 EVIL_ID = "e0e0e0e0000000000000000000000bad"
 SCRIPT = "<script>window.__pwned = 1</script>"
@@ -139,6 +141,20 @@ def test_a_filter_the_page_cannot_read_is_a_400_that_says_why(log: Path) -> None
     assert row_ids(page.text) == []
     assert client.get("/", params={"status": "4xx"}).status_code == 400
     assert client.get("/rows", params={"since": "soon"}).status_code == 400
+    plots = client.get("/plots", params={"since": "soon"})
+    assert plots.status_code == 400
+    assert "give a duration like 10m" in plots.text
+
+
+def test_a_log_not_written_yet_is_an_empty_list_that_fills_in(tmp_path: Path) -> None:
+    log = tmp_path / "traffic.jsonl"
+    client = client_for(log)
+    page = client.get("/")
+    assert page.status_code == 200
+    assert row_ids(page.text) == []
+    assert client.get("/plots").status_code == 200
+    log.write_bytes(orjson.dumps(code_interpreter_record(CI_ID, NOW)) + b"\n")
+    assert row_ids(client.get("/rows").text) == [CI_ID]
 
 
 def test_the_live_tail_rows_include_an_exchange_appended_after_the_page_loaded(
@@ -359,3 +375,23 @@ def test_the_command_serves_the_pages_on_loopback_until_stopped(log: Path) -> No
         finally:
             process.terminate()
             process.wait(timeout=10)
+
+
+@pytest.mark.parametrize("capture_chunks", [True, False])
+def test_a_responses_api_exchange_shows_its_question_code_and_answer(
+    tmp_path: Path, capture_chunks: bool
+) -> None:
+    """Written by a real proxy, events captured (stream order) or not (the folded summary)."""
+    log = tmp_path / "traffic.jsonl"
+    ids = write_responses_log(log, capture_chunks=capture_chunks)
+    client = client_for(log)
+    for exchange_id in ids.values():
+        assert client.get(f"/exchange/{exchange_id}").status_code == 200
+    html = client.get(f"/exchange/{ids['streamed']}").text
+    assert QUESTION in html
+    assert "Code interpreter run 1" in html
+    assert RESULT in html
+    assert html.index("Code interpreter run 1") < html.index("Answer")
+    weather = client.get(f"/exchange/{ids['function']}").text
+    assert "Tool call" in weather
+    assert "get_weather" in weather

@@ -93,6 +93,8 @@ class _Pages:
         chosen, notice = self._query(request)
         names = models(read.records)
         form = filter_form(chosen, names, "/plots")
+        if notice:
+            form = Html(form + el("p", notice, class_="notice"))
         matching = (
             [] if notice else newest_first(r for r in read.records if chosen.where.matches(r))
         )

@@ -16,6 +16,7 @@ from typing import Any
 
 from proxy.config import is_loopback
 from proxy.inspect.commands import PROG, LogsError, log_path, source_options
+from proxy.inspect.files import log_files
 
 TOKEN_ENV = "DASHSCOPE_PROXY_LOGS_TOKEN"
 DEFAULT_PORT = 8001
@@ -77,6 +78,8 @@ def run_web(args: argparse.Namespace, environ: Mapping[str, str] | None = None) 
     shown = f"[{args.host}]" if ":" in args.host else args.host
     hint = " (open it once with ?token=T)" if token else ""
     print(f"{PROG} web: {path} on http://{shown}:{port}/{hint}; Ctrl-C stops", file=sys.stderr)
+    if not log_files(path):
+        print(f"{PROG} web: nothing recorded at {path} yet; the list fills in", file=sys.stderr)
     app = create_web_app(path, token=token, clock=time.time)
     uvicorn.Server(uvicorn_config(app, args.host, port, log_level="warning")).run(sockets=sockets)
     return 0
