@@ -21,6 +21,7 @@ from proxy.cli.main import main
 from proxy.cli.web.app import create_web_app
 from proxy.cli.web.command import TOKEN_ENV
 from proxy.cli.web.guard import COOKIE
+from proxy.cli.web.source import FILTER_NAMES
 from proxy.inspect.files import read_log
 from proxy.inspect.query import Filter, select
 from tests.test_logs_cli import CI_ID, FIXTURE_IDS, NOW, T0, code_interpreter_record, write_log
@@ -32,6 +33,7 @@ SCRIPT = "<script>window.__pwned = 1</script>"
 EVIL_MODEL = '"><img src=x onerror="window.__pwned=2">'
 TOKEN = "sk-fake-web-token-0123456789"
 MODELS = ("qwen3-max-preview", "qwen-plus", "qwen-flash", "qwen3-coder-plus")
+KEYS = ("billing", "search", None)  # the names of three proxy keys, the last unnamed
 
 
 def malicious_record() -> dict[str, Any]:
@@ -45,7 +47,8 @@ def malicious_record() -> dict[str, Any]:
     record["outcome"] = "error"
     record["error"] = {"type": "server_error", "code": SCRIPT, "message": SCRIPT}
     record["notes"] = [SCRIPT]
-    record["cost"] = {"total": 0.5, "currency": SCRIPT}
+    record["cost"] = {"amount": "0.5", "currency": SCRIPT, "family": SCRIPT, "prices_as_of": ""}
+    record["key"] = {"name": SCRIPT, "fingerprint": "0badc0de"}
     del record["chunks"]  # the folded response is what the page shows
     return record
 
@@ -71,14 +74,20 @@ def _variant(base: dict[str, Any], n: int) -> dict[str, Any]:
     record = copy.deepcopy(base)
     model = MODELS[n % len(MODELS)]
     first = 180.0 + (n * 137) % 700 + 400 * (n % len(MODELS))
-    record.update(id=f"{n + 1:04x}a5e0000000000000000000{n:06x}", model=model)
+    record.update(id=_variant_id(n), model=model)
     record.update(started_at=T0 + 600 + n * 170 + (n * 53) % 90)
     record["timings_ms"] = {
         "upstream_first_frame": first - 40,
         "first_byte": first,
         "total": first + 900 + (n * 911) % 5200,
     }
-    record["cost"] = {"total": round(0.0004 + (n % 7) * 0.00037, 6), "currency": "CNY"}
+    record["cost"] = {
+        "amount": f"{0.0004 + (n % 7) * 0.00037:.5f}",
+        "currency": "CNY",
+        "family": model.removesuffix("-preview"),
+        "prices_as_of": "2026-10-11",
+    }
+    record["key"] = {"name": KEYS[n % 3], "fingerprint": f"{n % 3 + 10:08x}"}
     if n % 9 == 4:
         record.update(status=429, outcome="error")
         record["error"] = {"type": "requests", "code": "Throttling", "message": "rate limited"}
@@ -239,15 +248,40 @@ def test_an_unknown_or_ambiguous_id_is_a_404_that_says_so(log: Path) -> None:
     assert set(row_ids(ambiguous.text)) == {FIXTURE_IDS[0], FIXTURE_IDS[5]}
 
 
-def test_cost_is_a_column_when_the_records_have_it(tmp_path: Path) -> None:
-    log = sample_log(tmp_path, many=True)
-    page = client_for(log).get("/", params={"model": MODELS[1]}).text
+def test_cost_and_key_are_columns_when_the_records_have_them(tmp_path: Path) -> None:
+    log = sample_log(tmp_path, many=True, evil=False)
+    client = client_for(log)
+    page = client.get("/", params={"model": MODELS[1]}).text
+    assert "<th>key</th>" in page
     assert '<th class="num">cost</th>' in page
-    assert " CNY</td>" in page
-    fixture_only = client_for(log).get("/", params={"model": "qwen-flash", "since": "2h"})
-    assert '<th class="num">cost</th>' in fixture_only.text
-    plain = client_for(log).get("/", params={"model": "qwen3-max"}).text
+    assert '<td class="num cost">0.00077 CNY</td>' in page  # amounts as recorded: exact
+    assert '<td class="key">search (0000000b)</td>' in page
+    assert '<td class="key">0000000c</td>' in page  # an unnamed key: its fingerprint
+    rows = client.get("/rows", params={"model": MODELS[1], "columns": "key,cost"}).text
+    assert rows.count("<tr") == rows.count('class="num cost"') > 0  # the tail keeps them
+    plain = client.get("/", params={"model": "qwen3-max"}).text  # the fixture: neither
     assert "cost</th>" not in plain
+    assert "key</th>" not in plain
+    shown = client.get(f"/exchange/{_variant_id(1)}").text
+    assert "0.00077 CNY (qwen-plus 2026-10-11 prices)" in shown
+    assert "search (0000000b)" in shown
+
+
+def _variant_id(n: int) -> str:
+    return f"{n + 1:04x}a5e0000000000000000000{n:06x}"
+
+
+def test_the_key_filter_of_logs_list_is_on_the_page_too(tmp_path: Path) -> None:
+    """Each `Filter` field is a query parameter and a form field, `--key` included."""
+    if "key" not in FILTER_NAMES:
+        pytest.skip("this tree's `logs list` has no --key filter yet")
+    log = sample_log(tmp_path, many=True, evil=False)
+    client = client_for(log)
+    page = client.get("/", params={"key": "search", "limit": "200"}).text
+    assert 'name="key" value="search"' in page
+    assert sorted(row_ids(page)) == sorted(_variant_id(n) for n in range(40) if n % 3 == 1)
+    by_fingerprint = row_ids(client.get("/", params={"key": "0000000c"}).text)
+    assert sorted(by_fingerprint) == sorted(_variant_id(n) for n in range(40) if n % 3 == 2)
 
 
 # ---- plots -----------------------------------------------------------------------------------

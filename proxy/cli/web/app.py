@@ -15,7 +15,7 @@ from proxy.cli.web.exchange import exchange_page
 from proxy.cli.web.guard import Guard
 from proxy.cli.web.html import Html, el
 from proxy.cli.web.layout import page
-from proxy.cli.web.listing import LIMITS, filter_form, list_page, rows_html
+from proxy.cli.web.listing import LIMITS, OPTIONAL, filter_form, list_page, rows_html
 from proxy.cli.web.plots import plots_page
 from proxy.cli.web.source import BadFilter, LogSource, Query, models, parse_query
 from proxy.inspect.query import Filter, newest_first, resolve, select
@@ -73,7 +73,8 @@ class _Pages:
             return _html(Html(""), 400)
         matching = select(self._source.read().records, chosen.where)
         shown = matching[: int(_limit(request))]
-        return _html(rows_html(shown, request.query_params.get("cost") == "1"))
+        asked = request.query_params.get("columns", "").split(",")
+        return _html(rows_html(shown, [name for name in OPTIONAL if name in asked]))
 
     def exchange(self, request: Request) -> Response:
         wanted = request.path_params["exchange_id"]
@@ -109,7 +110,7 @@ def _limit(request: Request) -> str:
 def rows_table_of(records: list[dict[str, object]]) -> Html:
     if not records:
         return Html("")
-    return el("table", el("tbody", rows_html(records, False)), class_="rows")
+    return el("table", el("tbody", rows_html(records, [])), class_="rows")
 
 
 def _corrupt_note(count: int) -> str:

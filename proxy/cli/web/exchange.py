@@ -8,7 +8,7 @@ import orjson
 
 from proxy.cli.web.highlight import python_block
 from proxy.cli.web.html import Html, el
-from proxy.cli.web.layout import cost_text, page, status_class
+from proxy.cli.web.layout import cost_text, key_text, page, status_class
 from proxy.cli.web.plots import timing_bar
 from proxy.inspect.query import (
     Record,
@@ -34,6 +34,7 @@ _SHOWN = frozenset(
         "v", "id", "upstream_request_id", "client_request_id", "started_at", "endpoint",
         "model", "stream", "status", "outcome", "error", "request", "upstream_request",
         "notes", "translation", "timings_ms", "response", "usage", "frames", "chunks", "cost",
+        "key",
     }
 )  # fmt: skip
 
@@ -87,8 +88,14 @@ def _meta(record: Record) -> Html:
         options = [f"{k}={_compact(v)}" for k, v in body.items() if k not in SHOWN_ELSEWHERE]
         if options:
             rows.append(("request options", ", ".join(options)))
-    if cost_text(record.get("cost")):
-        rows.append(("cost", cost_text(record.get("cost"))))
+    if key_text(record):
+        rows.append(("proxy key", key_text(record)))
+    cost = record.get("cost")
+    if isinstance(cost, dict) and cost_text(cost):
+        prices = " ".join(
+            text(cost.get(k)) for k in ("family", "prices_as_of") if text(cost.get(k))
+        )
+        rows.append(("cost", cost_text(cost) + (f" ({prices} prices)" if prices else "")))
     rows += [(key, _compact(value)) for key, value in record.items() if key not in _SHOWN]
     return el(
         "dl", *(Html(el("dt", label) + el("dd", value)) for label, value in rows), class_="meta"

@@ -45,25 +45,22 @@ def status_class(record: Record) -> str:
 
 
 def cost_text(value: Any) -> str:
-    """A record's `cost`, whatever its shape: a number, or an object with an amount (`total`,
-    `amount` or `value`) and a `currency`; other objects as their scalar fields. Empty when
-    the record has none."""
-    if isinstance(value, bool) or value is None:
-        return ""
-    if isinstance(value, int | float):
-        return _amount(value)
+    """A record's `cost`: `{"amount", "currency", ...}` (the amount an exact decimal as a
+    string, or a number) as `0.0131 CNY`; empty when the record has none or an odd one."""
     if not isinstance(value, dict):
-        return text(value)
-    amount = next(
-        (value[k] for k in ("total", "amount", "value") if isinstance(value.get(k), int | float)),
-        None,
-    )
-    currency = text(value.get("currency"))
-    if amount is not None:
-        return f"{_amount(amount)} {currency}".strip()
-    scalars = (f"{k} {v}" for k, v in value.items() if isinstance(v, str | int | float))
-    return ", ".join(scalars)
+        return ""
+    amount = value.get("amount")
+    if isinstance(amount, int | float) and not isinstance(amount, bool):
+        amount = f"{amount:.6f}".rstrip("0").rstrip(".") if amount else "0"
+    if not isinstance(amount, str) or not amount:
+        return ""
+    return f"{amount} {text(value.get('currency'))}".strip()
 
 
-def _amount(value: float) -> str:
-    return f"{value:.6f}".rstrip("0").rstrip(".") if value else "0"
+def key_text(record: Record) -> str:
+    """The proxy key that made the call: `name (fingerprint)`, or the fingerprint alone."""
+    key = record.get("key")
+    if not isinstance(key, dict):
+        return ""
+    name, fingerprint = text(key.get("name")), text(key.get("fingerprint"))
+    return f"{name} ({fingerprint})" if name and fingerprint else name or fingerprint

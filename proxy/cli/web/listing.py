@@ -4,7 +4,7 @@ and the rows alone for the live tail."""
 from __future__ import annotations
 
 from proxy.cli.web.html import Html, el, exchange_url, join, query_url
-from proxy.cli.web.layout import cost_text, page, status_class
+from proxy.cli.web.layout import cost_text, key_text, page, status_class
 from proxy.cli.web.source import FILTER_NAMES, Query
 from proxy.inspect.query import Record, started_at, text, timing, usage_of
 from proxy.inspect.render import duration, local_time, status_label, tokens
@@ -16,11 +16,12 @@ FORM_ORDER = [
     *(n for n in _FIRST if n in FILTER_NAMES),
     *(n for n in FILTER_NAMES if n not in _FIRST),
 ]
-_LABELS = {"grep": "text", "since": "since"}
+_LABELS = {"grep": "text", "key": "proxy key"}
 _HINTS = {
     "status": "e.g. 429",
     "since": "10m, 2h, 1d, ISO time",
     "grep": "in messages, code, answers",
+    "key": "name or fingerprint",
 }
 
 
@@ -48,11 +49,19 @@ def filter_form(query: Query, model_names: list[str], action: str, *, limit: str
     return el("form", *fields, class_="filters card", method="get", action=action)
 
 
-def rows_html(records: list[Record], with_cost: bool) -> Html:
-    return join(_row(record, with_cost) for record in records)
+# Columns shown only when a listed record has them: name, what it shows, its class.
+OPTIONAL = {"key": (key_text, "key"), "cost": (lambda r: cost_text(r.get("cost")), "num cost")}
 
 
-def _row(record: Record, with_cost: bool) -> Html:
+def optional_columns(records: list[Record]) -> list[str]:
+    return [name for name, (shown, _) in OPTIONAL.items() if any(shown(r) for r in records)]
+
+
+def rows_html(records: list[Record], columns: list[str]) -> Html:
+    return join(_row(record, columns) for record in records)
+
+
+def _row(record: Record, columns: list[str]) -> Html:
     exchange_id = text(record.get("id"))
     runs = usage_of(record).runs
     cells = [
@@ -65,13 +74,10 @@ def _row(record: Record, with_cost: bool) -> Html:
         el("td", tokens(record), class_="num"),
         el("td", str(runs) if runs else "", class_="num"),
     ]
-    if with_cost:
-        cells.append(el("td", cost_text(record.get("cost")), class_="num cost"))
+    for name in columns:
+        shown, kind = OPTIONAL[name]
+        cells.append(el("td", shown(record), class_=kind))
     return el("tr", *cells, data_id=exchange_id)
-
-
-def has_cost(records: list[Record]) -> bool:
-    return any(cost_text(record.get("cost")) for record in records)
 
 
 def list_page(
@@ -85,12 +91,12 @@ def list_page(
     limit: str,
     notice: str = "",
 ) -> Html:
-    with_cost = has_cost(shown)
+    columns = optional_columns(shown)
     headers = ["time", "id", "model", "status", "1st byte", "total", "tokens", "runs"]
-    headers += ["cost"] if with_cost else []
+    headers += columns
     numeric = {"1st byte", "total", "tokens", "runs", "cost"}
     head = el("tr", *(el("th", h, class_="num" if h in numeric else None) for h in headers))
-    rows_src = query_url("/rows", {**query.given, "limit": limit, "cost": "1" if with_cost else ""})
+    rows_src = query_url("/rows", {**query.given, "limit": limit, "columns": ",".join(columns)})
     summary = el(
         "div",
         el(
@@ -106,7 +112,7 @@ def list_page(
     table = el(
         "table",
         el("thead", head),
-        el("tbody", rows_html(shown, with_cost), id="rows", data_src=rows_src),
+        el("tbody", rows_html(shown, columns), id="rows", data_src=rows_src),
         class_="rows",
     )
     return page(
