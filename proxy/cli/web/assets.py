@@ -31,7 +31,8 @@ form.filters input[type=text], form.filters select { font:inherit; padding:4px 6
   border:1px solid var(--line); border-radius:4px; background:#fff; }
 button { font:inherit; padding:4px 14px; border:1px solid #1f883d; border-radius:4px;
   background:#1f883d; color:#fff; cursor:pointer; }
-.summary { color:var(--muted); margin:4px 0 8px; display:flex; gap:16px; align-items:center; }
+.summary { color:var(--muted); margin:4px 0 8px; display:flex; gap:4px 16px; align-items:center;
+  flex-wrap:wrap; } .summary > span:first-child, .summary > label { white-space:nowrap; }
 .notice { color:var(--bad); font-weight:600; }
 table.rows { border-collapse:collapse; width:100%; background:var(--card);
   border:1px solid var(--line); border-radius:6px; }

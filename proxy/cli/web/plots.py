@@ -180,8 +180,9 @@ def timing_bar(record: Record) -> Html:
     height = 60
     frame = _Frame(height, 0.0, total, 1.0)
     end = frame.x(total)
-    parts = [el("rect", x=_LEFT, y=22, width=f"{end - _LEFT:.1f}", height=12, class_="streaming")]
     first = timing(record, "first_byte")
+    after = "streaming" if first is not None else "bar-bg"  # nothing reached the client
+    parts = [el("rect", x=_LEFT, y=22, width=f"{end - _LEFT:.1f}", height=12, class_=after)]
     if first is not None:  # the wait before the client saw anything
         width = f"{frame.x(first) - _LEFT:.1f}"
         parts.append(el("rect", x=_LEFT, y=22, width=width, height=12, class_="waiting"))
