@@ -74,6 +74,8 @@ def run_web(args: argparse.Namespace, environ: Mapping[str, str] | None = None) 
         return EXIT_CANNOT_LISTEN
     import uvicorn
 
+    for sock in sockets:  # connections wait in the backlog from now: the address printed works
+        sock.listen(128)
     port = sockets[0].getsockname()[1]
     shown = f"[{args.host}]" if ":" in args.host else args.host
     hint = " (open it once with ?token=T)" if token else ""
