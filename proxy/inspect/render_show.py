@@ -35,7 +35,7 @@ from proxy.inspect.render import duration, local_time, money, status_label
 from proxy.inspect.timeline import Segment, timeline
 
 _ROLE_STYLES = {"system": "magenta", "user": "bold blue", "assistant": "bold green"}
-_SHOWN_ELSEWHERE = frozenset({"model", "messages", "stream", "input", "instructions"})
+SHOWN_ELSEWHERE = frozenset({"model", "messages", "stream", "input", "instructions"})
 
 
 def show_view(record: Record) -> RenderableType:
@@ -196,7 +196,7 @@ def _options(record: Record) -> str:
     body = record.get("request")
     if not isinstance(body, dict):
         return ""
-    rest = {key: value for key, value in body.items() if key not in _SHOWN_ELSEWHERE}
+    rest = {key: value for key, value in body.items() if key not in SHOWN_ELSEWHERE}
     return ", ".join(f"{key}={_compact(value)}" for key, value in rest.items())
 
 
@@ -247,7 +247,7 @@ def _code_run(number: int, code: str) -> RenderableType:
     )
 
 
-_OUTCOME_NOTES = {
+OUTCOME_NOTES = {
     "cancelled": "the client went away before the answer was complete",
     "local": "the proxy answered this itself (only its own echoed calls came in); DashScope "
     "was not called",
@@ -258,8 +258,8 @@ def _error(record: Record) -> list[RenderableType]:
     error = record.get("error")
     outcome = text(record.get("outcome"))
     if not isinstance(error, dict):
-        if outcome in _OUTCOME_NOTES:
-            return [_rule(outcome), Text(_OUTCOME_NOTES[outcome], style="yellow")]
+        if outcome in OUTCOME_NOTES:
+            return [_rule(outcome), Text(OUTCOME_NOTES[outcome], style="yellow")]
         return []
     code = text(error.get("code"))
     kind = text(error.get("type"))
