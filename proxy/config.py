@@ -22,6 +22,7 @@ from proxy.core.model_table import MODEL_TABLE
 from proxy.core.models import ModelTable
 from proxy.core.regions import REGIONS, check_workspace, native_base, region_url
 from proxy.core.telemetry_settings import OTEL_ENVIRONMENT, TelemetrySettings, telemetry_problem
+from proxy.core.sse import MAX_EVENT, MAX_LINE
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -74,12 +75,20 @@ class UpstreamSettings:
     # Server-side DashScope key; empty means each client's bearer key is forwarded.
     api_key: str = field(default="", repr=False)
     connect_timeout: float = 10.0
+    # From the request sent to DashScope's first complete frame (response head included).
     first_frame_timeout: float = 120.0
     # Longest silence between two frames; code-interpreter runs are silent while they execute.
+    # Bytes that complete no frame (SSE comments, a frame trickling in) do not end a silence.
     read_timeout: float = 300.0
-    # Longest whole exchange, from the request to the last frame.
+    # Longest whole exchange, from the request to the last frame, retries included.
     total_timeout: float = 1800.0
     max_connections: int = 200
+    # Longest wait for a free connection when all max_connections are busy; then a 503.
+    pool_timeout: float = 1.0
+    # Longest SSE line, and most data in one SSE event, DashScope may send (bytes); beyond
+    # either the stream fails with upstream_frame_too_large.
+    max_line_bytes: int = MAX_LINE
+    max_event_bytes: int = MAX_EVENT
     # A workspace id: sent as X-DashScope-WorkSpace, and (without base_url) it selects the
     # region's workspace-dedicated domain where the region has one.
     workspace: str = ""
@@ -372,11 +381,15 @@ def _check_upstream(upstream: UpstreamSettings) -> None:
             f"[upstream] region must be one of {', '.join(REGIONS)}, got {upstream.region!r}"
         )
     _check_address(upstream)
-    for key in ("connect_timeout", "first_frame_timeout", "read_timeout"):
+    for key in ("connect_timeout", "first_frame_timeout", "read_timeout", "pool_timeout"):
         if getattr(upstream, key) <= 0:
             raise ConfigError(f"[upstream] {key} must be positive")
     if upstream.max_connections < 1:
         raise ConfigError("[upstream] max_connections must be at least 1")
+    if upstream.max_line_bytes < 1024:
+        raise ConfigError("[upstream] max_line_bytes must be at least 1024")
+    if upstream.max_event_bytes < upstream.max_line_bytes:
+        raise ConfigError("[upstream] max_event_bytes must be at least max_line_bytes")
     if upstream.total_timeout <= 0:
         raise ConfigError("[upstream] total_timeout must be positive")
     if upstream.retries < 0 or upstream.retry_max_wait < 0 or upstream.retry_budget < 0:

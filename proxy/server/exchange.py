@@ -35,7 +35,7 @@ from proxy.core.retry import RetryPolicy
 from proxy.core.sse import SSEEvent
 from proxy.core.summary import EMPTY_SUMMARY
 from proxy.core.translation import Item, Translation
-from proxy.server.attempts import UpstreamAttempts, UpstreamCall
+from proxy.server.attempts import Deadline, UpstreamAttempts, UpstreamCall
 from proxy.server.heartbeat import Stopped, stop_at, with_heartbeat
 from proxy.server.lifecycle import Lifecycle
 from proxy.server.stream_body import stream_body
@@ -159,7 +159,8 @@ class Exchange:
         call = UpstreamCall(plan.path, plan.body, key, self._caller.forward_headers)
         if self._trace is not None:
             self._trace.upstream()
-        first, chunks = await self._upstream.first_frame(call, self._first_items)
+        deadline = Deadline(self._deadline, self._total_timeout)
+        first, chunks = await self._upstream.first_frame(call, self._first_items, deadline)
         self._recorder.frames(first)
         self._recorder.chunks(chunks)
         self._recorder.upstream_request_id(translation.request_id or self._upstream.request_id)
@@ -236,13 +237,16 @@ class Exchange:
 
     def _stopped(self) -> ProxyError:
         if time.monotonic() >= self._deadline:
-            return UpstreamTimeout(
-                f"the exchange took longer than {self._services.total_timeout:g} s",
-                code="total_timeout",
-            )
+            return self._total_timeout()
         return Unavailable(
             "The proxy is shutting down and its drain time is over; the answer was cut short.",
             code="draining",
+        )
+
+    def _total_timeout(self) -> ProxyError:
+        return UpstreamTimeout(
+            f"the exchange took longer than {self._services.total_timeout:g} s",
+            code="total_timeout",
         )
 
     # The stream body's owner (stream_body.StreamOwner).

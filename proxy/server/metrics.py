@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from proxy.core.errors import POOL_FULL
 from proxy.core.events import Usage
 from proxy.core.key_identity import KeyIdentity
 from proxy.traffic.record import FinishedExchange
@@ -70,6 +71,7 @@ class Metrics:
             ["code"],
             registry=registry,
         )
+        self.pool_full = _pool_full(registry)
         self.retries = Counter(
             "dashscope_proxy_upstream_retries_total",
             "Upstream attempts repeated before the first byte.",
@@ -144,7 +146,9 @@ class Metrics:
         if timings["total"] is not None:
             self.duration.labels(model).observe(timings["total"] / 1000)
         error = finished.error
-        if error is not None:
+        if error is not None and error.code == POOL_FULL:
+            self.pool_full.inc()  # the proxy's capacity: no upstream error
+        elif error is not None:
             code = error.code or error.type
             self.upstream_errors.labels(code if len(code) <= _MAX_CODE else OTHER).inc()
         usage = finished.summary.usage
@@ -163,3 +167,13 @@ class Metrics:
                 self.tokens.labels(model, kind).inc(count)
         if usage.code_interpreter_runs:
             self.interpreter_runs.labels(model).inc(usage.code_interpreter_runs)
+
+
+def _pool_full(registry: CollectorRegistry) -> Counter:
+    """The proxy's own capacity, apart from the upstream errors: a full pool is no fault of
+    DashScope's."""
+    return Counter(
+        "dashscope_proxy_connection_pool_full_total",
+        "Requests refused (503): every connection to DashScope stayed busy for pool_timeout.",
+        registry=registry,
+    )
