@@ -52,6 +52,10 @@ class AuthSettings:
     proxy_keys: tuple[str, ...] = field(default=(), repr=False)
     # Serve with a server key and no proxy keys on a non-loopback address anyway.
     allow_unauthenticated: bool = False
+    # The secret that seals the reasoning clients keep (`encrypted_content`); replicas behind
+    # one Service share it. Empty: a random one per process (sealed items do not survive a
+    # restart or reach another replica).
+    seal_key: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +152,7 @@ ENVIRONMENT = {
     "DASHSCOPE_PROXY_BASE_URL": ("upstream", "base_url"),
     "DASHSCOPE_PROXY_TRAFFIC_LOG": ("traffic_log", "path"),
     "DASHSCOPE_PROXY_KEYS": ("auth", "proxy_keys"),  # comma-separated
+    "DASHSCOPE_PROXY_SEAL_KEY": ("auth", "seal_key"),
 }
 
 
@@ -296,6 +301,7 @@ def _check_limits(server: ServerSettings) -> None:
 
 
 MIN_PROXY_KEY = 8  # a guard against empty and placeholder keys; real ones should be long random
+MIN_SEAL_KEY = 32  # characters: a random secret's worth (openssl rand -base64 32 gives 44)
 
 
 def _check_auth(auth: AuthSettings) -> None:
@@ -310,6 +316,11 @@ def _check_auth(auth: AuthSettings) -> None:
         if key in seen:
             raise ConfigError(f"[auth] proxy_keys: key {position} repeats an earlier key")
         seen.add(key)
+    if auth.seal_key and len(auth.seal_key) < MIN_SEAL_KEY:
+        raise ConfigError(
+            f"[auth] seal_key is under {MIN_SEAL_KEY} characters: use a long random secret "
+            "(openssl rand -base64 32)"
+        )
 
 
 def is_loopback(host: str) -> bool:
