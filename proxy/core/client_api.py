@@ -68,25 +68,16 @@ def settings_of(api: ClientApi, identity: DataclassInstance) -> dict[str, object
 
 
 def identity_from(kind: type[Identity], settings: Mapping[str, object]) -> Identity:
-    """The identity `settings_of` recorded, every field of its type (the `api` key aside); a
-    field with a default may be missing (a record made before the field existed). A KeyError
-    names a missing field, a TypeError one of the wrong type."""
+    """The identity `settings_of` recorded, every field present and of its type (the `api` key
+    aside). A KeyError names a missing field, a TypeError one of the wrong type."""
     hints = get_type_hints(kind)
     values: dict[str, object] = {}
     for field in dataclasses.fields(kind):
-        if field.name not in settings and _has_default(field):
-            continue
         value = settings[field.name]
         if not _conforms(value, hints[field.name]):
             raise TypeError(f"`{field.name}` is {value!r}")
         values[field.name] = value
     return kind(**values)
-
-
-def _has_default(field: dataclasses.Field[Any]) -> bool:
-    return (
-        field.default is not dataclasses.MISSING or field.default_factory is not dataclasses.MISSING
-    )
 
 
 def _conforms(value: object, hint: Any) -> bool:
