@@ -82,6 +82,19 @@ def test_the_client_s_own_search_options_win() -> None:
     }
 
 
+def test_a_tool_choice_naming_the_web_search_forces_a_search() -> None:
+    tools = [{"type": "web_search_preview"}]
+    plan = responses(tools=tools, tool_choice={"type": "web_search_preview"})
+    assert plan.body["parameters"]["search_options"] == {**SEARCHED, "forced_search": True}
+    assert "tool_choice" not in plan.body["parameters"]
+    plan = responses(
+        tools=[{**tools[0], "type": "web_search", "external_web_access": False}],
+        tool_choice={"type": "web_search"},
+    )
+    assert "search_options" not in plan.body["parameters"]
+    assert plan.notes[-1] == ("tool_choice: dropped (it names a web search that searches nothing)")
+
+
 def test_no_live_web_access_searches_nothing_and_says_so() -> None:
     plan = responses(
         tools=[

@@ -40,17 +40,18 @@ class Citation:
     end: int
 
 
-def settle_search(draft: Draft, *, live: bool) -> None:
-    """Turn on DashScope's search when the client asked for a live one. Run once every field is
-    in, so the client's own `search_options` and `enable_search` win whatever their order."""
+def settle_search(draft: Draft, *, live: bool, forced: bool = False) -> None:
+    """Turn on DashScope's search when the client asked for a live one (`forced`: the client
+    wants a search whatever the model thinks). Run once every field is in, so the client's own
+    `search_options` and `enable_search` win whatever their order."""
     if not live:
+        if forced:
+            draft.notes.append("tool_choice: dropped (it names a web search that searches nothing)")
         return
     draft.parameters.setdefault("enable_search", True)
     own = draft.parameters.get("search_options")
-    draft.parameters["search_options"] = {
-        **SEARCH_OPTIONS,
-        **(own if isinstance(own, dict) else {}),
-    }
+    asked = {**SEARCH_OPTIONS, "forced_search": True} if forced else SEARCH_OPTIONS
+    draft.parameters["search_options"] = {**asked, **(own if isinstance(own, dict) else {})}
 
 
 def report_options(

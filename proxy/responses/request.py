@@ -33,7 +33,12 @@ from proxy.core.search import settle_search
 from proxy.core.thinking import interpreter_thinking, set_thinking, settle_thinking
 from proxy.responses.fields import RESPONSES_FIELD_BY_NAME
 from proxy.responses.input import input_turns
-from proxy.responses.web_search import WEB_SEARCH_TYPES, live_search, web_search_tool
+from proxy.responses.web_search import (
+    WEB_SEARCH_TYPES,
+    forced_search,
+    live_search,
+    web_search_tool,
+)
 
 # The request fields a Response object repeats (its `echo`), as OpenAI returns them.
 ResponseEcho = dict[str, Any]
@@ -70,7 +75,7 @@ def translate_responses_request(
     draft = Draft(body, family)
     for key, value in body.items():
         _field(key, value, draft)
-    settle_search(draft, live=live_search(body.get("tools")))
+    settle_search(draft, live=live_search(body.get("tools")), forced=forced_search(body))
     turns = input_turns(
         body.get("input"), body.get("instructions"), draft.notes, draft.parameters, options.sealer
     )
@@ -175,6 +180,8 @@ def _tool_choice(value: Any, draft: Draft) -> None:
     elif kind == "code_interpreter":
         draft.parameters["tool_choice"] = "auto"
         draft.notes.append("tool_choice: code_interpreter sent as auto (DashScope cannot force it)")
+    elif kind in WEB_SEARCH_TYPES:
+        pass  # `search_options.forced_search`, set by settle_search
     else:
         raise InvalidRequest(
             "'tool_choice' must be auto, none, required, a function by name, or code_interpreter.",

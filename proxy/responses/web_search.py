@@ -5,7 +5,7 @@
 `url_citation` annotations and a `web_search_call` item. `external_web_access: false` asks for
 no live access to the web; DashScope's search has no cached-only mode, so nothing is searched
 then, and the notes say so. The tools' filters, location and context size have no DashScope
-parameter: reported.
+parameter: reported. A `tool_choice` naming a web search tool becomes `forced_search`.
 """
 
 from __future__ import annotations
@@ -32,6 +32,12 @@ def web_search_tool(tool: dict[str, Any], where: str, notes: list[str]) -> None:
         )
         return
     report_options(tool, where, _UNSENT, notes)
+
+
+def forced_search(body: dict[str, Any]) -> bool:
+    """Whether `tool_choice` names a web search tool: DashScope's `forced_search`."""
+    choice = body.get("tool_choice")
+    return isinstance(choice, dict) and choice.get("type") in WEB_SEARCH_TYPES
 
 
 def live_search(tools: Any) -> bool:
