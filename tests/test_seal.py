@@ -13,7 +13,7 @@ import openai
 import pytest
 
 from proxy.config import AuthSettings, ConfigError, load_settings
-from proxy.server.seal import PREFIX, AesGcmSealer, server_sealer
+from proxy.server.seal import PREFIX, AesGcmSealer, server_sealer, warn_without_seal_key
 from proxy.simulator import ReceivedRequest
 from tests.conftest import RunningProxy
 
@@ -51,10 +51,11 @@ def test_each_seal_draws_a_fresh_nonce() -> None:
 def test_without_a_secret_the_process_draws_one_and_warns(caplog: pytest.LogCaptureFixture) -> None:
     first, second = server_sealer(""), server_sealer("")
     assert second.open(first.seal("x")) is None
-    assert "no seal key configured" in caplog.text
-    caplog.clear()
     assert server_sealer(SECRET).open(server_sealer(SECRET).seal("x")) == "x"
+    warn_without_seal_key(SECRET)
     assert caplog.text == ""
+    warn_without_seal_key("")
+    assert "no seal key configured" in caplog.text
 
 
 def test_the_secret_comes_from_the_environment_and_must_be_long() -> None:

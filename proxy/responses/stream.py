@@ -5,11 +5,13 @@ item announced by `response.output_item.added` and ended by `response.output_ite
 its final content; `sequence_number` increasing from 0; exactly one terminal event
 (`response.completed`, `response.incomplete` or `response.failed`) carrying the whole response.
 
-Items: thinking becomes a `reasoning` item with `reasoning_text` content (the full thinking, not
-a summary: DashScope streams the thinking itself); each code-interpreter run a
-`code_interpreter_call` item, its code streamed as it grows and `outputs` null because DashScope
-does not return them; web-search sources a `web_search_call` item; model-requested functions
-`function_call` items; the answer a `message` item with one `output_text` part. A text item
+Items: thinking becomes a `reasoning` item with `reasoning_text` content (the full thinking:
+DashScope streams the thinking itself), or with it as the item's summary when the request asked
+for one (`proxy/responses/text_events.py`), sealed into `encrypted_content` when `include` asks;
+each code-interpreter run a `code_interpreter_call` item, its code streamed as it grows and
+`outputs` null because DashScope does not return them; web-search sources a `web_search_call`
+item; model-requested functions `function_call` items; the answer a `message` item with one
+`output_text` part, annotated with the sources its citation marks name. A text item
 closes when another item starts, so items never interleave, except function calls, which stay
 open until the choice finishes (their arguments may stream in parallel).
 """

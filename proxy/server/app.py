@@ -27,6 +27,7 @@ from proxy.server.lifecycle import Lifecycle
 from proxy.server.metrics import Metrics
 from proxy.server.observe import ResponseCounter
 from proxy.server.routes import Handlers, json_response, routes
+from proxy.server.seal import warn_without_seal_key
 from proxy.server.traffic_writer import TrafficWriter
 from proxy.server.upstream import UpstreamClient
 from proxy.traffic.record import FinishedExchange
@@ -63,7 +64,7 @@ def create_app(
             HTTPException: _http_error,
             Exception: _unexpected_error,
         },
-        lifespan=_lifespan(services, writer),
+        lifespan=_lifespan(services, writer, settings.auth.seal_key),
     )
     app.state.traffic_writer = writer
     app.state.lifecycle = lifecycle
@@ -99,10 +100,11 @@ def _services(
     )
 
 
-def _lifespan(services: Services, writer: TrafficWriter | None) -> Any:
+def _lifespan(services: Services, writer: TrafficWriter | None, seal_key: str) -> Any:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         services.lifecycle.bind()
+        warn_without_seal_key(seal_key)
         if writer is not None:
             writer.start()
         try:
@@ -117,7 +119,7 @@ def _lifespan(services: Services, writer: TrafficWriter | None) -> Any:
 
 def _redactor(settings: Settings) -> Redactor:
     """One redactor for every text that leaves the proxy: traffic records and client errors."""
-    secrets = (settings.upstream.api_key, *settings.auth.proxy_keys)
+    secrets = (settings.upstream.api_key, *settings.auth.proxy_keys, settings.auth.seal_key)
     return Redactor(settings.traffic_log.redact_patterns, secrets=secrets)
 
 

@@ -64,12 +64,17 @@ class AesGcmSealer:
 
 def server_sealer(secret: str) -> AesGcmSealer:
     """The server's sealer: from the configured secret, or a random one for this process only
-    (with a warning: its tokens die with the process and mean nothing to other replicas)."""
-    if secret:
-        return AesGcmSealer(secret.encode("utf-8"))
-    log.warning(
-        "no seal key configured ([auth] seal_key / DASHSCOPE_PROXY_SEAL_KEY): reasoning "
-        "handed out as encrypted_content is sealed with a random per-process key, so after a "
-        "restart or on another replica it is dropped; set one shared secret for all replicas"
-    )
-    return AesGcmSealer(os.urandom(32))
+    (its tokens die with the process and mean nothing to other replicas)."""
+    return AesGcmSealer(secret.encode("utf-8") if secret else os.urandom(32))
+
+
+def warn_without_seal_key(secret: str) -> None:
+    """Said once the server has started (not before: a server that cannot listen says only
+    that), when the sealer's secret is the process's own."""
+    if not secret:
+        log.warning(
+            "no seal key configured ([auth] seal_key / DASHSCOPE_PROXY_SEAL_KEY): reasoning "
+            "handed out as encrypted_content is sealed with a random per-process key, so after "
+            "a restart or on another replica it is dropped; set one shared secret for all "
+            "replicas"
+        )
