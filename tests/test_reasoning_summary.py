@@ -4,6 +4,7 @@ show), streamed and folded, checked by the contract and read back with the opena
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import openai
@@ -12,11 +13,16 @@ from openai.types.responses import Response
 
 from proxy.core.errors import UpstreamUnavailable
 from proxy.core.events import ContentDelta, Event, Finish, ReasoningDelta, Usage
+from proxy.core.sse import SSEDecoder
 from proxy.core.wire import Item
+from proxy.responses.api import RESPONSES_API
 from proxy.responses.request import translate_responses_request
 from proxy.responses.stream import ResponseIdentity, ResponsesEventEncoder
 from proxy.simulator import ReceivedRequest
+from tests.golden_tools import load_body
 from tests.responses_contract import check_events
+from tests.responses_helpers import CASE_NAMES, ECHO, case, outcome
+from tests.responses_helpers import identity as identity_for
 
 THINKING = ("Let me ", "think.")
 EVENTS: list[Event] = [
@@ -102,3 +108,32 @@ def test_the_sdk_streams_and_folds_the_summary(
     assert created.output[0].type == "reasoning"
     assert created.output[0].summary == streamed.summary
     assert received[-1].body["parameters"]["enable_thinking"] is True
+
+
+# ---- the recorded streams, as summaries ------------------------------------------------------
+
+
+def summarised(name: str) -> list[Item]:
+    """The golden's recorded body translated for a request that asked for a summary."""
+    golden = case(name)
+    identity = replace(identity_for(golden.model), echo={**ECHO, "reasoning": {"summary": "auto"}})
+    translation = RESPONSES_API.new_translation(identity)
+    decoder = SSEDecoder()
+    body = load_body(name)
+    return [
+        *translation.feed(decoder.feed(body)),
+        *translation.feed(decoder.finish()),
+        *translation.finish(),
+    ]
+
+
+@pytest.mark.parametrize("name", [n for n in CASE_NAMES if not n.startswith("error")])
+def test_every_recorded_stream_says_the_same_thinking_as_a_summary(name: str) -> None:
+    plain = check_events(outcome(name).events)
+    summary = check_events(summarised(name))
+    assert summary.reasoning == plain.reasoning
+    assert summary.text == plain.text
+    renamed = [kind.replace("reasoning_text", "reasoning_summary_text") for kind in plain.types]
+    assert [k for k in summary.types if "summary" in k and "part" not in k] == [
+        k for k in renamed if "summary" in k
+    ]
