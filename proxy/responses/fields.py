@@ -53,7 +53,8 @@ RESPONSES_FIELDS: tuple[Field, ...] = (
         (str, dict),
         "mapped",
         "`auto`, `none`, `required` and a function by name as in chat completions (a "
-        "function in thinking mode included); `code_interpreter` is sent as `auto` (reported)",
+        "function in thinking mode included); `code_interpreter` is sent as `auto` (reported); "
+        "a web search tool sets `search_options.forced_search`",
     ),
     Field(
         "parallel_tool_calls",
