@@ -21,8 +21,8 @@ from proxy.core.model_config import model_settings
 from proxy.core.model_table import MODEL_TABLE
 from proxy.core.models import ModelTable
 from proxy.core.regions import REGIONS, check_workspace, native_base, region_url
-from proxy.core.telemetry_settings import OTEL_ENVIRONMENT, TelemetrySettings, telemetry_problem
 from proxy.core.sse import MAX_EVENT, MAX_LINE
+from proxy.core.telemetry_settings import OTEL_ENVIRONMENT, TelemetrySettings, telemetry_problem
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -58,6 +58,10 @@ class AuthSettings:
     allow_unauthenticated: bool = False
     # Each proxy key's name, in order ("" unnamed): from proxy_keys' `{ name, key }` entries.
     key_names: tuple[str, ...] = field(default=(), metadata={"file": False})
+    # The secret that seals the reasoning clients keep (`encrypted_content`); replicas behind
+    # one Service share it. Empty: a random one per process (sealed items do not survive a
+    # restart or reach another replica).
+    seal_key: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +178,7 @@ ENVIRONMENT = {
     "DASHSCOPE_PROXY_TRAFFIC_LOG": ("traffic_log", "path"),
     "DASHSCOPE_PROXY_KEYS": ("auth", "proxy_keys"),  # comma-separated
     **OTEL_ENVIRONMENT,  # the OpenTelemetry SDK's own, for [telemetry]
+    "DASHSCOPE_PROXY_SEAL_KEY": ("auth", "seal_key"),
 }
 
 
@@ -326,6 +331,7 @@ def _check_limits(server: ServerSettings) -> None:
 
 
 MIN_PROXY_KEY = 8  # a guard against empty and placeholder keys; real ones should be long random
+MIN_SEAL_KEY = 32  # characters: a random secret's worth (openssl rand -base64 32 gives 44)
 
 
 def _check_auth(auth: AuthSettings) -> None:
@@ -340,6 +346,11 @@ def _check_auth(auth: AuthSettings) -> None:
         if key in seen:
             raise ConfigError(f"[auth] proxy_keys: key {position} repeats an earlier key")
         seen.add(key)
+    if auth.seal_key and len(auth.seal_key) < MIN_SEAL_KEY:
+        raise ConfigError(
+            f"[auth] seal_key is under {MIN_SEAL_KEY} characters: use a long random secret "
+            "(openssl rand -base64 32)"
+        )
 
 
 def _check_prices(prices: PriceSettings) -> None:

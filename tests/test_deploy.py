@@ -413,12 +413,15 @@ def test_the_configmap_holds_deploy_config_toml_mounted_where_the_command_reads(
     assert volumes[mounts[0]["name"]]["configMap"]["name"] == configmap["metadata"]["name"]
 
 
+SECRETS = ("DASHSCOPE_API_KEY", "DASHSCOPE_PROXY_KEYS", "DASHSCOPE_PROXY_SEAL_KEY")
+
+
 def test_keys_come_only_from_the_secret_which_holds_placeholders() -> None:
     secret = manifest("Secret")
-    assert set(secret["stringData"]) == {"DASHSCOPE_API_KEY", "DASHSCOPE_PROXY_KEYS"}
+    assert set(secret["stringData"]) == set(SECRETS)
     assert all(value == "" for value in secret["stringData"].values()), "placeholders only"
     env = {item["name"]: item for item in sidecar()["env"]}
-    for name in ("DASHSCOPE_API_KEY", "DASHSCOPE_PROXY_KEYS"):
+    for name in SECRETS:
         reference = env[name]["valueFrom"]["secretKeyRef"]
         assert (reference["name"], reference["key"]) == (secret["metadata"]["name"], name)
     for container in [*app_containers(), sidecar()]:
@@ -478,7 +481,7 @@ def test_compose_runs_the_app_in_the_proxy_network_namespace() -> None:
     assert app["depends_on"]["dashscope-proxy"]["condition"] == "service_healthy"
     assert app["environment"]["OPENAI_BASE_URL"] == "http://127.0.0.1:8000/v1"
     # Keys come from env files (examples committed, filled-in copies git-ignored).
-    for service, names in ((proxy, {"DASHSCOPE_API_KEY", "DASHSCOPE_PROXY_KEYS"}), (app, set())):
+    for service, names in ((proxy, set(SECRETS)), (app, set())):
         assert not names & set(service.get("environment", {}))
         for env_file in service["env_file"]:
             example = (DEPLOY / f"{env_file}.example").read_text(encoding="utf-8")

@@ -29,6 +29,7 @@ from proxy.server.lifecycle import Lifecycle
 from proxy.server.metrics import Metrics
 from proxy.server.observe import ResponseCounter
 from proxy.server.routes import Handlers, json_response, routes
+from proxy.server.seal import warn_without_seal_key
 from proxy.server.telemetry import Telemetry, TraceHeaders, telemetry_from
 from proxy.server.traffic_writer import TrafficWriter
 from proxy.server.upstream import UpstreamClient
@@ -70,7 +71,7 @@ def create_app(
             HTTPException: _http_error,
             Exception: _unexpected_error,
         },
-        lifespan=_lifespan(services, writer, telemetry),
+        lifespan=_lifespan(services, writer, telemetry, settings.auth.seal_key),
     )
     app.state.traffic_writer = writer
     app.state.lifecycle = lifecycle
@@ -112,10 +113,13 @@ def _services(
     )
 
 
-def _lifespan(services: Services, writer: TrafficWriter | None, telemetry: Telemetry | None) -> Any:
+def _lifespan(
+    services: Services, writer: TrafficWriter | None, telemetry: Telemetry | None, seal_key: str
+) -> Any:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         services.lifecycle.bind()
+        warn_without_seal_key(seal_key)
         if writer is not None:
             writer.start()
         try:
@@ -132,7 +136,7 @@ def _lifespan(services: Services, writer: TrafficWriter | None, telemetry: Telem
 
 def _redactor(settings: Settings) -> Redactor:
     """One redactor for every text that leaves the proxy: traffic records and client errors."""
-    secrets = (settings.upstream.api_key, *settings.auth.proxy_keys)
+    secrets = (settings.upstream.api_key, *settings.auth.proxy_keys, settings.auth.seal_key)
     return Redactor(settings.traffic_log.redact_patterns, secrets=secrets)
 
 
