@@ -693,7 +693,6 @@ def test_the_image_command_serves_the_simulator_from_a_fresh_venv(
     environment) differ from the image; every other setting comes from the environment, as in
     a container.
     """
-    began = time.monotonic()
     venv = _fresh_venv(tmp_path, _build_wheel(tmp_path))
     stages = dockerfile_stages(DOCKERFILE.read_text(encoding="utf-8"))
     port = free_port()
@@ -766,4 +765,3 @@ def test_the_image_command_serves_the_simulator_from_a_fresh_venv(
         if line.startswith("{") and '"endpoint"' in line
     ]
     assert any(r["status"] == 200 and r["endpoint"] == "/v1/chat/completions" for r in records)
-    assert time.monotonic() - began < 60
