@@ -7,8 +7,9 @@ the Node SDK (7.x keeps the call; 5.13-6.x only throws on non-`function` types, 
 `function`). The `reasoning` representation is chosen by base URL path, as apps that let a user
 set nothing but a base URL do.
 
-The Node deps are installed by `npm ci` in the session fixture, only when `tests/node/node_modules`
-is missing or does not match the lock file. The tests skip only when `node` or `npm` is missing.
+The Node deps are installed by `npm ci` (tests/node_packages.py), only when
+`tests/node/node_modules` is missing or does not match the lock file. The tests skip only when
+`node` or `npm` is missing.
 """
 
 from __future__ import annotations
@@ -18,27 +19,31 @@ import os
 import re
 import subprocess
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from proxy.simulator import ReceivedRequest
+from proxy.simulator.feature_scripts import SEARCH_RESULTS
 from tests.conftest import ScenarioText
 from tests.node_packages import NODE_DIR, node_packages
 
 SCRIPT = NODE_DIR / "code_interpreter.mjs"
+VERCEL_SCRIPT = NODE_DIR / "vercel_reasoning.mjs"  # the Vercel AI SDK on the Responses API
 FENCED_CODE = re.compile(r"```python[ \t]*\n123\*\*21[ \t]*\n```")
 
-NodeRun = Callable[[str, str], dict[str, Any]]
+NodeRun = Callable[..., dict[str, Any]]  # (mode, base_url, script=SCRIPT)
 
 
 @pytest.fixture(scope="session")
 def node_sdk() -> NodeRun:
-    """`node_sdk(mode, base_url)`: run the Node script, return its JSON output."""
+    """`node_sdk(mode, base_url, script=SCRIPT)`: run a Node script, return its JSON output."""
     node = node_packages()
 
-    def run(mode: str, base_url: str) -> dict[str, Any]:
+    def run(mode: str, base_url: str, script: Path = SCRIPT) -> dict[str, Any]:
         done = subprocess.run(
-            [node, str(SCRIPT), mode, base_url],
+            [node, str(script), mode, base_url],
             capture_output=True,
             text=True,
             timeout=60,
@@ -133,3 +138,30 @@ def test_final_chat_completion_with_reasoning_path_has_no_tool_calls(
     assert not message.get("tool_calls")
     assert out["argumentsDone"] == []
     assert isinstance(message["reasoning_content"], str)
+
+
+# ---- the Vercel AI SDK on the Responses API -------------------------------------------------
+
+
+def test_vercel_ai_sdk_shows_the_thinking_as_a_reasoning_summary(
+    node_sdk: NodeRun,
+    proxy_url: str,
+    received: list[ReceivedRequest],
+    scenario_text: Callable[..., ScenarioText],
+) -> None:
+    """The SDK shows only reasoning summaries: with `reasoningSummary` it gets the thinking."""
+    plain = scenario_text("plain_text")
+    out = node_sdk("reasoning", f"{proxy_url}/v1", VERCEL_SCRIPT)
+    assert out["parts"].index("reasoning-delta") < out["parts"].index("text-delta")
+    assert out["reasoning"] == out["reasoningText"] == plain.reasoning
+    assert out["text"] == plain.content
+    assert received[-1].body["parameters"]["enable_thinking"] is True
+
+
+def test_vercel_ai_sdk_web_search_gives_sources(
+    node_sdk: NodeRun, proxy_url: str, received: list[ReceivedRequest]
+) -> None:
+    out = node_sdk("search", f"{proxy_url}/v1", VERCEL_SCRIPT)
+    assert [source["url"] for source in out["sources"]] == [r["url"] for r in SEARCH_RESULTS]
+    assert "[ref_1]" in out["text"]
+    assert received[-1].body["parameters"]["enable_search"] is True

@@ -125,19 +125,41 @@ def test_codex_runs_a_command_the_model_asks_for_and_quotes_its_output(
     (result,) = _tool_messages(second)
     assert result["tool_call_id"] == call["id"]
     assert printed in text_of(result["content"])
-    # Codex's developer instructions became system messages; nothing asked for a search.
+    # Codex's developer instructions became system messages; its `web_search` tool (live
+    # access, as Codex sends it with approvals and sandbox bypassed) turned on the search.
     assert second["input"]["messages"][0]["role"] == "system"
-    assert "enable_search" not in second["parameters"]
+    assert second["parameters"]["enable_search"] is True
 
 
-def test_the_captured_codex_request_translates(proxy_url: str) -> None:
+@pytest.mark.parametrize("live", [True, False])
+def test_the_captured_codex_request_translates(
+    proxy_url: str, received: list[ReceivedRequest], live: bool
+) -> None:
     """The request the pinned Codex sent (tests/fixtures/codex_request.json, captured from
-    `codex exec`) is accepted whole: every field and tool passed, mapped or reported."""
+    `codex exec`) is accepted whole: every field and tool passed, mapped or reported. Its
+    `web_search` tool searches live with `external_web_access: true` (as captured) and not at
+    all with `false` (Codex's cached mode: DashScope has none), which the notes say."""
     body = json.loads(FIXTURE.read_text(encoding="utf-8"))
     body["input"].append({"role": "user", "content": "[sim:plain_text]"})
+    (search,) = [i for i, tool in enumerate(body["tools"]) if tool["type"] == "web_search"]
+    body["tools"][search]["external_web_access"] = live
     with httpx.Client(base_url=proxy_url, timeout=30) as http:
         response = http.post("/v1/responses", json=body, headers={"Authorization": f"Bearer {KEY}"})
     assert response.status_code == 200, response.text
     notes = response.headers["x-dashscope-proxy-notes"]
-    for reported in ("web_search", "client_metadata", "prompt_cache_key", "developer"):
+    for reported in ("client_metadata", "prompt_cache_key", "developer"):
         assert reported in notes, notes
+    (upstream,) = (r.body["parameters"] for r in received)
+    assert len(upstream["tools"]) == len(body["tools"]) - 1 + _namespaced(body["tools"])
+    if live:
+        assert upstream["enable_search"] is True
+        assert upstream["search_options"]["enable_source"] is True
+        assert "web_search" not in notes, notes
+    else:
+        assert "enable_search" not in upstream
+        assert f"tools[{search}]: no live web search (external_web_access is false" in notes
+
+
+def _namespaced(tools: list[dict[str, Any]]) -> int:
+    """How many more functions than tools a request offers: a namespace's tools are one each."""
+    return sum(len(tool["tools"]) - 1 for tool in tools if tool["type"] == "namespace")

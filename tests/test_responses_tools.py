@@ -105,12 +105,27 @@ def test_tools_and_parallel_calls_as_openai_defaults() -> None:
 
 
 @pytest.mark.parametrize("kind", ["web_search", "web_search_preview", "web_search_2025_08_26"])
-def test_web_search_tools_are_accepted_and_reported(kind: str) -> None:
-    tool = {"type": kind, "external_web_access": False}
+def test_web_search_tools_turn_on_search_next_to_the_client_tools(kind: str) -> None:
+    parameters, notes = translated(tools=[FN, {"type": kind}])
+    assert list(functions(tools=[FN, {"type": kind}])) == ["run"]
+    assert parameters["enable_search"] is True
+    assert parameters["search_options"]["enable_citation"] is True
+    assert notes == ()
+
+
+def test_codex_web_search_without_live_access_searches_nothing_and_says_so() -> None:
+    """Codex sends `web_search` in every request, `external_web_access` false unless live
+    search is on: its functions still go upstream, and nothing is searched."""
+    tool = {"type": "web_search", "external_web_access": False}
     parameters, notes = translated(tools=[FN, tool])
     assert list(functions(tools=[FN, tool])) == ["run"]
-    assert notes == (f"tools[1]: {kind} not sent (web search is not mapped yet)",)
     assert "enable_search" not in parameters
+    assert notes == (
+        "tools[1]: no live web search (external_web_access is false, and DashScope's search "
+        "has no cached-only mode)",
+    )
+    parameters, notes = translated(tools=[FN, {**tool, "external_web_access": True}])
+    assert (parameters["enable_search"], notes) == (True, ())
 
 
 @pytest.mark.parametrize("kind", sorted(REFUSED))
@@ -169,7 +184,7 @@ def test_the_table_the_encoder_reads_ignores_what_a_request_would_refuse() -> No
 def test_the_tool_table_covers_every_type_of_the_sdks_tool_union() -> None:
     union = get_args(get_args(Tool)[0])
     kinds = {kind for model in union for kind in get_args(model.model_fields["type"].annotation)}
-    documented = " ".join(kind for kind, _, _ in TOOL_ROWS)
+    documented = " ".join(kind for kind, *_ in TOOL_ROWS)
     for kind in kinds:
         assert f"`{kind}`" in documented, f"docs/fields.md has no row for tool type {kind}"
     assert "| `namespace` | mapped |" in render_markdown()
@@ -217,11 +232,21 @@ def test_required_with_one_client_tool_is_that_tool() -> None:
     )
 
 
-@pytest.mark.parametrize("kind", ["code_interpreter", "web_search", "web_search_preview"])
-def test_hosted_tools_cannot_be_forced(kind: str) -> None:
-    sent, notes = _choice({"type": kind}, [FN])
+def test_the_code_interpreter_cannot_be_forced() -> None:
+    sent, notes = _choice({"type": "code_interpreter"}, [FN])
     assert sent == "auto"
-    assert notes[-1] == f"tool_choice: {kind} sent as auto (DashScope cannot force it)"
+    assert notes[-1] == "tool_choice: code_interpreter sent as auto (DashScope cannot force it)"
+
+
+@pytest.mark.parametrize("kind", ["web_search", "web_search_preview"])
+def test_a_web_search_choice_forces_the_search_and_leaves_the_functions_free(kind: str) -> None:
+    parameters, notes = translated(tool_choice={"type": kind}, tools=[FN, {"type": kind}])
+    assert parameters["search_options"]["forced_search"] is True
+    assert [t["function"]["name"] for t in parameters["tools"]] == ["run"]
+    assert ("tool_choice" not in parameters, notes) == (True, ())
+    sent, notes = _choice({"type": kind}, [FN])  # no search tool: nothing to force
+    assert sent is None
+    assert notes == ("tool_choice: dropped (it names a web search that searches nothing)",)
 
 
 def test_allowed_tools_offers_only_the_allowed_ones() -> None:
@@ -284,7 +309,7 @@ def test_a_tool_choice_with_malformed_tools_leaves_the_400_to_tools() -> None:
 
 
 def encoder(tools: Any) -> ResponsesEventEncoder:
-    echo = translate_responses_request({**BASE, "tools": tools}).extras
+    echo = translate_responses_request({**BASE, "tools": tools}).extras.echo
     return ResponsesEventEncoder(ResponseIdentity("resp_t", 1, "m", "t", echo))
 
 

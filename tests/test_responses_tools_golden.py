@@ -82,7 +82,7 @@ def events(name: str, splits: tuple[int, ...] = ()) -> list[Item]:
     body = (GOLDEN_DIR / f"{name}.sse").read_bytes()
     # The Response object repeats what a real request would: the translator's echo.
     request = {"model": MODEL, "input": "hi", "tools": _case(name).tools}
-    echo = translate_responses_request(request).extras
+    echo = translate_responses_request(request).extras.echo
     identity = ResponseIdentity("resp_test", 1700000000, MODEL, "test", echo)
     translation = RESPONSES_API.new_translation(identity)
     decoder = SSEDecoder()

@@ -13,7 +13,7 @@ from typing import Any
 
 from proxy.core.errors import ProxyError
 from proxy.responses.fields import render_markdown
-from proxy.responses.stream import response_error
+from proxy.responses.items import response_error
 from tests import golden_tools, responses_helpers
 from tests.contract import check_chunks
 from tests.responses_contract import check_events

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 import orjson
 import pytest
 
+from proxy.core.cost import Cost, Pricing
 from proxy.core.errors import ProxyError
 from proxy.core.events import Usage
+from proxy.core.key_identity import KeyIdentity
+from proxy.core.model_table import MODEL_TABLE
 from proxy.core.sse import SSEEvent
 from proxy.core.summary import ChoiceSummary, ExchangeSummary, FunctionCall
 from proxy.traffic.record import ExchangeRecorder, NullRecorder
@@ -34,6 +39,8 @@ FIELDS = {
     "notes",
     "translation",
     "response",
+    "key",
+    "cost",
 }
 
 
@@ -277,3 +284,51 @@ def test_the_null_recorder_keeps_the_summary_but_no_captures() -> None:
     assert finished.timings["first_byte"] is not None
     assert (finished.frames, finished.chunks) == (None, None)
     assert "frames" not in finished.record()
+
+
+# ---- who made the call, and what it cost -------------------------------------------------------
+
+PRICING = Pricing(MODEL_TABLE, "beijing")
+
+
+def test_the_record_names_the_proxy_key_and_never_holds_the_key() -> None:
+    rec = recorder(FakeClock())
+    finished = rec.finish(status=200, outcome="ok", key=KeyIdentity("3f2a9c1b", "ci"))
+    assert finished.record()["key"] == {"name": "ci", "fingerprint": "3f2a9c1b"}
+    unnamed = recorder(FakeClock()).finish(status=200, outcome="ok", key=KeyIdentity("0a1b2c3d"))
+    assert unnamed.record()["key"] == {"name": None, "fingerprint": "0a1b2c3d"}
+    assert recorder(FakeClock()).finish(status=200, outcome="ok").record()["key"] is None
+
+
+def test_the_cost_is_computed_from_the_model_the_usage_and_the_search_strategy() -> None:
+    rec = recorder(FakeClock())
+    rec.request({"model": "qwen3-max", "messages": []})
+    parameters = {"enable_search": True, "search_options": {"search_strategy": "agent"}}
+    rec.plan(
+        upstream={"path": "/api/v1/x", "body": {"model": "qwen3-max", "parameters": parameters}},
+        notes=[],
+        translation={},
+    )
+    summary = replace(SUMMARY, usage=Usage(1000, 500, None, 200, None, web_searches=2))
+    finished = rec.finish(status=200, outcome="ok", summary=summary, pricing=PRICING)
+    # qwen3-max in CNY: 800 input at 2.5, 200 cached at 0.5, 500 output at 10 per million,
+    # 2 agent searches at 4 per 1,000.
+    assert finished.cost == Cost(Decimal("0.0151"), "CNY", "qwen3-max", "2026-12-02")
+    assert finished.record()["cost"] == {
+        "amount": "0.0151",
+        "currency": "CNY",
+        "family": "qwen3-max",
+        "prices_as_of": "2026-12-02",
+    }
+
+
+def test_no_cost_without_usage_a_price_or_pricing() -> None:
+    rec = recorder(FakeClock())
+    rec.request({"model": "qwen3-max"})
+    assert rec.finish(status=400, outcome="error", pricing=PRICING).record()["cost"] is None
+    rec = recorder(FakeClock())
+    rec.request({"model": "glm-4.6"})
+    assert rec.finish(status=200, outcome="ok", summary=SUMMARY, pricing=PRICING).cost is None
+    rec = recorder(FakeClock())
+    rec.request({"model": "qwen3-max"})
+    assert rec.finish(status=200, outcome="ok", summary=SUMMARY).cost is None

@@ -155,6 +155,24 @@ class UpstreamUnavailable(ProxyError):
     code = "upstream_unavailable"
 
 
+class FrameTooLarge(UpstreamUnavailable):
+    """An upstream SSE line or event beyond the configured limit: the stream is cut there, so
+    that a runaway (or hostile) upstream cannot take the proxy's memory and CPU."""
+
+    code = "upstream_frame_too_large"
+
+
+class UpstreamRedirect(UpstreamUnavailable):
+    """DashScope's address answered with a redirect: the configured URL is wrong, and asking
+    again would be redirected again."""
+
+    code = "upstream_redirect"
+
+    @property
+    def retryable(self) -> bool:
+        return False
+
+
 class UpstreamTimeout(ProxyError):
     status = 504
     type = SERVER_ERROR
@@ -170,6 +188,10 @@ class Unavailable(ProxyError):
 
     def __init__(self, message: str, *, retry_after: float = 1.0, code: str | None = None):
         super().__init__(message, code=code, retry_after=retry_after)
+
+
+# Every connection to DashScope stayed busy for `pool_timeout`: the proxy's own capacity.
+POOL_FULL = "connection_pool_full"
 
 
 class PayloadTooLarge(ProxyError):

@@ -5,6 +5,7 @@ colours when the output is not a terminal."""
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, TextIO
 
 from rich import box
@@ -12,9 +13,18 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from proxy.inspect.query import Record, is_error, started_at, status_of, text, timing, usage_of
+from proxy.inspect.query import (
+    Record,
+    cost_of,
+    is_error,
+    started_at,
+    status_of,
+    text,
+    timing,
+    usage_of,
+)
 from proxy.inspect.replay import ReplayResult
-from proxy.inspect.stats import NO_MODEL, PERCENTILES
+from proxy.inspect.stats import NO_KEY, NO_MODEL, PERCENTILES
 
 # header, width (fixed in follow mode, the least otherwise; the model column gives way), justify
 _COLUMNS = (
@@ -26,6 +36,7 @@ _COLUMNS = (
     ("total", 6, "right"),
     ("tokens", 11, "right"),
     ("runs", 4, "right"),
+    ("cost", 8, "right"),
 )
 _SHRINKS = frozenset({"model", "status", "tokens"})
 
@@ -63,6 +74,23 @@ def tokens(record: Record) -> str:
     if usage.prompt is None and usage.completion is None:
         return "-"
     return f"{_n(usage.prompt)}/{_n(usage.completion)}"
+
+
+_SYMBOLS = {"CNY": "¥", "USD": "$"}
+
+
+def money(amount: Decimal, currency: str) -> str:
+    """`$0.0042`, `¥1.37`: two significant digits below one unit, cents above."""
+    symbol = _SYMBOLS.get(currency, currency + " ")
+    if amount >= 1 or amount == 0:
+        return f"{symbol}{amount:.2f}"
+    shown = amount.quantize(Decimal(1).scaleb(amount.adjusted() - 1))
+    return f"{symbol}{shown:f}"
+
+
+def _cost(record: Record) -> str:
+    cost = cost_of(record)
+    return "" if cost is None else money(*cost)
 
 
 def _n(value: int | None) -> str:
@@ -116,6 +144,7 @@ def rows_table(
             duration(timing(record, "total"), short=True),
             tokens(record),
             str(runs) if runs else "",
+            _cost(record),
         )
     return table
 
@@ -184,7 +213,39 @@ def stats_view(stats: dict[str, Any], since: str | None = None) -> RenderableTyp
     parts += [Text(""), counts, Text(""), latency]
     if errors.row_count:
         parts += [Text(""), errors]
+    parts += _cost_tables(stats, groups)
     return Group(*parts)
+
+
+def _cost_tables(
+    stats: dict[str, Any], groups: list[tuple[str, dict[str, Any]]]
+) -> list[RenderableType]:
+    """What the exchanges cost per model, then per proxy key (when keys were recorded)."""
+    parts: list[RenderableType] = []
+    if any(group["cost"] for _, group in groups):
+        costs = _table()
+        _model_column(costs, "cost")
+        costs.add_column("total", justify="right", no_wrap=True)
+        for label, group in groups:
+            costs.add_row(label, _totals(group["cost"]))
+        parts += [Text(""), costs]
+    if "keys" in stats:
+        keys = _table()
+        _model_column(keys, "proxy key")
+        for header in ("exchanges", "errors", "cost"):
+            keys.add_column(header, justify="right", no_wrap=True)
+        for label, group in stats["keys"].items():
+            shown = Text(label, style="dim" if label == NO_KEY else "")
+            keys.add_row(
+                shown, str(group["exchanges"]), str(group["errors"]), _totals(group["cost"])
+            )
+        parts += [Text(""), keys]
+    return parts
+
+
+def _totals(costs: dict[str, str]) -> str:
+    """Each currency's total (exchanges in two regions' logs read together keep both)."""
+    return ", ".join(money(Decimal(amount), currency) for currency, amount in costs.items()) or "-"
 
 
 def _rate(rate: float) -> str:

@@ -41,11 +41,15 @@ RESPONSES_FIELDS: tuple[Field, ...] = (
         ARRAY,
         "mapped",
         "client-executed tools (`function`, `namespace`, `custom`, `local_shell`, `shell`, "
-        "`apply_patch`) become `parameters.tools` functions, named as the name table says, "
-        "with `parallel_tool_calls: true` unless the request says otherwise; "
-        "`code_interpreter` turns on `enable_code_interpreter`, and thinking (reported) unless "
-        "`enable_thinking` or `reasoning.effort` decides it; the two cannot be combined (400); "
-        "each tool type's row is in the tool table",
+        "`apply_patch`) become `parameters.tools` functions, named as the tool table says (two "
+        "that would get one name are a 400), with `parallel_tool_calls: true` unless the "
+        "request says otherwise; `code_interpreter` turns on `enable_code_interpreter`, and "
+        "thinking (reported) unless `enable_thinking` or `reasoning.effort` decides it; the two "
+        "cannot be combined (400); `web_search` / `web_search_preview` turn on `enable_search` "
+        "with `search_options` asking for sources and citation marks (the answer's "
+        "`url_citation` annotations, a `web_search_call` item), and with "
+        "`external_web_access: false` search nothing (reported); each tool type's row is in the "
+        "tool table",
     ),
     Field(
         "tool_choice",
@@ -54,8 +58,10 @@ RESPONSES_FIELDS: tuple[Field, ...] = (
         "`auto`, `none`, `required` as in chat completions; a `function` or `custom` tool by "
         "name, or a `local_shell`, `shell` or `apply_patch` type, as its function by name (a "
         "function in thinking mode included); `allowed_tools` offers only the allowed tools "
-        "upstream, then its `mode` (reported); `code_interpreter` and web search are sent as "
-        "`auto` (reported); a tool `tools` does not declare is a 400",
+        "upstream, then its `mode` (reported); a web search tool sets "
+        "`search_options.forced_search` (dropped, reported, when nothing is searched); "
+        "`code_interpreter` is sent as `auto` (reported); a tool `tools` does not declare is a "
+        "400",
     ),
     Field(
         "parallel_tool_calls",
@@ -68,8 +74,10 @@ RESPONSES_FIELDS: tuple[Field, ...] = (
         "reasoning",
         OBJECT,
         "mapped",
-        "`effort` as chat's `reasoning_effort` (what was sent is reported); `summary` is "
-        "reported: the full thinking is returned as `reasoning_text`",
+        "`effort` as chat's `reasoning_effort` (what was sent is reported); with `summary` "
+        "`auto`, `concise` or `detailed` the thinking streams as the reasoning item's summary "
+        "(`reasoning_summary_text` events) instead of its `reasoning_text`; another `summary` "
+        "is reported",
     ),
     Field(
         "text",
@@ -83,8 +91,10 @@ RESPONSES_FIELDS: tuple[Field, ...] = (
         "include",
         ARRAY,
         "mapped",
-        "`message.output_text.logprobs` turns on logprobs; `code_interpreter_call.outputs` and "
-        "`reasoning.encrypted_content` are reported (DashScope returns neither)",
+        "`message.output_text.logprobs` turns on logprobs; `reasoning.encrypted_content` adds "
+        "the thinking sealed with the server's secret (`[auth] seal_key`) to reasoning items; "
+        "`web_search_call.action.sources` fills the search's sources; "
+        "`code_interpreter_call.outputs` is reported (DashScope does not return them)",
     ),
     Field("metadata", OBJECT, "reported", "not sent, but repeated on the response"),
     Field(
@@ -157,77 +167,99 @@ INPUT_ROWS: tuple[tuple[str, str], ...] = (
         "`code_interpreter_call`, `web_search_call` items",
         "not sent (reported): DashScope already ran them, and never runs them again",
     ),
-    ("`reasoning` items", "not sent (reported)"),
+    (
+        "`reasoning` items with the `encrypted_content` the proxy sealed",
+        "with `preserve_thinking`, the next assistant turn's `reasoning_content`; else not "
+        "sent (reported); sealed under another secret or altered: dropped (reported)",
+    ),
+    ("other `reasoning` items", "not sent (reported)"),
     ("`item_reference` and other item types", "400 naming the item"),
 )
 
 
-_AS_FUNCTION = "a DashScope function; its call comes back as"
+_COMES_BACK = "its call comes back as"
 _CANNOT = "400 naming the tool:"
-# Every type of the openai SDK's `Tool` union (tests/test_responses_tools.py checks it).
-TOOL_ROWS: tuple[tuple[str, str, str], ...] = (
-    ("`function`", "passed", f"{_AS_FUNCTION} a `function_call`"),
+_WEB_SEARCH = (
+    "`enable_search`, with `search_options` asking for sources and citation marks, and "
+    "`forced_search` when `tool_choice` names the tool"
+)
+# Every type of the openai SDK's `Tool` union (tests/test_responses_tools.py checks it): what
+# it is called upstream (a function DashScope's model calls by that name, or a parameter for
+# the tools DashScope runs itself), and what comes back.
+TOOL_ROWS: tuple[tuple[str, str, str, str], ...] = (
+    ("`function`", "passed", "the function `f`: its own name", f"{_COMES_BACK} a `function_call`"),
     (
         "`namespace`",
         "mapped",
-        f"each function or custom tool in it as {_AS_FUNCTION} a `function_call` or "
-        "`custom_tool_call` with the original `name` and `namespace` set",
+        f"each function or custom tool `f` in namespace `ns` as the function `ns{SEPARATOR}f`",
+        f"{_COMES_BACK} a `function_call` or `custom_tool_call` with the original `name` and "
+        "`namespace` set",
     ),
     (
         "`custom`",
         "mapped",
-        f"{_AS_FUNCTION} a `custom_tool_call` (`input` streamed by "
-        "`response.custom_tool_call_input.delta`/`.done`); the function takes one string, "
-        "`input`, and its description carries the `grammar` (lark or regex)",
+        "the function `f`, with one string parameter, `input`, whose description carries the "
+        "`grammar` (lark or regex)",
+        f"{_COMES_BACK} a `custom_tool_call` (`input` streamed by "
+        "`response.custom_tool_call_input.delta`/`.done`)",
     ),
-    ("`local_shell`", "mapped", f"{_AS_FUNCTION} a `local_shell_call` (`action.command`)"),
-    ("`shell`", "mapped", f"{_AS_FUNCTION} a `shell_call` (`action.commands`)"),
+    (
+        "`local_shell`",
+        "mapped",
+        "the function `local_shell`",
+        f"{_COMES_BACK} a `local_shell_call` (`action.command`)",
+    ),
+    (
+        "`shell`",
+        "mapped",
+        "the function `shell`",
+        f"{_COMES_BACK} a `shell_call` (`action.commands`)",
+    ),
     (
         "`apply_patch`",
         "mapped",
-        f"{_AS_FUNCTION} an `apply_patch_call` (`operation`: create, update or delete a file)",
+        "the function `apply_patch`",
+        f"{_COMES_BACK} an `apply_patch_call` (`operation`: create, update or delete a file)",
     ),
     (
         "`code_interpreter`",
         "mapped",
-        "`enable_code_interpreter`; each run a `code_interpreter_call` item",
+        "`enable_code_interpreter` (no function)",
+        "each run a `code_interpreter_call` item",
     ),
     (
         "`web_search`, `web_search_2025_08_26`, `web_search_preview`, "
         "`web_search_preview_2025_03_11`",
+        "mapped",
+        f"{_WEB_SEARCH} (no function)",
+        "a `web_search_call` item and the answer's `url_citation` annotations; with "
+        "`external_web_access: false` nothing is searched (reported: DashScope has no "
+        "cached-only search); its filters, location, context size and content types are "
         "reported",
-        "accepted and not sent yet (Codex sends one in every request)",
     ),
-    ("`file_search`", "refused", f"{_CANNOT} {REFUSED['file_search']}"),
+    ("`file_search`", "refused", "nothing", f"{_CANNOT} {REFUSED['file_search']}"),
     (
         "`computer`, `computer_use_preview`",
         "refused",
+        "nothing",
         f"{_CANNOT} {REFUSED['computer_use_preview']}",
     ),
-    ("`mcp`", "refused", f"{_CANNOT} {REFUSED['mcp']}"),
-    ("`image_generation`", "refused", f"{_CANNOT} {REFUSED['image_generation']}"),
-    ("`tool_search`", "refused", f"{_CANNOT} {REFUSED['tool_search']}"),
+    ("`mcp`", "refused", "nothing", f"{_CANNOT} {REFUSED['mcp']}"),
+    ("`image_generation`", "refused", "nothing", f"{_CANNOT} {REFUSED['image_generation']}"),
+    ("`tool_search`", "refused", "nothing", f"{_CANNOT} {REFUSED['tool_search']}"),
     (
         "`programmatic_tool_calling`",
         "refused",
+        "nothing",
         f"{_CANNOT} {REFUSED['programmatic_tool_calling']}",
     ),
-)
-# How a client tool is named upstream, and how its calls come back.
-NAME_ROWS: tuple[tuple[str, str], ...] = (
-    ("`function` `f`", "`f`"),
-    ("`custom` `f`", "`f`, with one string parameter `input`"),
-    ("`function` or `custom` `f` in `namespace` `ns`", f"`ns{SEPARATOR}f`"),
-    ("`local_shell`, `shell`, `apply_patch`", "`local_shell`, `shell`, `apply_patch`"),
-    ("two tools that would get one name", "400 naming both"),
 )
 
 
 def render_markdown() -> str:
     lines = [*field_rows(RESPONSES_FIELDS), "", *rule_rows("in `input`", INPUT_ROWS), ""]
-    lines += ["| tool type | treatment | what the proxy does |", "|---|---|---|"]
-    lines += [f"| {kind} | {treatment} | {how} |" for kind, treatment, how in TOOL_ROWS]
-    lines += ["", *rule_rows("client tool", NAME_ROWS)]
+    lines += ["| tool type | treatment | sent upstream as | what comes back |", "|---|---|---|---|"]
+    lines += [f"| {kind} | {treat} | {name} | {how} |" for kind, treat, name, how in TOOL_ROWS]
     return "\n".join(lines) + "\n"
 
 

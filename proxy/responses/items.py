@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, NotRequired, Required, TypedDict
 
+from proxy.core.errors import ProxyError, UpstreamError
 from proxy.core.events import ReasoningTokens, ToolCounts, Usage, prompt_details, tool_counts
 from proxy.responses.tool_calls import CallOutputItem
 
@@ -29,8 +30,13 @@ EventType = Literal[
     "response.content_part.done",
     "response.reasoning_text.delta",
     "response.reasoning_text.done",
+    "response.reasoning_summary_part.added",
+    "response.reasoning_summary_part.done",
+    "response.reasoning_summary_text.delta",
+    "response.reasoning_summary_text.done",
     "response.output_text.delta",
     "response.output_text.done",
+    "response.output_text.annotation.added",
     "response.code_interpreter_call.in_progress",
     "response.code_interpreter_call_code.delta",
     "response.code_interpreter_call_code.done",
@@ -51,22 +57,39 @@ class ReasoningText(TypedDict):
     text: str
 
 
+class SummaryText(TypedDict):
+    type: Literal["summary_text"]
+    text: str
+
+
+class UrlCitation(TypedDict):
+    type: Literal["url_citation"]
+    url: str
+    title: str
+    start_index: int
+    end_index: int
+
+
 class OutputText(TypedDict):
     type: Literal["output_text"]
     text: str
-    annotations: list[object]
+    annotations: list[UrlCitation]
     logprobs: list[object]
 
 
-Part = ReasoningText | OutputText
+Part = ReasoningText | OutputText | SummaryText
 
 
-class ReasoningItem(TypedDict):
+class _ReasoningItem(TypedDict):
     id: str
     type: Literal["reasoning"]
-    summary: list[object]
-    content: list[ReasoningText]  # the thinking itself, not a summary
+    summary: list[SummaryText]  # the thinking, when the request asked for a summary
+    content: list[ReasoningText]  # the thinking itself, when it did not
     status: Status
+
+
+class ReasoningItem(_ReasoningItem, total=False):
+    encrypted_content: str  # the thinking sealed, when `include` asks for it
 
 
 class MessageItem(TypedDict):
@@ -94,7 +117,7 @@ class SearchSource(TypedDict):
 class SearchAction(TypedDict):
     type: Literal["search"]
     query: str
-    sources: list[SearchSource]
+    sources: NotRequired[list[SearchSource]]  # when `include` asks for them
 
 
 class WebSearchCallItem(TypedDict):
@@ -169,6 +192,7 @@ class EventFields(TypedDict, total=False):
     item: OutputItem
     item_id: str
     content_index: int
+    summary_index: int
     part: Part
     delta: str
     text: str
@@ -177,6 +201,8 @@ class EventFields(TypedDict, total=False):
     name: str
     arguments: str
     input: str
+    annotation_index: int
+    annotation: UrlCitation
 
 
 class StreamEvent(EventFields, total=False):
@@ -185,32 +211,45 @@ class StreamEvent(EventFields, total=False):
 
 
 class TextItem:
-    """An open reasoning or message item: its text so far."""
+    """An open reasoning or message item: its text so far. A reasoning item shows its text as
+    a summary when the request asked for one (`summary`)."""
 
-    __slots__ = ("id", "index", "kind", "logprobs", "parts")
+    __slots__ = ("annotations", "id", "index", "kind", "logprobs", "parts", "sealed", "summary")
 
-    def __init__(self, kind: TextKind, index: int, item_id: str) -> None:
+    def __init__(self, kind: TextKind, index: int, item_id: str, *, summary: bool = False) -> None:
         self.kind: TextKind = kind
         self.index = index
         self.id = item_id
+        self.summary = summary and kind == "reasoning"
         self.parts: list[str] = []
         self.logprobs: list[object] = []
+        self.annotations: list[UrlCitation] = []  # set when the text is complete
+        self.sealed: str | None = None  # the reasoning's `encrypted_content`, once complete
 
     def part(self, text: str) -> Part:
-        return reasoning_text(text) if self.kind == "reasoning" else self._output_text(text)
+        if self.kind == "message":
+            return self._output_text(text)
+        return summary_text(text) if self.summary else reasoning_text(text)
 
     def item(self, status: Status) -> ReasoningItem | MessageItem:
         text = "".join(self.parts)
-        if self.kind == "reasoning":
-            return reasoning_item(self.id, status, [reasoning_text(text)])
-        return message_item(self.id, status, [self._output_text(text)])
+        if self.kind == "message":
+            return message_item(self.id, status, [self._output_text(text)])
+        item = reasoning_item(self.id, status, [])
+        if self.summary:
+            item["summary"] = [summary_text(text)]
+        else:
+            item["content"] = [reasoning_text(text)]
+        if self.sealed is not None:
+            item["encrypted_content"] = self.sealed
+        return item
 
     def _output_text(self, text: str) -> OutputText:
-        # A copy of the logprobs: the list keeps growing after this part has gone out.
+        # Copies: the lists keep growing after this part has gone out.
         return {
             "type": "output_text",
             "text": text,
-            "annotations": [],
+            "annotations": list(self.annotations),
             "logprobs": list(self.logprobs),
         }
 
@@ -255,6 +294,10 @@ def reasoning_text(text: str) -> ReasoningText:
     return {"type": "reasoning_text", "text": text}
 
 
+def summary_text(text: str) -> SummaryText:
+    return {"type": "summary_text", "text": text}
+
+
 def reasoning_item(item_id: str, status: Status, content: list[ReasoningText]) -> ReasoningItem:
     return {"id": item_id, "type": "reasoning", "summary": [], "content": content, "status": status}
 
@@ -280,6 +323,34 @@ def code_call_item(item_id: str, code: str, status: Status) -> CodeInterpreterCa
     }
 
 
-def web_search_item(item_id: str, status: Status, sources: list[SearchSource]) -> WebSearchCallItem:
-    action: SearchAction = {"type": "search", "query": "", "sources": sources}
+def web_search_item(
+    item_id: str, status: Status, sources: list[SearchSource] | None
+) -> WebSearchCallItem:
+    # DashScope does not say what it searched for: the query stays empty.
+    action: SearchAction = {"type": "search", "query": ""}
+    if sources is not None:
+        action["sources"] = sources
     return {"id": item_id, "type": "web_search_call", "status": status, "action": action}
+
+
+def search_sources(results: list[object]) -> list[SearchSource]:
+    """A search's sources as `web_search_call.action.sources`: the results that have a URL."""
+    return [
+        {"type": "url", "url": r["url"]}
+        for r in results
+        if isinstance(r, dict) and isinstance(r.get("url"), str)
+    ]
+
+
+def response_error(error: ProxyError) -> ResponseError:
+    """`response.error` for a failure: `code` from OpenAI's fixed list (its schema allows no
+    other), the code DashScope or the proxy gave in the message, where a person can read it."""
+    code: ResponseErrorCode = "invalid_prompt"  # a 4xx mid-answer: moderation, in practice
+    if error.status == 429:
+        code = "rate_limit_exceeded"
+    elif error.status >= 500:
+        code = "server_error"
+    if error.code is None:
+        return {"code": code, "message": error.message}
+    whose = "DashScope code" if isinstance(error, UpstreamError) else "code"
+    return {"code": code, "message": f"{error.message} ({whose}: {error.code})"}

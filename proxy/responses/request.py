@@ -10,6 +10,7 @@ changes or drops is reported in the notes.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from proxy.core.echoes import strip_echoes
@@ -26,45 +27,61 @@ from proxy.core.parameters import (
     required_model,
     served_family,
 )
-from proxy.core.plan import TranslationOptions, UpstreamPlan
+from proxy.core.plan import Sealer, TranslationOptions, UpstreamPlan
+from proxy.core.search import settle_search
 from proxy.core.thinking import interpreter_thinking, set_thinking, settle_thinking
 from proxy.responses.fields import RESPONSES_FIELD_BY_NAME
 from proxy.responses.input import input_turns
 from proxy.responses.tool_choice import map_tool_choice
-from proxy.responses.tools import (
-    BUILT_INS,
-    WEB_SEARCH,
-    WEB_SEARCH_PREVIEW,
-    client_tools,
-    native_function,
-    refusal,
+from proxy.responses.tools import BUILT_INS, client_tools, native_function, refusal
+from proxy.responses.web_search import (
+    WEB_SEARCH_TYPES,
+    forced_search,
+    live_search,
+    web_search_tool,
 )
 
 # The request fields a Response object repeats (its `echo`), as OpenAI returns them.
 ResponseEcho = dict[str, Any]
 Mapper = Callable[[Any, Draft], None]
 
+
+@dataclass(frozen=True, slots=True)
+class ResponseExtras:
+    """What only a Responses answer needs from the request."""
+
+    echo: ResponseEcho = field(default_factory=dict)  # the fields its Response repeats
+    include_sources: bool = False  # `include`: `web_search_call.action.sources`
+    sealer: Sealer | None = None  # `include`: `reasoning.encrypted_content`
+
+
 # Values that ask for nothing the proxy lacks: not worth a note.
 _DEFAULTS: dict[str, Any] = {"store": False, "truncation": "disabled", "background": False}
 _CLIENT_TOOLS = ("function", "custom", "namespace", *BUILT_INS)
 _INCLUDE_NOTES = {
     "code_interpreter_call.outputs": "DashScope does not return the interpreter's outputs",
-    "reasoning.encrypted_content": "thinking is returned as reasoning_text, not encrypted",
 }
+_SOURCES = "web_search_call.action.sources"
+_SEALED = "reasoning.encrypted_content"
+_SUMMARIES = ("auto", "concise", "detailed")
 
 
 def translate_responses_request(
     body: Any, options: TranslationOptions | None = None
-) -> UpstreamPlan[ResponseEcho]:
+) -> UpstreamPlan[ResponseExtras]:
+    options = options or TranslationOptions()
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
     model = required_model(body)
-    family = served_family(model, (options or TranslationOptions()).models)
+    family = served_family(model, options.models)
     draft = Draft(body, family)
     # `tool_choice` last: it names tools that `tools` declares, whatever the keys' order.
     for key, value in sorted(body.items(), key=lambda item: item[0] == "tool_choice"):
         _field(key, value, draft)
-    turns = input_turns(body.get("input"), body.get("instructions"), draft.notes, draft.parameters)
+    settle_search(draft, live=live_search(body.get("tools")), forced=forced_search(body))
+    turns = input_turns(
+        body.get("input"), body.get("instructions"), draft.notes, draft.parameters, options.sealer
+    )
     echoes = strip_echoes(turns)
     draft.notes.extend(echoes.notes("input"))
     interpreter_thinking(draft)
@@ -77,7 +94,7 @@ def translate_responses_request(
         path=path,
         body=native,
         stream=bool(body.get("stream")),
-        extras=_echo(body),
+        extras=_extras(body, options.sealer, draft.notes),
         notes=tuple(draft.notes),
         local_answer=echoes.local_answer,
     )
@@ -118,8 +135,8 @@ def _tools(value: Any, draft: Draft) -> None:
         kind = tool.get("type") if isinstance(tool, dict) else None
         if kind == "code_interpreter":
             draft.parameters["enable_code_interpreter"] = True
-        elif kind in WEB_SEARCH or kind == WEB_SEARCH_PREVIEW:
-            _web_search(tool, f"tools[{i}]", draft)
+        elif kind in WEB_SEARCH_TYPES:
+            web_search_tool(tool, f"tools[{i}]", draft.notes)
         elif kind not in _CLIENT_TOOLS:
             raise refusal(kind, f"tools[{i}]")
     functions = [native_function(client, tool) for _, client, tool in client_tools(value)]
@@ -129,21 +146,15 @@ def _tools(value: Any, draft: Draft) -> None:
         draft.parameters["tools"] = functions
 
 
-def _web_search(tool: dict[str, Any], where: str, draft: Draft) -> None:
-    """The hook for `web_search` / `web_search_preview` tools, which DashScope backs with
-    `enable_search`. Until that mapping lands they are accepted (Codex always sends one, with
-    `external_web_access`) and reported, so such a request is not a 400."""
-    draft.notes.append(f"{where}: {tool['type']} not sent (web search is not mapped yet)")
-
-
 def _reasoning(value: Any, draft: Draft) -> None:
     effort = value.get("effort")
     if effort is not None:
         check_type(effort, STR, "reasoning.effort")
         set_thinking(effort, "reasoning.effort", draft)
-    if value.get("summary") is not None:
+    summary = value.get("summary")
+    if summary is not None and summary not in _SUMMARIES:
         draft.notes.append(
-            "reasoning.summary: dropped (the full thinking is returned as reasoning_text)"
+            f"reasoning.summary: {summary!r} dropped (not auto, concise or detailed)"
         )
 
 
@@ -179,9 +190,20 @@ def _include(value: Any, draft: Draft) -> None:
     for entry in value:
         if entry == "message.output_text.logprobs":
             draft.parameters["logprobs"] = True
-        else:
+        elif entry not in (_SOURCES, _SEALED):  # read by `_extras`
             why = _INCLUDE_NOTES.get(entry, "not available") if isinstance(entry, str) else ""
             draft.notes.append(f"include: {entry!r} dropped ({why or 'not a string'})")
+
+
+def _extras(body: dict[str, Any], sealer: Sealer | None, notes: list[str]) -> ResponseExtras:
+    include = body.get("include") or ()
+    if _SEALED in include and sealer is None:
+        notes.append(f"include: {_SEALED!r} dropped (the proxy has no sealing key)")
+    return ResponseExtras(
+        echo=_echo(body),
+        include_sources=_SOURCES in include,
+        sealer=sealer if _SEALED in include else None,
+    )
 
 
 def _echo(body: dict[str, Any]) -> ResponseEcho:

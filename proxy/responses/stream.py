@@ -5,13 +5,16 @@ item announced by `response.output_item.added` and ended by `response.output_ite
 its final content; `sequence_number` increasing from 0; exactly one terminal event
 (`response.completed`, `response.incomplete` or `response.failed`) carrying the whole response.
 
-Items: thinking becomes a `reasoning` item with `reasoning_text` content (the full thinking, not
-a summary: DashScope streams the thinking itself); each code-interpreter run a
-`code_interpreter_call` item, its code streamed as it grows and `outputs` null because DashScope
-does not return them; web-search sources a `web_search_call` item; model-requested functions
-`function_call` items; the answer a `message` item with one `output_text` part. A text item
-closes when another item starts, so items never interleave, except function calls, which stay
-open until the choice finishes (their arguments may stream in parallel).
+Items: thinking becomes a `reasoning` item with `reasoning_text` content (the full thinking:
+DashScope streams the thinking itself), or with it as the item's summary when the request asked
+for one (`proxy/responses/text_events.py`), sealed into `encrypted_content` when `include` asks;
+each code-interpreter run a `code_interpreter_call` item, its code streamed as it grows and
+`outputs` null because DashScope does not return them; web-search sources a `web_search_call`
+item; model-requested calls the item type their tool was declared as (`function_call`,
+`custom_tool_call`, ...: `proxy/responses/tool_calls.py`); the answer a `message` item with one
+`output_text` part, annotated with the sources its citation marks name. A text item
+closes when another item starts, so items never interleave, except calls, which stay open
+until the choice finishes (their arguments may stream in parallel).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TypedDict, Unpack
 
-from proxy.core.errors import ProxyError, UpstreamError
+from proxy.core.errors import ProxyError
 from proxy.core.events import (
     CodeDelta,
     CodeDone,
@@ -30,6 +33,7 @@ from proxy.core.events import (
     SearchResults,
     Usage,
 )
+from proxy.core.plan import Sealer
 from proxy.core.wire import Item
 from proxy.responses.items import (
     EventFields,
@@ -38,22 +42,23 @@ from proxy.responses.items import (
     OutputItem,
     ResponseCore,
     ResponseError,
-    ResponseErrorCode,
     ResponseObject,
     ResponseStatus,
     ResponseUsage,
     RunItem,
-    SearchSource,
     Status,
     StreamEvent,
     TextItem,
     TextKind,
     message_item,
     reasoning_item,
+    response_error,
     response_usage,
+    search_sources,
     web_search_item,
 )
 from proxy.responses.request import ResponseEcho
+from proxy.responses.text_events import at, events_of, url_citations, wants_summary
 from proxy.responses.tool_calls import CallItem
 from proxy.responses.tools import tool_table
 
@@ -71,13 +76,18 @@ class ResponseIdentity:
     item_prefix: str  # output item ids: a type prefix, this, and the item's number
     # Request fields the Response object repeats (instructions, tools, temperature, ...).
     echo: ResponseEcho = field(default_factory=dict)
+    # `include` asked for `web_search_call.action.sources`.
+    include_sources: bool = False
 
 
 class ResponsesEventEncoder:
     """Feed events, get Responses stream events; `finish()` ends the response."""
 
-    def __init__(self, identity: ResponseIdentity) -> None:
+    def __init__(self, identity: ResponseIdentity, sealer: Sealer | None = None) -> None:
         self._identity = identity
+        self._sealer = sealer  # seals the thinking into `encrypted_content`, when asked
+        self._summary = wants_summary(identity.echo)
+        self._sources: list[object] = []  # the search's, which the answer may cite
         self._sequence = 0
         self._started = False
         self._output: dict[int, OutputItem] = {}  # finished items by output index
@@ -140,27 +150,26 @@ class ResponsesEventEncoder:
             self._close_text(out)
             text = self._open_text(kind, out)
         text.parts.append(event.text)
-        at = _at(text)
+        delta = events_of(text).delta
         if isinstance(event, ReasoningDelta):
-            out.append(self._event("response.reasoning_text.delta", **at, delta=event.text))
+            out.append(self._event(delta, **at(text), delta=event.text))
             return
         logprobs = event.logprobs or []
         text.logprobs.extend(logprobs)
-        out.append(
-            self._event("response.output_text.delta", **at, delta=event.text, logprobs=logprobs)
-        )
+        out.append(self._event(delta, **at(text), delta=event.text, logprobs=logprobs))
 
     def _open_text(self, kind: TextKind, out: list[Item]) -> TextItem:
         index = self._take_index()
         prefix = "rs" if kind == "reasoning" else "msg"
-        text = self._text = TextItem(kind, index, self._item_id(prefix, index))
+        text = TextItem(kind, index, self._item_id(prefix, index), summary=self._summary)
+        self._text = text
         item: OutputItem
         if kind == "reasoning":
             item = reasoning_item(text.id, "in_progress", [])
         else:
             item = message_item(text.id, "in_progress", [])
         out.append(self._event("response.output_item.added", output_index=index, item=item))
-        out.append(self._event("response.content_part.added", **_at(text), part=text.part("")))
+        out.append(self._event(events_of(text).part_added, **at(text), part=text.part("")))
         return text
 
     def _close_text(self, out: list[Item]) -> None:
@@ -168,14 +177,32 @@ class ResponsesEventEncoder:
         if text is None:
             return
         full = "".join(text.parts)
-        at = _at(text)
+        names, where = events_of(text), at(text)
         if text.kind == "reasoning":
-            out.append(self._event("response.reasoning_text.done", **at, text=full))
+            if self._sealer is not None:
+                text.sealed = self._sealer.seal(full)
+            out.append(self._event(names.done, **where, text=full))
         else:
+            self._annotate(text, full, out)
             logprobs = list(text.logprobs)
-            out.append(self._event("response.output_text.done", **at, text=full, logprobs=logprobs))
-        out.append(self._event("response.content_part.done", **at, part=text.part(full)))
+            out.append(self._event(names.done, **where, text=full, logprobs=logprobs))
+        out.append(self._event(names.part_done, **where, part=text.part(full)))
         self._done(text.index, text.item("completed"), out)
+
+    def _annotate(self, text: TextItem, full: str, out: list[Item]) -> None:
+        """The search sources the answer cites, once its text is complete."""
+        if not self._sources:
+            return
+        text.annotations = url_citations(full, self._sources)
+        for number, annotation in enumerate(text.annotations):
+            out.append(
+                self._event(
+                    "response.output_text.annotation.added",
+                    **at(text),
+                    annotation_index=number,
+                    annotation=annotation,
+                )
+            )
 
     def _code(self, event: CodeDelta | CodeDone, out: list[Item]) -> None:
         run = self._runs.get(event.run)
@@ -260,11 +287,8 @@ class ResponsesEventEncoder:
         self._close_all(out)
         index = self._take_index()
         item_id = self._item_id("ws", index)
-        sources: list[SearchSource] = [
-            {"type": "url", "url": r["url"]}
-            for r in event.results
-            if isinstance(r, dict) and isinstance(r.get("url"), str)
-        ]
+        self._sources = event.results
+        sources = search_sources(event.results) if self._identity.include_sources else None
         added = web_search_item(item_id, "in_progress", sources)
         out.append(self._event("response.output_item.added", output_index=index, item=added))
         for stage in _SEARCH_STAGES:
@@ -355,20 +379,6 @@ class ResponsesEventEncoder:
         return f"{prefix}_{self._identity.item_prefix}_{index}"
 
 
-def response_error(error: ProxyError) -> ResponseError:
-    """`response.error` for a failure: `code` from OpenAI's fixed list (its schema allows no
-    other), the code DashScope or the proxy gave in the message, where a person can read it."""
-    code: ResponseErrorCode = "invalid_prompt"  # a 4xx mid-answer: moderation, in practice
-    if error.status == 429:
-        code = "rate_limit_exceeded"
-    elif error.status >= 500:
-        code = "server_error"
-    if error.code is None:
-        return {"code": code, "message": error.message}
-    whose = "DashScope code" if isinstance(error, UpstreamError) else "code"
-    return {"code": code, "message": f"{error.message} ({whose}: {error.code})"}
-
-
 _SEARCH_STAGES: tuple[EventType, ...] = (
     "response.web_search_call.in_progress",
     "response.web_search_call.searching",
@@ -386,13 +396,3 @@ class _CallFields(TypedDict, total=False):
     name: str
     arguments: str
     input: str
-
-
-class _At(TypedDict):
-    item_id: str
-    output_index: int
-    content_index: int
-
-
-def _at(text: TextItem) -> _At:
-    return {"item_id": text.id, "output_index": text.index, "content_index": 0}

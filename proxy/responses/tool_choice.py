@@ -4,8 +4,9 @@ DashScope takes `auto`, `none` or one function by name (`proxy/core/parameters.p
 `required` into the only tool, or `auto`). A named tool of any client-executed type is its
 function upstream (`proxy/responses/tools.py`). `allowed_tools` has no native form: the tools
 offered upstream are cut down to the allowed ones, which is what the model may call, and its
-`mode` is then read as `auto` or `required` (reported). Hosted tools DashScope runs itself
-cannot be forced: `auto` (reported).
+`mode` is then read as `auto` or `required` (reported). A web search tool by type is
+DashScope's `search_options.forced_search` (`proxy/core/search.py`); the code interpreter cannot
+be forced: `auto` (reported).
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from typing import Any
 
 from proxy.core.errors import InvalidRequest
 from proxy.core.parameters import Draft, set_tool_choice
-from proxy.responses.tools import BUILT_INS, WEB_SEARCH, WEB_SEARCH_PREVIEW, client_tools
+from proxy.responses.tools import BUILT_INS, client_tools
+from proxy.responses.web_search import WEB_SEARCH_TYPES
 
-_HOSTED = ("code_interpreter", *WEB_SEARCH, WEB_SEARCH_PREVIEW)
+_HOSTED = ("code_interpreter", *WEB_SEARCH_TYPES)
 _SHAPES = (
     "'tool_choice' must be auto, none, required, a function or custom tool by name, a "
     "built-in tool type (local_shell, shell, apply_patch, code_interpreter, web_search), or "
@@ -32,7 +34,9 @@ def map_tool_choice(value: Any, draft: Draft) -> None:
     kind = value.get("type") if isinstance(value, dict) else None
     if kind == "allowed_tools":
         _allowed(value, names, draft)
-    elif kind in _HOSTED:
+    elif kind in WEB_SEARCH_TYPES:
+        pass  # `search_options.forced_search`, set by settle_search
+    elif kind == "code_interpreter":
         draft.parameters["tool_choice"] = "auto"
         draft.notes.append(f"tool_choice: {kind} sent as auto (DashScope cannot force it)")
     else:

@@ -47,8 +47,6 @@ REFUSED: dict[str, str] = {
     "programmatic_tool_calling": "DashScope runs no client program: offer the tools as "
     "functions and let the model call them",
 }
-WEB_SEARCH = ("web_search", "web_search_2025_08_26", "web_search_preview")
-WEB_SEARCH_PREVIEW = "web_search_preview_2025_03_11"
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,8 +13,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NotRequired, TypedDict
 
+from proxy.core.cost import Cost, Pricing, search_strategy_of
 from proxy.core.errors import ProxyError
 from proxy.core.events import UsageObject, usage_object
+from proxy.core.key_identity import KeyIdentity
 from proxy.core.sse import SSEEvent
 from proxy.core.summary import EMPTY_SUMMARY, ChoiceSummary, ExchangeSummary
 from proxy.core.wire import Item
@@ -84,6 +86,23 @@ class Response(TypedDict):
     code_runs: list[str]
 
 
+class RecordKey(TypedDict):
+    """The proxy key that made the call: its name in the config, and its fingerprint."""
+
+    name: str | None
+    fingerprint: str
+
+
+class RecordCost(TypedDict):
+    """The exchange's cost: a decimal amount as a string (exact), in the region's currency,
+    at the prices of the family and date given."""
+
+    amount: str
+    currency: str
+    family: str
+    prices_as_of: str
+
+
 class TrafficRecord(TypedDict):
     """One line of the traffic log, field by field as docs/traffic-log.md describes it."""
 
@@ -105,6 +124,8 @@ class TrafficRecord(TypedDict):
     timings_ms: Timings
     response: Response
     usage: UsageObject | None
+    key: RecordKey | None  # added within version 2: older records have neither
+    cost: RecordCost | None
     frames: NotRequired[list[Frame]]
     chunks: NotRequired[list[Item]]
 
@@ -132,6 +153,8 @@ class FinishedExchange:
     translation: Mapping[str, object] | None  # what a replay needs
     frames: list[Frame] | None = None  # captured upstream frames
     chunks: list[Item] | None = None  # captured emitted items
+    key: KeyIdentity | None = None  # the proxy key that made the call
+    cost: Cost | None = None  # None: no usage, or no price for the model
 
     def record(self) -> TrafficRecord:
         error = self.error
@@ -156,6 +179,8 @@ class FinishedExchange:
             "timings_ms": self.timings,
             "response": response_of(self.summary),
             "usage": usage_of(self.summary),
+            "key": key_of(self.key),
+            "cost": cost_of(self.cost),
         }
         if self.frames is not None:
             record["frames"] = self.frames
@@ -181,6 +206,21 @@ def response_of(summary: ExchangeSummary) -> Response:
 
 def usage_of(summary: ExchangeSummary) -> UsageObject | None:
     return None if summary.usage is None else usage_object(summary.usage)
+
+
+def key_of(key: KeyIdentity | None) -> RecordKey | None:
+    return None if key is None else {"name": key.name, "fingerprint": key.fingerprint}
+
+
+def cost_of(cost: Cost | None) -> RecordCost | None:
+    if cost is None:
+        return None
+    return {
+        "amount": str(cost.amount),
+        "currency": cost.currency,
+        "family": cost.family,
+        "prices_as_of": cost.as_of,
+    }
 
 
 def _message(choice: ChoiceSummary) -> Message:
@@ -283,8 +323,15 @@ class ExchangeRecorder:
         outcome: Outcome,
         error: ProxyError | None = None,
         summary: ExchangeSummary = EMPTY_SUMMARY,
+        key: KeyIdentity | None = None,
+        pricing: Pricing | None = None,
     ) -> FinishedExchange:
-        """The finished exchange; `summary` is the translation's (empty when none began)."""
+        """The finished exchange; `summary` is the translation's (empty when none began),
+        `key` the proxy key that made it, `pricing` what its cost is computed at."""
+        cost = None
+        if pricing is not None:
+            strategy = search_strategy_of(self._upstream["body"]) if self._upstream else None
+            cost = pricing.cost(self._model, summary.usage, strategy)
         return FinishedExchange(
             id=self.exchange_id,
             upstream_request_id=self._upstream_request_id,
@@ -308,6 +355,8 @@ class ExchangeRecorder:
             translation=self._translation,
             frames=self._frames,
             chunks=self._chunks,
+            key=key,
+            cost=cost,
         )
 
     def _since(self, moment: float | None) -> float | None:
