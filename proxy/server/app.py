@@ -21,7 +21,7 @@ from starlette.responses import Response
 from proxy.config import Settings
 from proxy.core.errors import NotFound, ProxyError, error_headers
 from proxy.core.retry import RetryPolicy
-from proxy.server.applog import log_exchange
+from proxy.server.applog import Throttle, log_exchange
 from proxy.server.exchange import Services
 from proxy.server.lifecycle import Lifecycle
 from proxy.server.metrics import Metrics
@@ -53,11 +53,12 @@ def create_app(
         drain_timeout=settings.server.drain_timeout,
     )
     metrics.active.set_function(lambda: float(lifecycle.active))
-    services = _services(settings, lifecycle, metrics, writer, upstream_transport)
+    refusals = Throttle()  # one budget of refusal lines for the app, whoever logs them
+    services = _services(settings, lifecycle, metrics, writer, upstream_transport, refusals)
     handlers = Handlers(settings, services, metrics, recording=writer is not None)
     app = Starlette(
         routes=routes(handlers),
-        middleware=[Middleware(ResponseCounter, metrics=metrics)],
+        middleware=[Middleware(ResponseCounter, metrics=metrics, throttle=refusals)],
         exception_handlers={
             ProxyError: _proxy_error,
             HTTPException: _http_error,
@@ -77,10 +78,11 @@ def _services(
     metrics: Metrics,
     writer: TrafficWriter | None,
     transport: httpx.AsyncBaseTransport | None,
+    refusals: Throttle,
 ) -> Services:
     def on_end(finished: FinishedExchange, secrets: tuple[str, ...]) -> None:
         metrics.exchange(finished)
-        log_exchange(finished)
+        log_exchange(finished, refusals)
         if writer is not None:
             writer.submit(finished.record(), secrets)
 
