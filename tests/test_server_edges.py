@@ -74,7 +74,7 @@ def read_response(sock: socket.socket) -> bytes:
     while len(body) < length:
         body += _more(sock, data + body)
     assert len(body) == length, "more than one response came"
-    return head
+    return head + b"\r\n\r\n" + body
 
 
 def _more(sock: socket.socket, so_far: bytes) -> bytes:
