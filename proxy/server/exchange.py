@@ -42,9 +42,9 @@ from proxy.traffic.record import ExchangeRecorder, FinishedExchange, Outcome
 from proxy.traffic.redact import Redactor
 
 # Bodies from this size on are parsed and translated on a worker thread. orjson holds the GIL
-# while it parses (about 25 ms for 10 MB), but the translation is Python code the loop can
-# interleave with; below it, a thread hop would cost more than it saves (bench note in
-# docs/operations.md, "Capacity").
+# while it parses (tens of ms for 10 MB), but the translation is Python code the loop can
+# interleave with; below it, a thread hop would cost more than it saves (`python -m
+# bench.parse_stall`, docs/operations.md "Capacity").
 OFF_LOOP_BYTES = 512 * 1024
 
 
