@@ -46,6 +46,11 @@ class ServerSettings:
     max_body_bytes: int = 10 * 1024 * 1024  # larger request bodies get a 413
     # Exchanges served at once; beyond it a 503 with Retry-After (0: no limit).
     max_concurrent_streams: int = 1000
+    # Client connections held at once; past it each request gets a 503 (docs/operations.md).
+    max_client_connections: int = 2000
+    keep_alive_timeout: float = 5.0  # an idle keep-alive connection is closed after this
+    header_timeout: float = 10.0  # to send a request's head, else the connection is closed
+    body_timeout: float = 60.0  # to send a request's body, else a 408
     log_level: str = "info"  # the app log: one JSON line per request at info
 
 
@@ -326,6 +331,11 @@ def _check_limits(server: ServerSettings) -> None:
         raise ConfigError("[server] max_body_bytes must be at least 1024")
     if server.max_concurrent_streams < 0:
         raise ConfigError("[server] max_concurrent_streams must be 0 (no limit) or more")
+    if server.max_client_connections < 1:
+        raise ConfigError("[server] max_client_connections must be at least 1")
+    for key in ("keep_alive_timeout", "header_timeout", "body_timeout"):
+        if getattr(server, key) <= 0:
+            raise ConfigError(f"[server] {key} must be positive")
     if server.log_level.lower() not in LOG_LEVELS:
         raise ConfigError(f"[server] log_level must be one of {', '.join(LOG_LEVELS)}")
 
