@@ -57,7 +57,11 @@ def served(
         assert http.post(CHAT, json=PLAIN, headers=bearer(UNNAMED)).status_code == 200
         assert http.post(CHAT, json=PLAIN, headers=bearer("sk-fake-wrong-01234")).status_code == 401
         samples = Samples(http.get("/metrics").text)
-    return read_jsonl(path), samples, region, path
+    records = read_jsonl(path)
+    # The refusal is recorded too, before its body was read: no model, no key, no cost.
+    refused = [r for r in records if r["status"] == 401]
+    assert [(r["model"], r["key"], r["cost"]) for r in refused] == [(None, None, None)]
+    return [r for r in records if r["status"] != 401], samples, region, path
 
 
 def expected_cost(record: dict[str, Any], prices: dict[str, Decimal]) -> Decimal:
@@ -99,7 +103,7 @@ def test_each_record_names_its_key_and_carries_its_cost(
     served: tuple[list[dict[str, Any]], Samples, str, Path],
 ) -> None:
     records, _, region, path = served
-    assert len(records) == 4  # the refused request made no exchange
+    assert len(records) == 4  # and the refused request, set apart by the fixture
     currency = "CNY" if region == "beijing" else "USD"
     team_a = {"name": "team-a", "fingerprint": fingerprint(NAMED)}
     unnamed = {"name": None, "fingerprint": fingerprint(UNNAMED)}
@@ -133,7 +137,8 @@ def test_metrics_count_by_key_and_add_up_the_cost(
     assert counted == pytest.approx(float(recorded))
     # Label values are the configured keys only: never a key, never what a client sent.
     labels = {ls.get("key") for name, ls, _ in samples.rows if name.startswith("dashscope_proxy")}
-    assert labels <= {None, "team-a", fingerprint(UNNAMED)}
+    # ("": the refused request, made by no configured key.)
+    assert labels <= {None, "", "team-a", fingerprint(UNNAMED)}
 
 
 def logs(*argv: str) -> tuple[int, str]:
@@ -171,7 +176,8 @@ def test_logs_filter_by_key_and_total_the_cost_per_model_and_key(
     currency = "CNY" if region == "beijing" else "USD"
     assert Decimal(totals["overall"]["cost"][currency]) == every
     assert totals["models"]["glm-4.6"]["cost"] == {}
-    assert set(totals["keys"]) == {"team-a", fingerprint(UNNAMED)}
+    # "(none)": the refused request, recorded though no configured key made it.
+    assert set(totals["keys"]) == {"team-a", fingerprint(UNNAMED), "(none)"}
     assert totals["keys"]["team-a"]["exchanges"] == 3
     shown = logs("stats", "--path", str(path))[1]
     assert "proxy key" in shown

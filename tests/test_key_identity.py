@@ -1,5 +1,5 @@
 """Proxy keys by name or fingerprint: the config's `[auth] proxy_keys` and who made a call
-(proxy/core/key_identity.py, proxy/config.py)."""
+(proxy/core/key_identity.py, proxy/config/)."""
 
 from __future__ import annotations
 

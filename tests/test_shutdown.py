@@ -16,17 +16,18 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 
 from proxy.config import Settings, UpstreamSettings
 from proxy.server.app import create_app
 from proxy.server.serving import BackgroundServer, DrainingServer, listen, uvicorn_config
 from proxy.simulator import create_simulator_app
-from tests.conftest import RunningProxy, free_port
+from tests.conftest import Hanging, RunningProxy, free_port
 from tests.contract import check_sse_bytes
 from tests.faulty_upstream import FaultyUpstream, Stall, answer, first_frames
 
@@ -136,7 +137,8 @@ def serving(
         process = subprocess.Popen([*SERVE, "--config", str(config)], env=env, stderr=log)
     url = f"http://127.0.0.1:{port}"
     try:
-        assert wait_until(lambda: _answers(url), 10), "the proxy did not start"
+        # Generous: on a loaded machine (several test workers) a start took over 10 s.
+        assert wait_until(lambda: _answers(url), 30), "the proxy did not start"
         yield process, url
     finally:
         if process.poll() is None:
@@ -268,3 +270,74 @@ def test_sigterm_at_any_moment_of_startup_exits_0_without_a_traceback(
             process.wait(5)
     assert "Traceback" not in log.read_text()
     assert "CancelledError" not in log.read_text()
+
+
+# Regression (issue 15, item 13): with many streams cut by a second signal, the requests still
+# running after the forced cleanup were cancelled, and uvicorn logged "Exception in ASGI
+# application" with a traceback for each.
+def test_a_second_sigterm_logs_one_line_per_cut_stream_and_no_traceback(tmp_path: Path) -> None:
+    streams = 20
+    with (
+        BackgroundServer(create_simulator_app(frame_delay=0.2)) as very_slow,
+        serving(tmp_path, very_slow.url, drain=30) as (process, url),
+        httpx.Client(base_url=url, timeout=10) as client,
+        ExitStack() as open_streams,
+    ):
+        kept = []  # a dropped iterator would close its connection
+        for _ in range(streams):
+            response = open_streams.enter_context(
+                client.stream("POST", "/v1/chat/completions", json=CODE_RUN)
+            )
+            kept.append(response.iter_bytes())
+            next(kept[-1])  # the stream has started
+        process.send_signal(signal.SIGTERM)
+        assert wait_until(lambda: _ready(url) == 503, 2)
+        process.send_signal(signal.SIGTERM)
+        assert wait_until(lambda: process.poll() is not None, 5)
+    assert process.returncode == 0
+    log = (tmp_path / "stderr.log").read_text()
+    assert "Exception in ASGI application" not in log
+    assert "Traceback" not in log
+    lines = [orjson.loads(line) for line in log.splitlines() if line.startswith("{")]
+    cut = [line for line in lines if line["message"] == "request" and line.get("stream")]
+    assert len(cut) == streams, log
+    assert {line["outcome"] for line in cut} <= {"cancelled", "error"}
+
+
+def test_a_second_sigterm_cuts_requests_waiting_for_upstream_without_a_traceback(
+    tmp_path: Path, hanging_upstream: Hanging
+) -> None:
+    waiting = 20
+    outcomes: list[object] = []
+
+    def ask(url: str) -> None:
+        try:
+            outcomes.append(httpx.post(f"{url}/v1/chat/completions", json=CODE_RUN, timeout=10))
+        except httpx.TransportError as exc:
+            outcomes.append(exc)
+
+    with serving(tmp_path, hanging_upstream.url, drain=30) as (process, url):
+        askers = [threading.Thread(target=ask, args=(url,)) for _ in range(waiting)]
+        for asker in askers:
+            asker.start()
+        assert wait_until(lambda: _active(url) == waiting, 5)
+        process.send_signal(signal.SIGTERM)
+        assert wait_until(lambda: _ready(url) == 503, 2)
+        process.send_signal(signal.SIGTERM)
+        assert wait_until(lambda: process.poll() is not None, 5)
+        for asker in askers:
+            asker.join(10)
+    assert process.returncode == 0
+    assert len(outcomes) == waiting
+    log = (tmp_path / "stderr.log").read_text()
+    assert "Exception in ASGI application" not in log
+    assert "Traceback" not in log
+    lines = [orjson.loads(line) for line in log.splitlines() if line.startswith("{")]
+    cut = [line for line in lines if line["message"] == "request"]
+    assert len(cut) == waiting, log
+
+
+def _active(url: str) -> float:
+    text = httpx.get(f"{url}/metrics", timeout=2).text
+    line = next(li for li in text.splitlines() if li.startswith("dashscope_proxy_active_streams"))
+    return float(line.split()[-1])

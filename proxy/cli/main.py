@@ -132,15 +132,8 @@ def _serve(args: argparse.Namespace) -> int:
     from proxy.server.serving import CannotListen, serve_forever
 
     configure_logging(settings.server.log_level)
-    server = settings.server
     try:
-        serve_forever(
-            create_app(settings),
-            server.host,
-            server.port,
-            drain_timeout=server.drain_timeout,
-            log_level=server.log_level,
-        )
+        serve_forever(create_app(settings), settings.server)
     except CannotListen as exc:
         return _fail(EXIT_CANNOT_LISTEN, str(exc))
     return EXIT_OK

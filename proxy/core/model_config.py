@@ -4,7 +4,7 @@ replace, made into rows of the model table (`proxy/core/models.py`).
 An entry whose `name` is a family of the table changes only the keys it gives; an entry with a
 new name is a new family, needs `patterns`, and starts from the table's default (text endpoint,
 thinking optional and off). config.example.toml shows both. Errors are `ValueError`s whose
-message names the entry and the key; `proxy/config.py` makes them config errors.
+message names the entry and the key; `proxy/config/` makes them config errors.
 """
 
 from __future__ import annotations

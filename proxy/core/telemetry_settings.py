@@ -1,7 +1,7 @@
 """The `[telemetry]` section: OpenTelemetry export of GenAI spans and metrics, as plain data.
 
 Each key mirrors one of the standard variables the OpenTelemetry SDKs read, which override it
-like every variable overrides the file (`OTEL_ENVIRONMENT`, merged into proxy/config.py's).
+like every variable overrides the file (`OTEL_ENVIRONMENT`, merged into proxy/config/'s).
 Export is off while no endpoint is set. Pure: proxy/server/telemetry.py does the exporting.
 """
 

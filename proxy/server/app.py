@@ -22,7 +22,7 @@ from proxy.config import Settings
 from proxy.core.cost import Pricing, billing_region
 from proxy.core.errors import NotFound, ProxyError, error_headers
 from proxy.core.retry import RetryPolicy
-from proxy.server.applog import log_exchange
+from proxy.server.applog import Throttle, log_exchange
 from proxy.server.exchange import Services
 from proxy.server.keys import key_identity, keyring
 from proxy.server.lifecycle import Lifecycle
@@ -59,13 +59,14 @@ def create_app(
         drain_timeout=settings.server.drain_timeout,
     )
     metrics.active.set_function(lambda: float(lifecycle.active))
-    services = _services(settings, lifecycle, metrics, writer, upstream_transport)
+    refusals = Throttle()  # one budget of refusal lines for the app, whoever logs them
+    services = _services(settings, lifecycle, metrics, writer, upstream_transport, refusals)
     telemetry = services.telemetry = telemetry_from(settings, metrics, services.redactor)
     handlers = Handlers(settings, services, metrics, recording=writer is not None)
     tracing = [Middleware(TraceHeaders)] if telemetry else []
     app = Starlette(
         routes=routes(handlers),
-        middleware=[*tracing, Middleware(ResponseCounter, metrics=metrics)],
+        middleware=[*tracing, Middleware(ResponseCounter, metrics=metrics, throttle=refusals)],
         exception_handlers={
             ProxyError: _proxy_error,
             HTTPException: _http_error,
@@ -86,10 +87,11 @@ def _services(
     metrics: Metrics,
     writer: TrafficWriter | None,
     transport: httpx.AsyncBaseTransport | None,
+    refusals: Throttle,
 ) -> Services:
     def on_end(finished: FinishedExchange, secrets: tuple[str, ...]) -> None:
         metrics.exchange(finished)
-        log_exchange(finished)
+        log_exchange(finished, refusals)
         if writer is not None:
             writer.submit(finished.record(), secrets)
 

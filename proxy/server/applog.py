@@ -8,6 +8,8 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -56,8 +58,67 @@ def configure_logging(level: str) -> None:
         logging.getLogger(name).propagate = True
 
 
-def log_exchange(finished: FinishedExchange) -> None:
+# Refusals anyone can provoke without a key: each is logged (key guessing shows), but at most
+# REFUSAL_LINES a second per status, so a flood of them cannot flood the log. Every one is
+# still counted in dashscope_proxy_requests_total.
+REFUSALS = frozenset({401, 404, 405, 408, 413})
+REFUSAL_LINES = 10
+
+
+@dataclass(slots=True)
+class _Window:
+    start: float
+    written: int = 1
+    suppressed: int = 0
+
+
+class Throttle:
+    """At most `limit` lines per key in each `period` seconds; the others are counted."""
+
+    def __init__(
+        self,
+        limit: int = REFUSAL_LINES,
+        period: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.limit, self.period, self._clock = limit, period, clock
+        self._windows: dict[Hashable, _Window] = {}
+
+    def admit(self, key: Hashable) -> int | None:
+        """None: leave this line out. Otherwise, write it: the number is how many lines of
+        this key were left out before it (the window before), to say so first."""
+        now = self._clock()
+        window = self._windows.get(key)
+        if window is None or now - window.start >= self.period:
+            self._windows[key] = _Window(now)
+            return window.suppressed if window else 0
+        if window.written < self.limit:
+            window.written += 1
+            return 0
+        window.suppressed += 1
+        return None
+
+
+def _admitted(throttle: Throttle | None, status: int) -> bool:
+    """Whether a request line with this status is written; a refusal may be left out."""
+    if throttle is None or status not in REFUSALS:
+        return True
+    suppressed = throttle.admit(status)
+    if suppressed is None:
+        return False
+    if suppressed:
+        log.warning(
+            "suppressed %d request lines",
+            suppressed,
+            extra={"status": status, "suppressed": suppressed, "period_s": throttle.period},
+        )
+    return True
+
+
+def log_exchange(finished: FinishedExchange, throttle: Throttle | None = None) -> None:
     """The request line, from the finished exchange (never its bodies)."""
+    if not _admitted(throttle, finished.status):
+        return
     usage, cost, key = finished.summary.usage, finished.cost, finished.key
     log.info(
         "request",
@@ -96,6 +157,8 @@ def loggable(text: object) -> object:
     return f"{masked[:_MAX_LOGGED]}... ({len(masked)} characters)"
 
 
-def log_route(path: str, status: int) -> None:
+def log_route(path: str, status: int, throttle: Throttle | None = None) -> None:
     """The request line of a route that is not a chat exchange (models)."""
+    if not _admitted(throttle, status):
+        return
     log.info("request", extra={"endpoint": path, "status": status, "outcome": "ok"})

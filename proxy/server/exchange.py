@@ -22,7 +22,6 @@ import orjson
 
 from proxy.core.cost import Pricing
 from proxy.core.errors import (
-    AuthenticationFailed,
     InvalidRequest,
     ProxyError,
     Unavailable,
@@ -45,10 +44,11 @@ from proxy.traffic.apis import Api
 from proxy.traffic.record import ExchangeRecorder, FinishedExchange, Outcome
 from proxy.traffic.redact import Redactor
 
-NO_KEY = (
-    "No API key: send your DashScope key as 'Authorization: Bearer <key>', "
-    "or configure a server key (DASHSCOPE_API_KEY)."
-)
+# Bodies from this size on are parsed and translated on a worker thread. orjson holds the GIL
+# while it parses (tens of ms for 10 MB), but the translation is Python code the loop can
+# interleave with; below it, a thread hop would cost more than it saves (`python -m
+# bench.parse_stall`, docs/operations.md "Capacity").
+OFF_LOOP_BYTES = 512 * 1024
 
 
 @dataclass(slots=True)
@@ -83,11 +83,11 @@ class Services:
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who asked: the key they presented, the key to call DashScope with (None: they sent
-    none and the proxy has no server key), and the headers to forward."""
+    """Who asked: the key they presented, the key to call DashScope with, and the headers to
+    forward."""
 
     client_key: str
-    upstream_key: str | None
+    upstream_key: str
     forward_headers: dict[str, str]
 
 
@@ -137,15 +137,20 @@ class Exchange:
             raise
 
     async def _start(self, raw_body: bytes) -> Reply:
+        off_loop = len(raw_body) >= OFF_LOOP_BYTES
+        body = await asyncio.to_thread(_json, raw_body) if off_loop else _json(raw_body)
+        self.model = body.get("model") if isinstance(body, dict) else None
+        # Before admission: a 503 (too many streams, draining) is recorded with its model.
+        self._recorder.request(body)
         self._services.lifecycle.acquire()
         self._admitted = True
-        body = _json(raw_body)
-        self.model = body.get("model") if isinstance(body, dict) else None
-        self._recorder.request(body)
-        plan = self._api.translate(body, self._options)
+        translate = self._api.translate
+        plan = (
+            await asyncio.to_thread(translate, body, self._options)
+            if off_loop
+            else translate(body, self._options)
+        )
         key = self._caller.upstream_key
-        if key is None:
-            raise AuthenticationFailed(NO_KEY)
         translation = self._translation = self._api.translation(
             self.id, plan, int(time.time()), keep_text=self._recorder.keeps_text
         )
@@ -275,7 +280,7 @@ class Exchange:
 
     def _masked(self, error: ProxyError) -> ProxyError:
         caller = self._caller
-        secrets = (caller.client_key, caller.upstream_key or "")
+        secrets = (caller.client_key, caller.upstream_key)
         return error.masked(lambda text: str(self._services.redactor.redact(text, secrets)))
 
     def _with_request_id(self, fallback: str | None = None) -> None:
@@ -313,6 +318,13 @@ class Exchange:
             # After the record is out: a drain that sees no exchange left has every record.
             if self._admitted:
                 self._services.lifecycle.release()
+
+
+def record_refusal(services: Services, recorder: ExchangeRecorder, error: ProxyError) -> None:
+    """The record of a request refused before its body was read (a bad key, a body over the
+    limit): no model, as nothing was parsed. Its texts are the proxy's own, holding no key."""
+    finished = recorder.finish(status=error.status, outcome="error", error=error)
+    services.on_end(finished, ())
 
 
 def header_text(text: str, limit: int = 4000) -> str:

@@ -14,6 +14,11 @@ from proxy.config import AuthSettings, Settings
 from proxy.core.errors import AuthenticationFailed, InvalidRequest
 from proxy.core.key_identity import KeyIdentity, KeyRing
 
+NO_KEY = (
+    "No API key: send your DashScope key as 'Authorization: Bearer <key>', "
+    "or configure a server key (DASHSCOPE_API_KEY)."
+)
+
 
 def authorize(request: Request, settings: Settings) -> None:
     """Raise a 401 unless the request may use this proxy."""
@@ -62,7 +67,10 @@ def ascii_header(request: Request, name: str) -> str:
     return value
 
 
-def upstream_key(request: Request, settings: Settings) -> str | None:
-    """The key to call DashScope with; None when there is none (a 401, once the request is
-    known to be otherwise valid)."""
-    return settings.upstream.api_key or client_key(request) or None
+def upstream_key(request: Request, settings: Settings) -> str:
+    """The key to call DashScope with; a 401 when there is none, before the body is read: a
+    request that cannot be sent on costs no parsing (issue 15, item 4)."""
+    key = settings.upstream.api_key or client_key(request)
+    if not key:
+        raise AuthenticationFailed(NO_KEY)
+    return key

@@ -3,7 +3,8 @@
 A pure ASGI middleware around the routes: a 401 before an exchange starts, a 413 while the body
 is read, a 404 for an unknown path and a stream that ended are all counted once, by route
 template (never the raw path, which the client chooses). An exchange writes its own app-log
-line from its record; the other responses get a short line here.
+line from its record; the other responses get a short line here. Refusals anyone can provoke
+(401, 404, 405, 408, 413) are counted each, but their lines are rate-limited (applog.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from proxy.server.applog import log_route
+from proxy.server.applog import Throttle, log_route
 from proxy.server.metrics import OTHER, Metrics
 
 _SCOPE_KEY = "dashscope_proxy.observed"
@@ -38,9 +39,10 @@ def observed(request: Request) -> Observed:
 
 
 class ResponseCounter:
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, throttle: Throttle | None = None) -> None:
         self.app = app
         self.metrics = metrics
+        self.throttle = throttle  # refusals' lines (401, 404, ...) are rate-limited
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -61,7 +63,7 @@ class ResponseCounter:
             route = _route_template(scope)
             self.metrics.response(route, notes.model, status)
             if not notes.logged and route not in _QUIET:
-                log_route(route, status)
+                log_route(route, status, self.throttle)
 
 
 def _route_template(scope: Scope) -> str:

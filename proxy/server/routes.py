@@ -3,6 +3,7 @@ by `create_app`; the handlers themselves only read the request and choose the an
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import replace
 from typing import Any
@@ -14,9 +15,16 @@ from starlette.routing import Route
 
 from proxy.chat.code_runs import FORMATS
 from proxy.config import Settings
-from proxy.core.errors import NotFound, PayloadTooLarge
+from proxy.core.errors import NotFound, PayloadTooLarge, ProxyError
 from proxy.core.plan import TranslationOptions
-from proxy.server.exchange import Caller, Exchange, Reply, Services, new_exchange_id
+from proxy.server.exchange import (
+    Caller,
+    Exchange,
+    Reply,
+    Services,
+    new_exchange_id,
+    record_refusal,
+)
 from proxy.server.keys import ascii_header, authorize, client_key, upstream_key
 from proxy.server.lifecycle import Lifecycle
 from proxy.server.metrics import CONTENT_TYPE, Metrics
@@ -58,27 +66,34 @@ class Handlers:
         return await self._exchange(request, RESPONSES)
 
     async def _exchange(self, request: Request, api: Api) -> Response:
-        authorize(request, self.settings)
-        exchange = Exchange(
-            self.services,
-            api,
-            options=self._path_options(request),
-            recorder=self._recorder(request, api),
-            caller=Caller(
-                client_key=client_key(request),
-                upstream_key=upstream_key(request, self.settings),
-                forward_headers={
-                    k: ascii_header(request, k) for k in request.headers if k in self.forwarded
-                },
-            ),
-        )
-        body = await _body(request, self.settings.server.max_body_bytes)
         notes = observed(request)
+        recorder = self._recorder(request, api)
+        try:
+            # Everything the headers can refuse is refused before the body is read.
+            caller = self._caller(request)
+            options = self._path_options(request)
+            server = self.settings.server
+            body = await _body(request, server.max_body_bytes, seconds=server.body_timeout)
+        except ProxyError as error:
+            record_refusal(self.services, recorder, error)
+            notes.logged = True
+            raise
+        exchange = Exchange(self.services, api, options=options, recorder=recorder, caller=caller)
         try:
             reply = await exchange.run(body)
         finally:
             notes.model, notes.logged = exchange.model, True
         return _response(reply)
+
+    def _caller(self, request: Request) -> Caller:
+        authorize(request, self.settings)
+        return Caller(
+            client_key=client_key(request),
+            upstream_key=upstream_key(request, self.settings),
+            forward_headers={
+                k: ascii_header(request, k) for k in request.headers if k in self.forwarded
+            },
+        )
 
     def _recorder(self, request: Request, api: Api) -> ExchangeRecorder:
         traffic = self.settings.traffic_log
@@ -163,16 +178,25 @@ def routes(handlers: Handlers) -> list[Route]:
     ]
 
 
-async def _body(request: Request, limit: int) -> bytes:
+async def _body(request: Request, limit: int, *, seconds: float) -> bytes:
+    """The body, read within `seconds`: a client trickling it cannot hold a slot."""
     too_large = PayloadTooLarge(f"The request body is larger than {limit} bytes.")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise too_large
     body = bytearray()
-    async for piece in request.stream():
-        body += piece
-        if len(body) > limit:
-            raise too_large
+    try:
+        async with asyncio.timeout(seconds):
+            async for piece in request.stream():
+                body += piece
+                if len(body) > limit:
+                    raise too_large
+    except TimeoutError:
+        raise ProxyError(
+            f"The request body did not arrive within {seconds:g} s.",
+            status=408,
+            code="request_timeout",
+        ) from None
     return bytes(body)
 
 

@@ -10,11 +10,18 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType, TracebackType
 from typing import Any
 
 import uvicorn
+
+from proxy.config import ServerSettings
+from proxy.server.connections import (
+    PerRequestWarnings,
+    head_timeout_protocol,
+    throttle_accept_errors,
+)
 
 # Streams end themselves (in-band error, [DONE]) when the drain time is over; uvicorn's own
 # deadline, which cancels whatever is left, comes this much later.
@@ -58,9 +65,11 @@ def uvicorn_config(
     port: int,
     log_level: str = "info",
     *,
-    drain_timeout: float = 30.0,
+    server: ServerSettings | None = None,
     own_logging: bool = False,
 ) -> uvicorn.Config:
+    """uvicorn's settings from [server]: the drain, and what one client connection may hold."""
+    limits = server or ServerSettings()
     return uvicorn.Config(
         app,
         host=host,
@@ -68,14 +77,37 @@ def uvicorn_config(
         log_level=log_level,
         lifespan="on",
         server_header=False,
-        timeout_graceful_shutdown=int(drain_timeout + _CANCEL_MARGIN),
+        http=head_timeout_protocol(limits.header_timeout),
+        timeout_keep_alive=limits.keep_alive_timeout,  # type: ignore[arg-type]  # a float works
+        limit_concurrency=limits.max_client_connections,
+        timeout_graceful_shutdown=int(limits.drain_timeout + _CANCEL_MARGIN),
         # With the proxy's JSON app log configured, uvicorn must not install its own handlers.
         log_config=None if own_logging else uvicorn.config.LOGGING_CONFIG,
         access_log=not own_logging,
     )
 
 
-class DrainingServer(uvicorn.Server):
+class Server(uvicorn.Server):
+    """uvicorn's server, logging accept failures (out of file descriptors) once in a while
+    rather than a traceback per attempt, and its per-request refusals at a bounded rate."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._warnings = PerRequestWarnings()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        throttle_accept_errors(asyncio.get_running_loop())
+        logging.getLogger("uvicorn.error").addFilter(self._warnings)
+        await super().startup(sockets)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        try:
+            await super().shutdown(sockets)
+        finally:
+            logging.getLogger("uvicorn.error").removeFilter(self._warnings)
+
+
+class DrainingServer(Server):
     """On SIGTERM (or Ctrl-C), drains the app first: readiness turns 503 and new requests are
     refused while the listener stays open; once the streams in flight are done, or cut at the
     drain deadline, uvicorn shuts down as usual. A second signal stops at once. The process
@@ -97,6 +129,8 @@ class DrainingServer(uvicorn.Server):
         self.should_exit = True
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        self._cutting = False
+        self.config.loaded_app = _CutQuietly(self.config.loaded_app, lambda: self._cutting)
         await super().startup(sockets)
         # uvicorn names the address only when it binds the sockets itself.
         if self.started and sockets:
@@ -121,8 +155,14 @@ class DrainingServer(uvicorn.Server):
         tasks = set(self.server_state.tasks)
         if tasks:
             _, stuck = await asyncio.wait(tasks, timeout=_FORCED_CLEANUP)
+            # Still waiting (for DashScope's first frame, say): cancelled, each exchange
+            # records itself and logs its line; `_CutQuietly` keeps uvicorn from adding a
+            # traceback for each.
+            self._cutting = True
             for task in stuck:
                 task.cancel()
+            if stuck:
+                await asyncio.wait(stuck, timeout=_FORCED_CLEANUP)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -140,19 +180,33 @@ class DrainingServer(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
+class _CutQuietly:
+    """Around the app: a request cancelled by a forced stop ends without an error, as its
+    client's connection is already gone. uvicorn would log "Exception in ASGI application"
+    with a traceback for each."""
+
+    def __init__(self, app: Any, cutting: Callable[[], bool]) -> None:
+        self.app = app
+        self._cutting = cutting
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except asyncio.CancelledError:
+            if scope["type"] != "http" or not self._cutting():
+                raise
+
+
 def _url(sock: socket.socket) -> str:
     host, port = sock.getsockname()[:2]
     return f"http://[{host}]:{port}" if sock.family == socket.AF_INET6 else f"http://{host}:{port}"
 
 
-def serve_forever(
-    app: Any, host: str, port: int, *, drain_timeout: float = 30.0, log_level: str = "info"
-) -> None:
+def serve_forever(app: Any, server: ServerSettings) -> None:
     """Serve until SIGTERM or Ctrl-C has drained the app; `CannotListen` if the address is
     taken, raised before the app starts or anything is logged."""
-    config = uvicorn_config(
-        app, host, port, log_level, drain_timeout=drain_timeout, own_logging=True
-    )
+    host, port = server.host, server.port
+    config = uvicorn_config(app, host, port, server.log_level, server=server, own_logging=True)
     DrainingServer(config).run(sockets=listen(host, port))
 
 
@@ -160,8 +214,16 @@ class BackgroundServer:
     """`with BackgroundServer(app) as server: server.url` — stops the server on exit. Entering
     raises `CannotListen` when the address cannot be bound."""
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._server = uvicorn.Server(uvicorn_config(app, host, port, log_level="warning"))
+    def __init__(
+        self,
+        app: Any,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        server: ServerSettings | None = None,
+    ) -> None:
+        config = uvicorn_config(app, host, port, log_level="warning", server=server)
+        self._server = Server(config)
         self._thread: threading.Thread | None = None
         self.host = host
         self.port = port

@@ -1,0 +1,130 @@
+"""What a client connection may hold of the server, below the app: how long it may take to send
+a request's head, and how often an accept failure (out of file descriptors) is logged.
+
+uvicorn bounds a head's size (h11: 16 KiB, then a 400) and closes a connection idle after a
+response (`timeout_keep_alive`), but nothing bounds the time a client takes to send a head: a
+client that trickles one byte every few seconds (a slowloris), or connects and sends nothing,
+holds its connection and file descriptor forever. `HeadTimeoutProtocol` closes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from uvicorn.protocols.http.h11_impl import H11Protocol, RequestResponseCycle
+
+from proxy.server.applog import Throttle
+
+log = logging.getLogger("proxy.server")
+
+# uvicorn's warnings, one per refused request: past the connection cap, or a head that is not
+# HTTP. Anyone can provoke them, so they are rate-limited like the proxy's own refusals.
+_PER_REQUEST_WARNINGS = frozenset({"Exceeded concurrency limit.", "Invalid HTTP request received."})
+
+# What asyncio's accept loop reports when the process is out of file descriptors (EMFILE,
+# ENFILE) or memory: it retries every second, and logs a traceback for each attempt.
+_ACCEPT_FAILED = "socket.accept() out of system resource"
+ACCEPT_LOG_PERIOD = 10.0  # at most one accept-failure line per this many seconds
+
+
+class HeadTimeoutProtocol(H11Protocol):
+    """h11's protocol, with a deadline for each request's head: `head_timeout` seconds from
+    the connection, or from the end of the previous response, to the head's last byte. A
+    connection that misses it is closed without an answer (no request was made)."""
+
+    head_timeout = 10.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._head_deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._await_head(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_head_deadline()
+        super().connection_lost(exc)
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            self._await_head(self.cycle)
+
+    def _await_head(self, after: RequestResponseCycle | None) -> None:
+        self._cancel_head_deadline()
+        self._head_deadline = self.loop.call_later(self.head_timeout, self._head_late, after)
+
+    def _cancel_head_deadline(self) -> None:
+        if self._head_deadline is not None:
+            self._head_deadline.cancel()
+            self._head_deadline = None
+
+    def _head_late(self, after: RequestResponseCycle | None) -> None:
+        self._head_deadline = None
+        # A new cycle means a head arrived in time; its own response re-arms the deadline.
+        waiting = after is None or after.response_complete
+        if self.cycle is after and waiting and not self.transport.is_closing():
+            self.transport.close()
+
+
+def head_timeout_protocol(seconds: float) -> type[HeadTimeoutProtocol]:
+    """The protocol class for uvicorn's `http` setting, with this deadline."""
+    return type("HeadTimeoutProtocol", (HeadTimeoutProtocol,), {"head_timeout": seconds})
+
+
+def throttle_accept_errors(
+    loop: asyncio.AbstractEventLoop, period: float = ACCEPT_LOG_PERIOD
+) -> None:
+    """Log accept failures as one line per `period`, counting the ones left out: out of file
+    descriptors, asyncio logs a traceback per attempt, megabytes a minute on stderr."""
+    throttle = Throttle(limit=1, period=period, clock=time.monotonic)
+    default = loop.get_exception_handler()
+
+    def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if not _accept_trouble(context):
+            if default is None:
+                loop.default_exception_handler(context)
+            else:
+                default(loop, context)
+            return
+        suppressed = throttle.admit("accept")
+        if suppressed is not None:
+            log.error(
+                "cannot accept connections: %s",
+                context.get("exception"),
+                extra={"suppressed": suppressed, "period_s": period},
+            )
+
+    loop.set_exception_handler(handle)
+
+
+def _accept_trouble(context: dict[str, Any]) -> bool:
+    """A failed accept, or one of the retries asyncio schedules after each: one per attempt of
+    its accept loop (uvicorn's backlog, 2048), which fail once the server has closed its
+    listener at shutdown."""
+    if context.get("message") == _ACCEPT_FAILED:
+        return True
+    callback = getattr(context.get("handle"), "_callback", None)
+    return getattr(callback, "__name__", "") == "_start_serving"
+
+
+class PerRequestWarnings(logging.Filter):
+    """On uvicorn's logger: its per-request warnings at most `Throttle`'s rate, each written one
+    saying how many were left out before it (`suppressed`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._throttle = Throttle()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg not in _PER_REQUEST_WARNINGS:
+            return True
+        suppressed = self._throttle.admit(record.msg)
+        if suppressed is None:
+            return False
+        record.suppressed = suppressed
+        return True

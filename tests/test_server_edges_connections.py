@@ -1,0 +1,160 @@
+"""What one client connection may hold of the server (issue 15, item 12), with real sockets.
+
+An idle keep-alive connection is closed after `keep_alive_timeout`; one that sends no head, or
+trickles it (a slowloris), after `header_timeout`; a body that does not arrive within
+`body_timeout` gets a 408; past `max_client_connections` requests get a 503 and nothing more.
+Out of file descriptors, the failed accepts are logged once in a while, not a traceback each.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import socket
+import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+import pytest
+
+from proxy.config import ServerSettings, Settings, UpstreamSettings
+from proxy.server.app import create_app
+from proxy.server.serving import BackgroundServer
+from tests.conftest import free_port
+from tests.test_server_edges import read_response
+from tests.test_shutdown import SERVE, wait_until
+
+SHORT = 0.3  # seconds: the timeouts under test
+PATIENCE = 10  # seconds a test waits for what should come after SHORT
+
+
+def serve(**server: object) -> BackgroundServer:
+    settings = Settings(
+        upstream=UpstreamSettings(base_url="http://127.0.0.1:9"),
+        server=ServerSettings(**server),  # type: ignore[arg-type]
+    )
+    return BackgroundServer(create_app(settings), server=settings.server)
+
+
+def connect(url: str) -> socket.socket:
+    host, port = url.removeprefix("http://").split(":")
+    return socket.create_connection((host, int(port)), timeout=PATIENCE)
+
+
+def closed_without_an_answer(sock: socket.socket) -> bool:
+    """True once the server closed the connection having sent nothing (recv blocks until)."""
+    try:
+        return sock.recv(65536) == b""
+    except ConnectionResetError:
+        return True
+
+
+HEALTH = b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n"
+
+
+@pytest.fixture
+def short() -> Iterator[str]:
+    with serve(keep_alive_timeout=SHORT, header_timeout=SHORT, body_timeout=SHORT) as server:
+        yield server.url
+
+
+def test_an_idle_keep_alive_connection_is_closed(short: str) -> None:
+    with connect(short) as sock:
+        sock.sendall(HEALTH)
+        assert read_response(sock).startswith(b"HTTP/1.1 200 ")
+        assert closed_without_an_answer(sock)
+
+
+def test_a_connection_that_never_sends_a_head_is_closed(short: str) -> None:
+    """Regression: uvicorn's keep-alive timer starts only after a first response, so a
+    connection that sent nothing was held forever."""
+    with connect(short) as sock:
+        assert closed_without_an_answer(sock)
+
+
+def test_a_slowloris_head_is_closed_and_others_are_served(short: str) -> None:
+    stop = threading.Event()
+
+    def trickle(sock: socket.socket) -> None:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nhost: x\r\n")
+        try:
+            while not stop.wait(SHORT / 6):  # a byte at a time, never the blank line
+                sock.sendall(b"x-a: b\r\n"[:1])
+        except OSError:
+            pass  # closed by the server, as it should be
+
+    with connect(short) as sock:
+        sender = threading.Thread(target=trickle, args=(sock,))
+        sender.start()
+        try:
+            assert httpx.get(f"{short}/healthz").status_code == 200
+            assert closed_without_an_answer(sock)
+        finally:
+            stop.set()
+            sender.join()
+
+
+def test_a_head_with_a_trickled_body_gets_a_408(short: str) -> None:
+    with connect(short) as sock:
+        sock.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer sk-fake-1\r\n"
+            b"content-type: application/json\r\ncontent-length: 100\r\n\r\n{"
+        )
+        answer = read_response(sock)
+    assert answer.startswith(b"HTTP/1.1 408 "), answer
+    assert b'"code":"request_timeout"' in answer
+
+
+def test_past_max_client_connections_requests_get_a_503(tmp_path: Path) -> None:
+    cap = 4
+    with serve(max_client_connections=cap) as server, ExitStack() as held:
+        for _ in range(cap):  # idle connections the server has accepted
+            held.enter_context(connect(server.url))
+        with connect(server.url) as extra:
+            extra.sendall(HEALTH)
+            answer = read_response(extra)
+            assert answer.startswith(b"HTTP/1.1 503 "), answer
+            assert b"connection: close" in answer.lower()
+            assert closed_without_an_answer(extra)
+        held.close()
+        assert wait_until(lambda: httpx.get(f"{server.url}/healthz").status_code == 200, 5)
+
+
+# Regression: at a file limit of 256, asyncio logged a traceback for every failed accept (up
+# to uvicorn's backlog, 2048, per attempt, every second): megabytes of stderr.
+def test_out_of_file_descriptors_accept_failures_are_logged_once_in_a_while(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    limit = 64
+
+    def low_file_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+
+    log = tmp_path / "stderr.log"
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(
+            [*SERVE, "--port", str(port)],
+            stderr=stderr,
+            preexec_fn=low_file_limit,
+            env={k: v for k, v in os.environ.items() if not k.startswith("DASHSCOPE")},
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        assert wait_until(lambda: "Listening on" in log.read_text(), 20), log.read_text()
+        with ExitStack() as held:
+            for _ in range(limit * 2):
+                held.enter_context(connect(url))
+            assert wait_until(lambda: "cannot accept connections" in log.read_text(), 5)
+            wait_until(lambda: False, 2.5)  # a few of asyncio's one-second retries
+        assert wait_until(lambda: httpx.get(f"{url}/healthz").status_code == 200, 5)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(10)
+    text = log.read_text()
+    assert "Traceback" not in text
+    assert text.count("accept") == 1, text[:2000]
