@@ -231,6 +231,7 @@ def test_an_error_is_recorded_with_type_code_and_message() -> None:
         "type": "rate_limit_error",
         "code": "Throttling",
         "message": "slow down",
+        "status": 429,  # the error's own, also when it travels in-band on a 200
     }
     assert (record["status"], record["outcome"]) == (429, "error")
 

@@ -242,7 +242,7 @@ def _replay(context: _Context) -> int:
     try:
         result = replay(record)
     except ReplayUnavailable as exc:
-        raise LogsError(f"cannot replay {record['id']}: {exc}") from None
+        raise LogsError(f"nothing to replay in {record['id']}: {exc}") from None
     context.out.print(replay_view(result, record["id"]))
     return 0 if result.matches else 1
 

@@ -192,11 +192,11 @@ def _rate(rate: float) -> str:
 
 
 def replay_view(result: ReplayResult, exchange_id: str) -> RenderableType:
-    what = (
-        f"{result.expected_count} chunk(s)"
-        if result.compared == "chunks"
-        else "the folded response (chunks were not captured)"
-    )
+    what = {
+        "chunks": f"{result.expected_count} chunk(s)",
+        "response": "the folded response (chunks were not captured)",
+        "error": "the error made from DashScope's answer",
+    }[result.compared]
     lines: list[RenderableType] = []
     if result.matches:
         lines.append(Text.assemble(("matches", "bold green"), f": {exchange_id}, {what}"))
@@ -213,5 +213,14 @@ def replay_view(result: ReplayResult, exchange_id: str) -> RenderableType:
         lines.extend(Text("  " + line) for line in result.differences)
         lines.append(Text("  (recorded -> replayed)", style="dim"))
     if result.error:
-        lines.append(Text(f"the replayed translation ended with an error: {result.error}", "dim"))
+        recorded = "the recorded error" if result.matches else "the error"
+        lines.append(Text(f"the replay ended with {recorded} {result.error}"))
+    if result.unreplayed_error:
+        lines.append(
+            Text(
+                f"the exchange ended with {result.unreplayed_error}: that came from the "
+                "connection or the proxy, not from a frame, so it is not replayed",
+                "dim",
+            )
+        )
     return Group(*lines)

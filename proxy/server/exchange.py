@@ -147,7 +147,6 @@ class Exchange:
             return self._reply(plan, translation.local_answer(plan.local_answer), None, "local")
         call = UpstreamCall(plan.path, plan.body, key, self._caller.forward_headers)
         first, chunks = await self._upstream.first_frame(call, self._first_items)
-        self._recorder.frames(first)
         self._recorder.chunks(chunks)
         self._recorder.upstream_request_id(translation.request_id or self._upstream.request_id)
         rest = self._rest(plan.stream) if first else None
@@ -164,6 +163,7 @@ class Exchange:
     def _first_items(self, first: list[SSEEvent]) -> list[Item]:
         # An error frame first raises here before the translation changes state.
         assert self._translation is not None
+        self._recorder.first_frames(first)  # an error frame too: `logs replay` needs it
         return self._translation.feed(first) if first else self._translation.finish()
 
     def _plan(self, plan: UpstreamPlan[Any], translation: Translation) -> None:

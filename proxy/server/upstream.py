@@ -15,8 +15,8 @@ import httpx
 import orjson
 
 from proxy.config import UpstreamSettings
-from proxy.core.errors import InvalidRequest, UpstreamError, UpstreamTimeout, UpstreamUnavailable
-from proxy.core.native_stream import native_error
+from proxy.core.error_answer import AnsweredError, ErrorAnswer
+from proxy.core.errors import InvalidRequest, UpstreamTimeout, UpstreamUnavailable
 from proxy.core.retry import parse_retry_after
 from proxy.core.sse import SSEDecoder, SSEEvent
 
@@ -159,20 +159,10 @@ async def _error_from_response(response: httpx.Response) -> Exception:
         pass
     finally:
         await response.aclose()
-    status = response.status_code
-    error: UpstreamError | None = None
-    if "event-stream" in response.headers.get("content-type", ""):
-        decoder = SSEDecoder()
-        events = decoder.feed(body) + decoder.finish()
-        # The request id may be only in the header, for SSE error bodies as for JSON ones.
-        error = native_error(events[0].data, events[0].status or status) if events else None
-    if error is None:
-        error = native_error(body, status)
-    return UpstreamError(
-        error.message,
-        status=error.status,
-        code=error.code,
-        request_id=error.request_id or response.headers.get("x-request-id"),
+    content_type = response.headers.get("content-type", "")
+    return AnsweredError(
+        ErrorAnswer(response.status_code, content_type, body),
+        request_id=response.headers.get("x-request-id"),
         retry_after=parse_retry_after(response.headers.get("retry-after")),
     )
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NotRequired, TypedDict
 
+from proxy.core.error_answer import AnsweredError
 from proxy.core.errors import ProxyError
 from proxy.core.events import UsageObject, usage_object
 from proxy.core.sse import SSEEvent
@@ -29,6 +30,7 @@ class RecordError(TypedDict):
     type: str
     code: str | None
     message: str
+    status: int  # the error's own: an in-band error's record has status 200
 
 
 class Timings(TypedDict):
@@ -43,6 +45,14 @@ class Frame(TypedDict):
     event: str
     status: int | None
     data: str
+
+
+class UpstreamAnswer(TypedDict):
+    """DashScope's non-2xx answer, as it came (its body cut at 64 KiB)."""
+
+    status: int
+    content_type: str
+    body: str
 
 
 class UpstreamRequest(TypedDict):
@@ -106,6 +116,7 @@ class TrafficRecord(TypedDict):
     response: Response
     usage: UsageObject | None
     frames: NotRequired[list[Frame]]
+    upstream_error: NotRequired[UpstreamAnswer]  # with frames, when DashScope answered non-2xx
     chunks: NotRequired[list[Item]]
 
 
@@ -132,6 +143,7 @@ class FinishedExchange:
     translation: Mapping[str, object] | None  # what a replay needs
     frames: list[Frame] | None = None  # captured upstream frames
     chunks: list[Item] | None = None  # captured emitted items
+    upstream_error: UpstreamAnswer | None = None  # captured with the frames
 
     def record(self) -> TrafficRecord:
         error = self.error
@@ -148,7 +160,12 @@ class FinishedExchange:
             "outcome": self.outcome,
             "error": None
             if error is None
-            else {"type": error.type, "code": error.code, "message": error.message},
+            else {
+                "type": error.type,
+                "code": error.code,
+                "message": error.message,
+                "status": error.status,
+            },
             "request": self.request,
             "upstream_request": self.upstream_request,
             "notes": list(self.notes),
@@ -159,6 +176,8 @@ class FinishedExchange:
         }
         if self.frames is not None:
             record["frames"] = self.frames
+        if self.upstream_error is not None:
+            record["upstream_error"] = self.upstream_error
         if self.chunks is not None:
             record["chunks"] = self.chunks
         return record
@@ -264,6 +283,14 @@ class ExchangeRecorder:
                 {"event": e.event, "status": e.status, "data": e.data} for e in events
             )
 
+    def first_frames(self, events: list[SSEEvent]) -> None:
+        """An attempt's first frames, before their translation (which raises on an error
+        frame): what an earlier attempt sent is not what this answer is made of."""
+        if self._frames is not None:
+            self._frames.clear()
+        self._first_frame = None
+        self.frames(events)
+
     def chunks(self, chunks: Sequence[Item]) -> None:
         if self._chunks is not None:
             self._chunks.extend(chunks)
@@ -308,7 +335,15 @@ class ExchangeRecorder:
             translation=self._translation,
             frames=self._frames,
             chunks=self._chunks,
+            upstream_error=self._answer(error),
         )
+
+    def _answer(self, error: ProxyError | None) -> UpstreamAnswer | None:
+        if self._frames is None or not isinstance(error, AnsweredError):
+            return None
+        answer = error.answer
+        body = answer.body.decode("utf-8", "replace")
+        return {"status": answer.status, "content_type": answer.content_type, "body": body}
 
     def _since(self, moment: float | None) -> float | None:
         return None if moment is None else round((moment - self._t0) * 1000, 3)
