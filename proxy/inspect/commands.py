@@ -22,7 +22,7 @@ from rich.text import Text
 from proxy.config import ConfigError, load_settings
 from proxy.inspect.files import Follower, LogRead, Record, log_files, read_log
 from proxy.inspect.query import Filter, parse_since, resolve, select, started_at
-from proxy.inspect.render import make_console, replay_view, rows_table, stats_view
+from proxy.inspect.render import make_console, replay_view, rows_table, stats_view, trimmed
 from proxy.inspect.render_show import show_view
 from proxy.inspect.replay import ReplayUnavailable, replay
 from proxy.inspect.stats import compute_stats
@@ -113,7 +113,7 @@ def run_logs(
     except LogsError as exc:
         err.print(Text(f"{PROG}: {exc}"), soft_wrap=True)  # one line, whatever the width
         if exc.details is not None:
-            err.print(exc.details)
+            err.print(trimmed(exc.details))
         return exc.code
     except KeyboardInterrupt:  # Ctrl-C, as `tail -f` expects it
         return 0
@@ -209,7 +209,7 @@ def _list(context: _Context) -> int:
     if not shown:
         context.err.print(Text(f"{PROG}: no matching exchanges in {len(records)}"))
         return 0
-    context.out.print(rows_table(shown))
+    context.out.print(trimmed(rows_table(shown)))
     if len(shown) < len(matching):
         context.err.print(Text(f"{len(shown)} of {len(matching)} shown (--limit N, 0 for all)"))
     return 0
@@ -233,7 +233,7 @@ def _show(context: _Context) -> int:
     if context.args.json:
         _write_json(context, record, indent=True)
     else:
-        context.out.print(show_view(record))
+        context.out.print(trimmed(show_view(record)))
     return 0
 
 
@@ -243,7 +243,7 @@ def _replay(context: _Context) -> int:
         result = replay(record)
     except ReplayUnavailable as exc:
         raise LogsError(f"nothing to replay in {record['id']}: {exc}") from None
-    context.out.print(replay_view(result, record["id"]))
+    context.out.print(trimmed(replay_view(result, record["id"])))
     return 0 if result.matches else 1
 
 
@@ -254,7 +254,7 @@ def _stats(context: _Context) -> int:
     if context.args.json:
         _write_json(context, stats, indent=True)
     else:
-        context.out.print(stats_view(stats, context.args.since))
+        context.out.print(trimmed(stats_view(stats, context.args.since)))
     return 0
 
 
@@ -272,7 +272,9 @@ def _tail(context: _Context) -> int:
         _report_corrupt(context, read)
         recent = sorted((r for r in read.records if where.matches(r)), key=started_at)
         width = context.out.width if args.follow else None
-        context.out.print(rows_table(recent[-args.n :] if args.n > 0 else [], fixed_width=width))
+        context.out.print(
+            trimmed(rows_table(recent[-args.n :] if args.n > 0 else [], fixed_width=width))
+        )
         if args.follow:
             _follow(follower, context, where)
     return 0
@@ -287,7 +289,9 @@ def _follow(follower: Follower, context: _Context, where: Filter) -> None:
         _report_corrupt(context, new)
         matching = [r for r in new.records if where.matches(r)]
         if matching:
-            context.out.print(rows_table(matching, header=False, fixed_width=context.out.width))
+            context.out.print(
+                trimmed(rows_table(matching, header=False, fixed_width=context.out.width))
+            )
 
 
 _COMMANDS: dict[str, Callable[[_Context], int]] = {

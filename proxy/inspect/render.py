@@ -1,6 +1,11 @@
 """Rich renderings of exchange rows, stats and replay results (the one rich user, with
 `render_show`). Consoles never interpret markup or emoji codes in logged text, and print no
-colours when the output is not a terminal."""
+colours when the output is not a terminal.
+
+Every table fits 80 columns without losing a column or a value: headers are short (two lines
+where one would be wide), only the model column gives way, and it folds onto a second line
+rather than being cut; if a terminal is narrower still, other cells fold too. `trimmed()`
+output carries no trailing spaces."""
 
 from __future__ import annotations
 
@@ -8,7 +13,8 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from rich import box
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
@@ -16,18 +22,18 @@ from proxy.inspect.query import Record, is_error, started_at, status_of, text, t
 from proxy.inspect.replay import ReplayResult
 from proxy.inspect.stats import NO_MODEL, PERCENTILES
 
-# header, width (fixed in follow mode, the least otherwise; the model column gives way), justify
+# header, width in follow mode (the model column takes what is left), justify
 _COLUMNS = (
     ("time", 15, "left"),
     ("id", 8, "left"),
-    ("model", 18, "left"),
+    ("model", 0, "left"),
     ("status", 13, "left"),
-    ("1st byte", 8, "right"),
-    ("total", 6, "right"),
-    ("tokens", 11, "right"),
+    ("1st\nbyte", 5, "right"),
+    ("total", 5, "right"),
+    ("tokens", 9, "right"),
     ("runs", 4, "right"),
 )
-_SHRINKS = frozenset({"model", "status", "tokens"})
+_MODEL_WIDTH = (8, 24)  # the model column's least and greatest width
 
 
 def make_console(
@@ -89,21 +95,21 @@ def rows_table(
 ) -> Table:
     """One row per exchange. With `fixed_width` (the console's), every column has a fixed
     width, so rows printed one batch at a time (`tail -f`) line up; the model column takes
-    what is left."""
+    what is left. A value wider than its column folds onto another line, never cut."""
     table = _table(show_header=header, tight=True)
-    fixed = fixed_width is not None
-    others = sum(width for name, width, _ in _COLUMNS if name != "model") + len(_COLUMNS) - 1
+    others = sum(width for _, width, _ in _COLUMNS) + len(_COLUMNS) - 1
+    least, most = _MODEL_WIDTH
     for name, width, justify in _COLUMNS:
-        if name == "model" and fixed_width is not None:
-            width = max(8, min(24, fixed_width - others))
+        if name == "model":
+            width = max(least, min(most, (fixed_width or 0) - others))
         table.add_column(
             name,
             justify="right" if justify == "right" else "left",
-            no_wrap=True,
-            overflow="ellipsis",
-            width=width if fixed else None,
-            min_width=None if fixed or name in _SHRINKS else width,
-            max_width=24 if name == "model" and not fixed else None,
+            no_wrap=name != "model",  # the one column that gives way when space is short
+            overflow="fold",
+            width=width if fixed_width is not None else None,
+            min_width=least if name == "model" and fixed_width is None else None,
+            max_width=most if name == "model" else None,
         )
     for record in records:
         runs = usage_of(record).runs
@@ -115,7 +121,7 @@ def rows_table(
             duration(timing(record, "first_byte"), short=True),
             duration(timing(record, "total"), short=True),
             tokens(record),
-            str(runs) if runs else "",
+            str(runs) if runs else "-",
         )
     return table
 
@@ -133,8 +139,30 @@ def _table(*, show_header: bool = True, tight: bool = False) -> Table:
     )
 
 
+class _Trimmed:
+    """`renderable` without the spaces rich pads lines and cells with at their ends."""
+
+    def __init__(self, renderable: RenderableType) -> None:
+        self.renderable = renderable
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        for line in console.render_lines(self.renderable, options, pad=False):
+            while line and not line[-1].control and not line[-1].text.rstrip(" "):
+                line.pop()
+            if line and not line[-1].control:
+                last = line[-1]
+                line[-1] = Segment(last.text.rstrip(" "), last.style)
+            yield from line
+            yield Segment.line()
+
+
+def trimmed(renderable: RenderableType) -> RenderableType:
+    return _Trimmed(renderable)
+
+
 def _model_column(table: Table, header: str = "model") -> None:
-    table.add_column(header, no_wrap=True, overflow="ellipsis", max_width=24)
+    least, most = _MODEL_WIDTH
+    table.add_column(header, overflow="fold", min_width=least, max_width=most)
 
 
 def stats_view(stats: dict[str, Any], since: str | None = None) -> RenderableType:
@@ -146,19 +174,19 @@ def stats_view(stats: dict[str, Any], since: str | None = None) -> RenderableTyp
     groups: list[tuple[str, dict[str, Any]]] = [("all", overall), *stats["models"].items()]
     counts = _table()
     _model_column(counts)
-    for header in ("exchanges", "errors", "error rate", "prompt", "completion", "reasoning"):
-        counts.add_column(header, justify="right", no_wrap=True)
-    counts.add_column("runs", justify="right", no_wrap=True)
+    headers = ("exchanges", "errors", "error\nrate", "prompt\ntokens", "output\ntokens")
+    for header in (*headers, "reasoning\ntokens", "runs"):
+        counts.add_column(header, justify="right", no_wrap=True, overflow="fold")
     latency = _table()
     _model_column(latency, "latency")
     for moment in ("1st byte", "total"):
         for q in PERCENTILES:
-            latency.add_column(f"{moment} p{q}", justify="right", no_wrap=True)
+            latency.add_column(f"{moment}\np{q}", justify="right", no_wrap=True, overflow="fold")
     errors = _table()
     _model_column(errors, "errors by code")
-    errors.add_column("model", no_wrap=True, overflow="ellipsis", max_width=24)
-    errors.add_column("count", justify="right")
-    errors.add_column("rate", justify="right")
+    _model_column(errors)
+    errors.add_column("count", justify="right", no_wrap=True, overflow="fold")
+    errors.add_column("rate", justify="right", no_wrap=True, overflow="fold")
     for label, group in groups:
         shown = Text(label, style="bold" if label == "all" else "dim" if label == NO_MODEL else "")
         tokens = group["tokens"]
