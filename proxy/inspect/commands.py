@@ -1,4 +1,4 @@
-"""`dashscope-proxy logs {list,show,tail,replay,stats}`: arguments and what each command does.
+"""`dashscope-proxy logs {list,show,tail,replay,stats,export}`: arguments and what each does.
 
 The log file is `--path`, else `[traffic_log] path` from the same `--config FILE` and
 environment that `serve` reads. Exit codes: 0 done (replay: matches), 1 nothing found (replay:
@@ -20,6 +20,7 @@ from rich.console import Console, RenderableType
 from rich.text import Text
 
 from proxy.config import ConfigError, load_settings
+from proxy.inspect.export import DEFAULT_BASE_URL, FORMATS, export
 from proxy.inspect.files import Follower, LogRead, Record, log_files, read_log
 from proxy.inspect.query import Filter, parse_since, resolve, select, started_at
 from proxy.inspect.render import make_console, replay_view, rows_table, stats_view, trimmed
@@ -84,6 +85,19 @@ def add_logs_parser(commands: argparse._SubParsersAction[Any]) -> None:
         "stats", parents=[source, as_json], help="counts, error rates, latencies, tokens"
     )
     stats.add_argument("--since", metavar="WHEN", help="10m, 2h, 1d, or an ISO time")
+    out = sub.add_parser(
+        "export",
+        parents=[source, filters],
+        help="exchanges, oldest first, as JSON lines, CSV, HAR or curl commands",
+    )
+    out.add_argument("--format", required=True, choices=FORMATS, help="what to print")
+    out.add_argument(
+        "--base-url",
+        default=DEFAULT_BASE_URL,
+        metavar="URL",
+        help=f"the proxy's address in HAR and curl (default {DEFAULT_BASE_URL})",
+    )
+    out.add_argument("--limit", type=int, default=0, metavar="N", help="the newest N (0: all)")
 
 
 @dataclass(slots=True)
@@ -294,10 +308,21 @@ def _follow(follower: Follower, context: _Context, where: Filter) -> None:
             )
 
 
+def _export(context: _Context) -> int:
+    args = context.args
+    chosen = select(_read(context), _filter(context), args.limit)
+    chosen.reverse()  # oldest first, as a HAR's entries and a replay script go
+    context.out.file.write(export(chosen, args.format, base_url=args.base_url))
+    if not chosen:
+        context.err.print(Text(f"{PROG}: no matching exchanges"))
+    return 0
+
+
 _COMMANDS: dict[str, Callable[[_Context], int]] = {
     "list": _list,
     "show": _show,
     "tail": _tail,
     "replay": _replay,
     "stats": _stats,
+    "export": _export,
 }
