@@ -22,10 +22,10 @@ import httpx
 import pytest
 
 from proxy.config import TrafficLogSettings
-from proxy.inspect.export import CSV_COLUMNS
+from proxy.inspect.export import CSV_COLUMNS, har_entry
 from tests.conftest import TrafficProxy, read_jsonl
 from tests.sse_reader import read_events
-from tests.test_logs_cli import run
+from tests.test_logs_cli import CI_ID, T0, code_interpreter_record, run
 
 MODEL = "qwen3-max-preview"
 CLIENT_KEY = "sk-fake-client-key-for-export"
@@ -174,3 +174,19 @@ def test_a_curl_command_asks_again_and_gets_the_same_answer(
     assert streamed == answer_of(records[ASKED["zanzibar"][0]])
     refused = json.loads(curl_answer(proxy, path, "walrus"))
     assert refused["error"]["code"] == "Throttling.RateQuota"
+
+
+def test_har_shows_the_body_the_client_got_whatever_the_stream_flag() -> None:
+    record = code_interpreter_record(CI_ID, T0)
+    ok = har_entry(record, "http://proxy")["response"]["content"]
+    assert ok["mimeType"] == "text/event-stream"
+    assert ok["text"].endswith("data: [DONE]\n\n")
+    error = {"type": "requests", "code": "Throttling", "message": "Wait.", "status": 429}
+    refused = {**record, "status": 429, "outcome": "error", "chunks": [], "error": error}
+    content = har_entry(refused, "http://proxy")["response"]["content"]
+    assert content["mimeType"] == "application/json"  # a refusal is a JSON body, not a stream
+    assert json.loads(content["text"])["error"]["code"] == "Throttling"
+    cut = {**record, "outcome": "error", "error": error}
+    content = har_entry(cut, "http://proxy")["response"]["content"]
+    assert not content["text"].endswith("data: [DONE]\n\n")
+    assert "in-band error" in content["comment"]

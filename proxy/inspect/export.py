@@ -158,16 +158,21 @@ def _response_content(record: Record) -> dict[str, Any]:
     body, else the answer as the record summarises it (said in `comment`)."""
     chunks = record.get("chunks")
     settings = record.get("translation")
-    if isinstance(chunks, list) and isinstance(settings, dict) and record.get("stream"):
+    streamed = record.get("stream") and status_of(record) == 200  # else an error body came
+    if isinstance(chunks, list) and isinstance(settings, dict) and streamed:
         try:
             api = api_of(settings)
         except UnknownApi:
             pass
         else:
             stream = b"".join(api.encode(chunk) for chunk in chunks)
+            content = {"mimeType": "text/event-stream", "text": ""}
             if record.get("outcome") == "ok":
                 stream += api.trailer
-            return {"mimeType": "text/event-stream", "text": stream.decode()}
+            elif record.get("outcome") == "error":
+                content["comment"] = "the in-band error that ended the stream is not captured"
+            content["text"] = stream.decode()
+            return content
     error = _error(record)
     if error:
         body = {"error": {k: error.get(k) for k in ("message", "type", "code")} | {"param": None}}
