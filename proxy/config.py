@@ -16,10 +16,13 @@ from typing import Any
 
 from proxy.chat.code_runs import DEFAULT_FORMAT, FORMATS
 from proxy.core.json_types import TYPE_NAMES
+from proxy.core.key_identity import named_keys
 from proxy.core.model_config import model_settings
 from proxy.core.model_table import MODEL_TABLE
 from proxy.core.models import ModelTable
 from proxy.core.regions import REGIONS, check_workspace, native_base, region_url
+from proxy.core.sse import MAX_EVENT, MAX_LINE
+from proxy.core.telemetry_settings import OTEL_ENVIRONMENT, TelemetrySettings, telemetry_problem
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -49,9 +52,23 @@ class ServerSettings:
 @dataclass(frozen=True, slots=True)
 class AuthSettings:
     # Keys clients must present (Authorization: Bearer <key>) when [upstream] api_key is set.
+    # In the file, an entry is a key, or `{ name = "...", key = "..." }` to name it.
     proxy_keys: tuple[str, ...] = field(default=(), repr=False)
     # Serve with a server key and no proxy keys on a non-loopback address anyway.
     allow_unauthenticated: bool = False
+    # Each proxy key's name, in order ("" unnamed): from proxy_keys' `{ name, key }` entries.
+    key_names: tuple[str, ...] = field(default=(), metadata={"file": False})
+    # The secret that seals the reasoning clients keep (`encrypted_content`); replicas behind
+    # one Service share it. Empty: a random one per process (sealed items do not survive a
+    # restart or reach another replica).
+    seal_key: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class PriceSettings:
+    # The region whose prices (the model table's) costs are computed at, a key of REGIONS:
+    # CNY for beijing and finance, USD for others; "": the upstream's (proxy/core/cost.py).
+    region: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,12 +79,20 @@ class UpstreamSettings:
     # Server-side DashScope key; empty means each client's bearer key is forwarded.
     api_key: str = field(default="", repr=False)
     connect_timeout: float = 10.0
+    # From the request sent to DashScope's first complete frame (response head included).
     first_frame_timeout: float = 120.0
     # Longest silence between two frames; code-interpreter runs are silent while they execute.
+    # Bytes that complete no frame (SSE comments, a frame trickling in) do not end a silence.
     read_timeout: float = 300.0
-    # Longest whole exchange, from the request to the last frame.
+    # Longest whole exchange, from the request to the last frame, retries included.
     total_timeout: float = 1800.0
     max_connections: int = 200
+    # Longest wait for a free connection when all max_connections are busy; then a 503.
+    pool_timeout: float = 1.0
+    # Longest SSE line, and most data in one SSE event, DashScope may send (bytes); beyond
+    # either the stream fails with upstream_frame_too_large.
+    max_line_bytes: int = MAX_LINE
+    max_event_bytes: int = MAX_EVENT
     # A workspace id: sent as X-DashScope-WorkSpace, and (without base_url) it selects the
     # region's workspace-dedicated domain where the region has one.
     workspace: str = ""
@@ -123,6 +148,8 @@ class Settings:
     traffic_log: TrafficLogSettings = field(default_factory=TrafficLogSettings)
     code_interpreter: CodeInterpreterSettings = field(default_factory=CodeInterpreterSettings)
     routing: RoutingSettings = field(default_factory=RoutingSettings)
+    prices: PriceSettings = field(default_factory=PriceSettings)
+    telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
     models: tuple[str, ...] = DEFAULT_MODELS  # the ids GET /v1/models lists
     # The model families, with the config's [[models.family]] on top (proxy/core/models.py).
     model_table: ModelTable = MODEL_TABLE
@@ -137,6 +164,8 @@ _SECTIONS: dict[str, type[Any]] = {
     "traffic_log": TrafficLogSettings,
     "code_interpreter": CodeInterpreterSettings,
     "routing": RoutingSettings,
+    "prices": PriceSettings,
+    "telemetry": TelemetrySettings,
 }
 
 # Environment variables override the file: (section, key) they set.
@@ -148,6 +177,8 @@ ENVIRONMENT = {
     "DASHSCOPE_PROXY_BASE_URL": ("upstream", "base_url"),
     "DASHSCOPE_PROXY_TRAFFIC_LOG": ("traffic_log", "path"),
     "DASHSCOPE_PROXY_KEYS": ("auth", "proxy_keys"),  # comma-separated
+    **OTEL_ENVIRONMENT,  # the OpenTelemetry SDK's own, for [telemetry]
+    "DASHSCOPE_PROXY_SEAL_KEY": ("auth", "seal_key"),
 }
 
 
@@ -184,6 +215,11 @@ def settings_from_mapping(raw: Mapping[str, Any]) -> Settings:
             raise ConfigError(f"unknown config section [{name}] (known: {known})")
         if not isinstance(value, dict):
             raise ConfigError(f"[{name}] must be a table")
+        if name == "auth":
+            try:
+                value = named_keys(value)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
         if name in _SECTIONS:
             settings = replace(settings, **{name: _section(name, value)})
     return _models(settings, raw.get("models", {}))
@@ -247,6 +283,8 @@ def _check_server(server: ServerSettings) -> None:
         raise ConfigError(f"[server] port must be between 0 and 65535, got {server.port}")
     if not server.host:
         raise ConfigError("[server] host must not be empty")
+    if server.keepalive_interval < 0:
+        raise ConfigError("[server] keepalive_interval must be 0 (off) or positive")
 
 
 def _check_patterns(where: str, patterns: tuple[str, ...]) -> None:
@@ -267,11 +305,6 @@ def _check_traffic_log(traffic: TrafficLogSettings) -> None:
     _check_patterns("[traffic_log] redact_patterns", traffic.redact_patterns)
 
 
-def _check_keepalive(server: ServerSettings) -> None:
-    if server.keepalive_interval < 0:
-        raise ConfigError("[server] keepalive_interval must be 0 (off) or positive")
-
-
 def _check_format(settings: CodeInterpreterSettings) -> None:
     if settings.format not in FORMATS:
         raise ConfigError(
@@ -280,8 +313,10 @@ def _check_format(settings: CodeInterpreterSettings) -> None:
         )
 
 
-def _check_routing(routing: RoutingSettings) -> None:
-    _check_patterns("[routing] multimodal_models", routing.multimodal_models)
+def _check_telemetry(telemetry: TelemetrySettings) -> None:
+    problem = telemetry_problem(telemetry)
+    if problem:
+        raise ConfigError(f"[telemetry] {problem}")
 
 
 def _check_limits(server: ServerSettings) -> None:
@@ -296,6 +331,7 @@ def _check_limits(server: ServerSettings) -> None:
 
 
 MIN_PROXY_KEY = 8  # a guard against empty and placeholder keys; real ones should be long random
+MIN_SEAL_KEY = 32  # characters: a random secret's worth (openssl rand -base64 32 gives 44)
 
 
 def _check_auth(auth: AuthSettings) -> None:
@@ -310,6 +346,19 @@ def _check_auth(auth: AuthSettings) -> None:
         if key in seen:
             raise ConfigError(f"[auth] proxy_keys: key {position} repeats an earlier key")
         seen.add(key)
+    if auth.seal_key and len(auth.seal_key) < MIN_SEAL_KEY:
+        raise ConfigError(
+            f"[auth] seal_key is under {MIN_SEAL_KEY} characters: use a long random secret "
+            "(openssl rand -base64 32)"
+        )
+
+
+def _check_prices(prices: PriceSettings) -> None:
+    if prices.region and prices.region not in REGIONS:
+        raise ConfigError(
+            f"[prices] region must be one of {', '.join(REGIONS)} (or empty for [upstream] "
+            f"region), got {prices.region!r}"
+        )
 
 
 def is_loopback(host: str) -> bool:
@@ -343,11 +392,15 @@ def _check_upstream(upstream: UpstreamSettings) -> None:
             f"[upstream] region must be one of {', '.join(REGIONS)}, got {upstream.region!r}"
         )
     _check_address(upstream)
-    for key in ("connect_timeout", "first_frame_timeout", "read_timeout"):
+    for key in ("connect_timeout", "first_frame_timeout", "read_timeout", "pool_timeout"):
         if getattr(upstream, key) <= 0:
             raise ConfigError(f"[upstream] {key} must be positive")
     if upstream.max_connections < 1:
         raise ConfigError("[upstream] max_connections must be at least 1")
+    if upstream.max_line_bytes < 1024:
+        raise ConfigError("[upstream] max_line_bytes must be at least 1024")
+    if upstream.max_event_bytes < upstream.max_line_bytes:
+        raise ConfigError("[upstream] max_event_bytes must be at least max_line_bytes")
     if upstream.total_timeout <= 0:
         raise ConfigError("[upstream] total_timeout must be positive")
     if upstream.retries < 0 or upstream.retry_max_wait < 0 or upstream.retry_budget < 0:
@@ -371,10 +424,12 @@ def _named(key: str, check: Callable[[str], object], value: str) -> None:
 
 
 _CHECKS: dict[str, tuple[Callable[[Any], None], ...]] = {
-    "server": (_check_server, _check_keepalive, _check_limits),
+    "server": (_check_server, _check_limits),
     "upstream": (_check_upstream,),
     "traffic_log": (_check_traffic_log,),
     "code_interpreter": (_check_format,),
-    "routing": (_check_routing,),
+    "routing": (lambda r: _check_patterns("[routing] multimodal_models", r.multimodal_models),),
     "auth": (_check_auth,),
+    "prices": (_check_prices,),
+    "telemetry": (_check_telemetry,),
 }

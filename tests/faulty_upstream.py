@@ -36,6 +36,16 @@ class Pause:
 
 
 @dataclass(frozen=True, slots=True)
+class Trickle:
+    """Send `data` `times` times, `interval` seconds apart, until the peer goes away: a stream
+    that keeps the connection busy without (or while) completing a frame."""
+
+    data: bytes
+    times: int
+    interval: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class Stall:
     """Send nothing more; wait until the peer closes the connection."""
 
@@ -55,7 +65,7 @@ class Refuse:
     """Reset at once, before reading the request: nothing is listening, as far as HTTP goes."""
 
 
-Step = Send | Pause | Stall | Reset | Close | Refuse
+Step = Send | Trickle | Pause | Stall | Reset | Close | Refuse
 Script = tuple[Step, ...]
 
 
@@ -121,6 +131,7 @@ class Connection:
 
     index: int
     request: bytes = b""  # the request line, headers and body, as the proxy sent them
+    sent: int = 0  # bytes of the script written to the connection so far
     peer_closed: threading.Event = field(default_factory=threading.Event)
 
 
@@ -211,9 +222,9 @@ class FaultyUpstream:
                 if gone.is_set():
                     return  # the proxy let go: nothing more to play to it
                 if isinstance(step, Send):
-                    writer.write(step.data)
-                    with contextlib.suppress(ConnectionError):
-                        await writer.drain()
+                    await _send(writer, step.data, connection)
+                elif isinstance(step, Trickle):
+                    await _trickle(writer, step, connection, gone)
                 elif isinstance(step, Pause):
                     await asyncio.sleep(step.seconds)
                 elif isinstance(step, Stall):
@@ -230,6 +241,24 @@ class FaultyUpstream:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
+
+
+async def _send(writer: asyncio.StreamWriter, data: bytes, connection: Connection) -> None:
+    writer.write(data)
+    connection.sent += len(data)
+    with contextlib.suppress(ConnectionError):
+        await writer.drain()
+
+
+async def _trickle(
+    writer: asyncio.StreamWriter, step: Trickle, connection: Connection, gone: asyncio.Event
+) -> None:
+    for n in range(step.times):
+        if gone.is_set() or writer.transport.is_closing():
+            return
+        if n and step.interval:
+            await asyncio.sleep(step.interval)
+        await _send(writer, step.data, connection)
 
 
 def _abort(writer: asyncio.StreamWriter) -> None:

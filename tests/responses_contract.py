@@ -35,8 +35,11 @@ TERMINALS = {
 }
 _TEXT_FAMILIES = {
     "response.reasoning_text": ("reasoning", "reasoning_text"),
+    "response.reasoning_summary_text": ("reasoning", "summary_text"),
     "response.output_text": ("message", "output_text"),
 }
+# A reasoning summary's part events, placed by `summary_index` instead of `content_index`.
+_SUMMARY_PARTS = ("response.reasoning_summary_part.added", "response.reasoning_summary_part.done")
 _CODE_STAGES = (
     "response.code_interpreter_call.in_progress",
     "response.code_interpreter_call_code.delta",
@@ -66,6 +69,8 @@ class _Open:
     code_done: str | None = None
     arguments: list[str] = field(default_factory=list)
     arguments_done: str | None = None
+    part_type: str | None = None  # reasoning_text, summary_text or output_text
+    annotations: list[Event] = field(default_factory=list)
 
 
 @dataclass
@@ -100,7 +105,12 @@ class ResponsesResult:
 
     @property
     def reasoning(self) -> str:
-        return "".join(part["text"] for item in self.items("reasoning") for part in item["content"])
+        """The thinking, whether shown as content or as a summary."""
+        return "".join(
+            part["text"]
+            for item in self.items("reasoning")
+            for part in [*item["content"], *item["summary"]]
+        )
 
     @property
     def codes(self) -> list[str]:
@@ -182,6 +192,7 @@ def _item_event(
         items.append(state)
         if item["type"] in ("reasoning", "message"):
             assert item["content"] == [], "text arrives through parts, not in the added item"
+            assert item.get("summary", []) == [], "a summary arrives through parts too"
         if item["type"] == "function_call":
             assert item["arguments"] == "", "arguments arrive through deltas"
             assert item["call_id"], "a call is added with its call_id"
@@ -197,13 +208,21 @@ def _item_event(
     if kind == "response.output_item.done":
         _item_done(event["item"], state, garbage_in)
         state.done = event["item"]
-    elif kind.startswith("response.content_part."):
+    elif kind.startswith("response.content_part.") or kind in _SUMMARY_PARTS:
         _content_part(kind, event, state)
+    elif kind == "response.output_text.annotation.added":
+        assert item_type == "message", f"{kind} on a {item_type} item"
+        assert state.part_open, f"{kind} outside the open text"
+        assert state.text_done is None, f"{kind} after the text was done"
+        assert event["content_index"] == 0
+        assert event["annotation_index"] == len(state.annotations), "annotations in order"
+        state.annotations.append(event["annotation"])
     elif kind.rsplit(".", 1)[0] in _TEXT_FAMILIES:
         family, suffix = kind.rsplit(".", 1)
-        expected_type, _ = _TEXT_FAMILIES[family]
+        expected_type, part_type = _TEXT_FAMILIES[family]
         assert item_type == expected_type, f"{kind} on a {item_type} item"
-        assert event["content_index"] == 0
+        assert state.part_type == part_type, f"{kind} in a {state.part_type} part"
+        assert event["summary_index" if part_type == "summary_text" else "content_index"] == 0
         assert state.part_open, f"{kind} outside an open part"
         assert not state.part_done, f"{kind} after its part was done"
         assert state.text_done is None, f"{kind} after the text's .done"
@@ -248,19 +267,28 @@ def _item_event(
 def _content_part(kind: str, event: Event, state: _Open) -> None:
     item_type = state.item["type"]
     assert item_type in ("reasoning", "message"), f"{kind} on a {item_type} item"
-    assert event["content_index"] == 0, "one part per text item"
-    part_type = "reasoning_text" if item_type == "reasoning" else "output_text"
+    if kind in _SUMMARY_PARTS:
+        assert item_type == "reasoning", f"{kind} on a {item_type} item"
+        assert event["summary_index"] == 0, "one summary part per reasoning item"
+        part_type = "summary_text"
+    else:
+        assert event["content_index"] == 0, "one part per text item"
+        part_type = "reasoning_text" if item_type == "reasoning" else "output_text"
     assert event["part"]["type"] == part_type
     if kind.endswith(".added"):
         assert not state.part_open, "the part was added twice"
         assert event["part"]["text"] == ""
         state.part_open = True
+        state.part_type = part_type
     else:
         assert kind.endswith(".done"), kind
         assert state.part_open, "part done before it was added"
         assert not state.part_done, "part done twice"
         assert state.text_done is not None, "the text's .done comes before content_part.done"
         assert event["part"]["text"] == state.text_done
+        assert event["part"]["type"] == state.part_type, "a part is done as it was added"
+        if part_type == "output_text":
+            assert event["part"]["annotations"] == state.annotations
         state.part_done = True
 
 
@@ -271,11 +299,15 @@ def _item_done(item: Event, state: _Open, garbage_in: bool) -> None:
     kind = item["type"]
     if kind in ("reasoning", "message"):
         assert state.part_done, "output_item.done of a text item before its content_part.done"
-        (part,) = item["content"]
+        summary = state.part_type == "summary_text"
+        (part,) = item["summary"] if summary else item["content"]
+        assert part == {"type": state.part_type, "text": state.text_done} or kind == "message"
         assert part["text"] == state.text_done
+        if kind == "reasoning":
+            assert (item["content"] if summary else item["summary"]) == [], "text shown once"
         if kind == "message":
             assert item["role"] == "assistant"
-            assert part["annotations"] == []
+            assert part["annotations"] == state.annotations
     elif kind == "code_interpreter_call":
         assert state.stage == len(_CODE_STAGES) - 1, "the run must be completed before it is done"
         assert item["code"] == state.code_done

@@ -61,7 +61,8 @@ def case(name: str) -> Case:
 
 
 def identity(model: str) -> ResponseIdentity:
-    return ResponseIdentity(RESPONSE_ID, CREATED, model, ITEM_PREFIX, dict(ECHO))
+    # Sources shown, as `include: ["web_search_call.action.sources"]` asks.
+    return ResponseIdentity(RESPONSE_ID, CREATED, model, ITEM_PREFIX, dict(ECHO), True)
 
 
 @dataclass(slots=True)

@@ -137,7 +137,7 @@ def test_serve_help_names_every_environment_variable_and_its_key(
 ) -> None:
     text = help_text("serve", capsys)
     for name, (section, key) in ENVIRONMENT.items():
-        [line] = [line for line in text.splitlines() if name in line]
+        [line] = [line for line in text.splitlines() if name in line.split()]
         assert f"[{section}] {key}" in line
 
 

@@ -24,13 +24,16 @@ from typing import Any
 
 import pytest
 
+from proxy.simulator import ReceivedRequest
+from proxy.simulator.feature_scripts import SEARCH_RESULTS
 from tests.conftest import ScenarioText, exclusive
 
 NODE_DIR = Path(__file__).parent / "node"
 SCRIPT = NODE_DIR / "code_interpreter.mjs"
+VERCEL_SCRIPT = NODE_DIR / "vercel_reasoning.mjs"  # the Vercel AI SDK on the Responses API
 FENCED_CODE = re.compile(r"```python[ \t]*\n123\*\*21[ \t]*\n```")
 
-NodeRun = Callable[[str, str], dict[str, Any]]
+NodeRun = Callable[..., dict[str, Any]]  # (mode, base_url, script=SCRIPT)
 
 
 def _installed_matches_lock() -> bool:
@@ -49,7 +52,7 @@ def _installed_matches_lock() -> bool:
 
 @pytest.fixture(scope="session")
 def node_sdk() -> NodeRun:
-    """`node_sdk(mode, base_url)`: run the Node script, return its JSON output."""
+    """`node_sdk(mode, base_url, script=SCRIPT)`: run a Node script, return its JSON output."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         pytest.skip("the openai-node tests need `node` and `npm` on PATH")
@@ -67,9 +70,9 @@ def node_sdk() -> NodeRun:
             if install.returncode != 0:
                 pytest.fail(f"npm ci failed:\n{install.stdout}\n{install.stderr}")
 
-    def run(mode: str, base_url: str) -> dict[str, Any]:
+    def run(mode: str, base_url: str, script: Path = SCRIPT) -> dict[str, Any]:
         done = subprocess.run(
-            [node, str(SCRIPT), mode, base_url],
+            [node, str(script), mode, base_url],
             capture_output=True,
             text=True,
             timeout=60,
@@ -164,3 +167,30 @@ def test_final_chat_completion_with_reasoning_path_has_no_tool_calls(
     assert not message.get("tool_calls")
     assert out["argumentsDone"] == []
     assert isinstance(message["reasoning_content"], str)
+
+
+# ---- the Vercel AI SDK on the Responses API -------------------------------------------------
+
+
+def test_vercel_ai_sdk_shows_the_thinking_as_a_reasoning_summary(
+    node_sdk: NodeRun,
+    proxy_url: str,
+    received: list[ReceivedRequest],
+    scenario_text: Callable[..., ScenarioText],
+) -> None:
+    """The SDK shows only reasoning summaries: with `reasoningSummary` it gets the thinking."""
+    plain = scenario_text("plain_text")
+    out = node_sdk("reasoning", f"{proxy_url}/v1", VERCEL_SCRIPT)
+    assert out["parts"].index("reasoning-delta") < out["parts"].index("text-delta")
+    assert out["reasoning"] == out["reasoningText"] == plain.reasoning
+    assert out["text"] == plain.content
+    assert received[-1].body["parameters"]["enable_thinking"] is True
+
+
+def test_vercel_ai_sdk_web_search_gives_sources(
+    node_sdk: NodeRun, proxy_url: str, received: list[ReceivedRequest]
+) -> None:
+    out = node_sdk("search", f"{proxy_url}/v1", VERCEL_SCRIPT)
+    assert [source["url"] for source in out["sources"]] == [r["url"] for r in SEARCH_RESULTS]
+    assert "[ref_1]" in out["text"]
+    assert received[-1].body["parameters"]["enable_search"] is True

@@ -68,7 +68,6 @@ SAMPLES: dict[str, Any] = {
     "modalities": ["text"],
     "audio": {"voice": "alloy", "format": "wav"},
     "prediction": {"type": "content", "content": "x"},
-    "web_search_options": {},
     "prompt_cache_key": "k",
     "prompt_cache_retention": "24h",
     "safety_identifier": "s",
@@ -155,7 +154,27 @@ def body_has(model: str, messages: list[Any], path: str | None = None) -> Check:
     return check
 
 
+SEARCHED = {"enable_source": True, "enable_citation": True, "citation_format": "[ref_<number>]"}
 SPECIFIC: list[Case] = [
+    Case(
+        "web_search_options",
+        {"web_search_options": {}},
+        parameters({"enable_search": True, "search_options": SEARCHED}),
+    ),
+    Case(  # the client's own search options win
+        "web_search_options",
+        {"web_search_options": {}, "search_options": {"enable_citation": False}},
+        parameters({"search_options": {**SEARCHED, "enable_citation": False}}),
+    ),
+    Case(
+        "web_search_options",
+        {"web_search_options": {"search_context_size": "high"}},
+        parameters(
+            {"enable_search": True},
+            "web_search_options.search_context_size: dropped (DashScope's search takes no "
+            "search_context_size)",
+        ),
+    ),
     Case("model", {}, body_has("qwen3-max", [USER])),
     Case(
         "model",
@@ -488,6 +507,10 @@ CHANGED: dict[str, tuple[dict[str, Any], str]] = {
     "reasoning_effort": (
         {"reasoning_effort": "low"},
         "reasoning_effort: 'low' sent as enable_thinking=true, thinking_budget=1024",
+    ),
+    "web_search_options": (
+        {"web_search_options": {"user_location": {"type": "approximate"}}},
+        "web_search_options.user_location: dropped (DashScope's search takes no user_location)",
     ),
 }
 

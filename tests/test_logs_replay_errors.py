@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,13 @@ import orjson
 import pytest
 
 from proxy.config import TrafficLogSettings
-from tests.conftest import TrafficProxy, read_jsonl
+from proxy.server.app import create_app
+from proxy.server.serving import BackgroundServer
+from tests.conftest import SERVER_KEY, TrafficProxy, proxy_settings, read_jsonl
+from tests.faulty_upstream import Close, FaultyUpstream, Send
+from tests.faulty_upstream import native_error as faulty_native_error
 from tests.test_logs_cli import run
+from tests.test_upstream_edges import REDIRECT, reply
 
 MODEL = "qwen3-max-preview"
 SCENARIOS = {  # the simulator's scenario: the status the client gets, DashScope's code
@@ -31,7 +37,9 @@ SCENARIOS = {  # the simulator's scenario: the status the client gets, DashScope
 }
 
 
-def ask(proxy: TrafficProxy, content: str, *, stream: bool = True, **body: Any) -> httpx.Response:
+def ask(
+    proxy: TrafficProxy | BackgroundServer, content: str, *, stream: bool = True, **body: Any
+) -> httpx.Response:
     return httpx.post(
         f"{proxy.url}/v1/chat/completions",
         json={
@@ -150,3 +158,41 @@ def test_an_in_band_error_is_replayed_with_the_chunks_before_it(
     code, out, _ = run("replay", record["id"], "--path", str(path))
     assert code == 1
     assert 'error.message: "Something else." -> "Output data may contain' in out
+
+
+# ---- answers that are no event stream: one mapping for the proxy and for replay --------------
+
+NOT_STREAM = "upstream_not_an_event_stream"
+NOT_A_STREAM = {
+    "redirect": (REDIRECT, 502, "upstream_redirect"),
+    "html_on_200": (reply(200, "text/html", b"<html>gateway</html>"), 502, NOT_STREAM),
+    "json_error_on_200": (
+        faulty_native_error(400, "InvalidParameter", "bad input").replace(b"400 Status", b"200 OK"),
+        400,
+        "InvalidParameter",
+    ),
+}
+
+
+@pytest.mark.parametrize("answer", NOT_A_STREAM)
+def test_replay_gives_the_error_an_answer_that_was_no_stream_became(
+    faulty: Callable[..., FaultyUpstream], tmp_path: Path, answer: str
+) -> None:
+    sent, status, code = NOT_A_STREAM[answer]
+    path = tmp_path / "traffic.jsonl"
+    settings = replace(
+        proxy_settings(faulty((Send(sent), Close())).url, api_key=SERVER_KEY, retries=0),
+        traffic_log=TrafficLogSettings(path=str(path), capture_frames=True),
+    )
+    with BackgroundServer(create_app(settings)) as server:
+        response = ask(server, "Hi")
+    assert (response.status_code, response.json()["error"]["code"]) == (status, code)
+    (record,) = read_jsonl(path)
+    assert record["upstream_error"]["status"] == int(sent.split(b" ")[1])
+    if answer == "redirect":
+        assert record["upstream_error"]["location"] == "https://elsewhere.test/"
+    exit_code, out, _ = run("replay", record["id"], "--path", str(path))
+    assert (exit_code, out.split(":")[0]) == (0, "matches")
+    record["upstream_error"]["status"] = 200 if answer == "redirect" else 302
+    path.write_bytes(orjson.dumps(record) + b"\n")
+    assert run("replay", record["id"], "--path", str(path))[0] == 1  # another answer differs

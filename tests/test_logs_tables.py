@@ -23,11 +23,16 @@ from tests.test_logs_cli import ALL_IDS, CI_ID, NOW, T0, code_interpreter_record
 
 ERROR_WITH_RUNS = "e1e1e1e1000000000000000000000009"
 LONG_MODEL = "qwen3-coder-plus-2025-09-23-some-long-deployment"
+COST = ("0.000123", "USD")  # as wide as a cost gets: two significant digits, 4 zeros
 
 
-def error_after_a_run(exchange_id: str, model: str, offset: float) -> dict[str, Any]:
+def error_after_a_run(
+    exchange_id: str, model: str, offset: float, cost: tuple[str, str]
+) -> dict[str, Any]:
     record = code_interpreter_record(exchange_id, T0 + offset)
+    amount, currency = cost
     record.update(model=model, outcome="error")
+    record["cost"] = {"amount": amount, "currency": currency, "family": model, "prices_as_of": ""}
     record["error"] = {
         "type": "invalid_request_error",
         "code": "DataInspectionFailed",
@@ -42,8 +47,8 @@ def log(tmp_path: Path) -> Path:
     path = write_log(tmp_path)
     with path.open("ab") as file:
         for record in (
-            error_after_a_run(ERROR_WITH_RUNS, "qwen3-max-preview", 500),
-            error_after_a_run("e2e2e2e2000000000000000000000010", LONG_MODEL, 510),
+            error_after_a_run(ERROR_WITH_RUNS, "qwen3-max-preview", 500, ("0.0045", "CNY")),
+            error_after_a_run("e2e2e2e2000000000000000000000010", LONG_MODEL, 510, COST),
         ):
             file.write(orjson.dumps(record) + b"\n")
     return path
@@ -92,16 +97,21 @@ def test_rows_keep_every_column_at_any_width(log: Path, width: int, command: lis
     output = logs(width, *command, "--path", str(log))
     assert_fits(output, width)
     header = " ".join(output.split("─")[0].split())
-    for name in ("time", "id", "model", "status", "1st", "byte", "total", "tokens", "runs"):
+    columns = ("time", "id", "model", "status", "1st", "byte", "total", "tokens", "runs", "cost")
+    for name in columns:
         assert name in header.split()
     found = rows(output)
     assert {i[:8] for i in [*ALL_IDS, ERROR_WITH_RUNS]} <= set(found)
-    for exchange in (CI_ID, ERROR_WITH_RUNS):
+    for exchange, cost in ((CI_ID, "-"), (ERROR_WITH_RUNS, "¥0.0045")):
         first_line = found[exchange[:8]].splitlines()[0]
-        assert first_line.split()[-1] == "1", first_line  # the run, on an error row too
+        assert first_line.split()[-2:] == ["1", cost], first_line  # the run, on an error row too
         assert "734/263" in first_line
+    assert found["e2e2e2e2"].splitlines()[0].endswith(" $0.00012")
     assert "200 error" in found[ERROR_WITH_RUNS[:8]]
-    assert "499 cancelled" in output
+    cancelled = next(row for row in found.values() if " 499 " in row)
+    assert "cancelled" in cancelled, "the outcome went under its status, not away"
+    if width >= 200:
+        assert "499 cancelled" in output
     header_line = next(line for line in output.splitlines() if " model " in line)
     start, end = header_line.index(" model ") + 1, header_line.index(" status")
     model = "".join(line[start:end].strip() for line in found["e2e2e2e2"].splitlines())

@@ -124,6 +124,9 @@ def test_one_json_log_line_per_chat_request(
         assert isinstance(fields["total_ms"], float)
     assert ok["first_byte_ms"] <= ok["total_ms"]
     assert (ok["prompt_tokens"], ok["completion_tokens"]) == (734, 263)
+    # qwen3-max in China (Beijing): 734 input tokens at CNY 2.5, 263 output at 10 per million.
+    assert (ok["cost"], ok["currency"], ok["proxy_key"]) == ("0.004465", "CNY", None)
+    assert (limited["cost"], limited["currency"]) == (None, None)
     assert ok["upstream_request_id"]
     assert limited["error_code"] == "Throttling.RateQuota"
     assert limited["first_byte_ms"] is None

@@ -60,7 +60,15 @@ def test_the_example_s_families_parse_as_documented() -> None:
         True,
     )
     assert new.context_length == 1_000_000
-    assert new.prices == (Prices("USD", "2026-12-01", (PriceTier(262144, 0.4, 2.4, 0.08, 4.0),)),)
+    assert new.prices == (
+        Prices(
+            "USD",
+            "2026-12-01",
+            (PriceTier(262144, 0.4, 2.4, 0.08, 4.0),),
+            tool_fees=(("search:agent", 4.0),),
+            source="console, 2026-12-01",
+        ),
+    )
     assert settings.models[0] == "qwen9-plus"
     assert settings.model_table.family_of("qwen-plus").thinks_by_default is True
     assert settings.deprecations == ()
@@ -71,7 +79,8 @@ def test_the_example_names_every_family_key() -> None:
     documented = set(block[0]) | {f"prices.{key}" for key in block[0]["prices"][0]}
     family_keys = {name for name in ModelFamily.__dataclass_fields__ if name != "prices"}
     tier_keys = {f"prices.{name}" for name in PriceTier.__dataclass_fields__}
-    assert documented == family_keys | tier_keys | {"prices", "prices.currency", "prices.as_of"}
+    list_keys = {"prices.currency", "prices.as_of", "prices.tool_fees", "prices.source"}
+    assert documented == family_keys | tier_keys | {"prices"} | list_keys
 
 
 def test_a_new_family_goes_first_and_starts_from_the_default() -> None:
@@ -140,6 +149,18 @@ PRICE = {"currency": "USD", "as_of": "2026-12-01", "input": 1, "output": 2}
         ({**NEW, "prices": [{**PRICE, "input": None}]}, "input must be a number of 0 or more"),
         ({**NEW, "prices": [{**PRICE, "output": -1}]}, "output must be a number of 0 or more"),
         ({**NEW, "prices": [{**PRICE, "cached_input": True}]}, "cached_input must be a number"),
+        ({**NEW, "prices": [{**PRICE, "tool_fees": 4}]}, "tool_fees must be a table of tool"),
+        ({**NEW, "prices": [{**PRICE, "tool_fees": {"fax": 1}}]}, "'fax' is not a tool"),
+        ({**NEW, "prices": [{**PRICE, "tool_fees": {"search:": 1}}]}, "'search:' is not a tool"),
+        (
+            {**NEW, "prices": [{**PRICE, "tool_fees": {"code_interpreter:x": 1}}]},
+            "'code_interpreter:x' is not a tool",
+        ),
+        (
+            {**NEW, "prices": [{**PRICE, "tool_fees": {"search": -1}}]},
+            "tool_fees: search must be a number of 0 or more",
+        ),
+        ({**NEW, "prices": [{**PRICE, "source": 1}]}, "a price's source must be a string"),
     ],
 )
 def test_a_bad_family_is_a_config_error_naming_the_entry_and_key(
@@ -149,6 +170,19 @@ def test_a_bad_family_is_a_config_error_naming_the_entry_and_key(
         settings_from_mapping(families(entry))
     assert "[[models.family]]" in str(caught.value)
     assert named in str(caught.value)
+
+
+def test_tool_fees_and_source_belong_to_their_currency_s_price_list() -> None:
+    prices = [
+        {**PRICE, "up_to": 10, "tool_fees": {"search:agent": 4, "code_interpreter": 0.5}},
+        {**PRICE, "source": "my contract"},
+        {**PRICE, "currency": "CNY"},
+    ]
+    usd, cny = family_from_config({**NEW, "prices": prices}, MODEL_TABLE, "x").prices
+    assert usd.tool_fees == (("search:agent", 4), ("code_interpreter", 0.5))
+    assert usd.source == "my contract"
+    assert len(usd.tiers) == 2
+    assert (cny.tool_fees, cny.source, cny.verified) == ((), "", ())
 
 
 def test_prices_leave_out_what_is_not_published() -> None:

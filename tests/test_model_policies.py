@@ -100,10 +100,10 @@ def test_chat_tools_get_openai_s_parallel_default() -> None:
 def test_responses_function_tools_get_the_default_the_response_repeats() -> None:
     plan = responses(tools=[RESPONSES_TOOL])
     assert sent(plan)["parallel_tool_calls"] is True
-    assert plan.extras["parallel_tool_calls"] is True  # the echo says what was sent
+    assert plan.extras.echo["parallel_tool_calls"] is True  # the echo says what was sent
     plan = responses(tools=[RESPONSES_TOOL], parallel_tool_calls=False)
     assert sent(plan)["parallel_tool_calls"] is False
-    assert plan.extras["parallel_tool_calls"] is False
+    assert plan.extras.echo["parallel_tool_calls"] is False
     # The interpreter alone is no function tool: nothing to call in parallel.
     hosted = responses(tools=[{"type": "code_interpreter", "container": {"type": "auto"}}])
     assert "parallel_tool_calls" not in sent(hosted)

@@ -12,8 +12,10 @@ import pytest
 
 from proxy.core.model_table import FAMILIES, MODEL_TABLE
 from proxy.core.models import (
+    PRICE_FIELDS,
     UNKNOWN,
     ModelFamily,
+    ModelTable,
     Prices,
     PriceTier,
     family_of,
@@ -184,6 +186,53 @@ def test_prices_carry_currency_and_date() -> None:
     assert max_cny.tiers[0].input == 2.5
     assert family_of("qwen3-max", MODEL_TABLE).price("USD") is not None
     assert family_of("gpt-4o", MODEL_TABLE).price("CNY") is None
+
+
+def test_each_price_list_says_where_it_comes_from_and_what_a_vendor_page_confirmed() -> None:
+    # Cached input is 20 % of input throughout: the vendor's implicit-cache rule.
+    tiers = [tier for family in FAMILIES for prices in family.prices for tier in prices.tiers]
+    assert len(tiers) == 20
+    for tier in tiers:
+        assert round(tier.input * 0.2, 6) == tier.cached_input, tier
+    lists = [prices for family in FAMILIES for prices in family.prices]
+    assert lists
+    assert all(prices.source for prices in lists)
+    for prices in lists:
+        assert set(prices.verified) <= set(PRICE_FIELDS)
+        # A list with nothing confirmed says so in its source.
+        assert prices.verified or "unverified" in prices.source
+    verified = {
+        (family.name, prices.currency): prices.verified
+        for family in FAMILIES
+        for prices in family.prices
+        if prices.verified
+    }
+    assert verified == {
+        ("qwen-plus", "USD"): ("input", "output", "cached_input"),
+        ("qwen-turbo", "USD"): ("input", "output", "cached_input"),
+    }
+
+
+def test_the_rendered_prices_show_what_is_verified_and_list_the_sources() -> None:
+    rows = render_markdown(MODEL_TABLE).splitlines()
+    turbo = [r for r in rows if r.startswith("| `qwen-turbo` | USD |")]
+    assert turbo == [
+        "| `qwen-turbo` | USD | 2026-12-02 | any | 0.05 | 0.01 | 0.2 | 0.5 |  "
+        "| input, output, cached_input |"
+    ]
+    assert any(
+        r.startswith("| `qwen3-max` | CNY |") and r.endswith("| search:agent: 4 | no |")
+        for r in rows
+    )
+    assert sum(r.startswith("- `") for r in rows) == sum(len(f.prices) for f in FAMILIES)
+
+
+def test_a_table_without_sources_renders_no_source_list() -> None:
+    unsourced = ModelFamily(
+        "mine", ("mine",), prices=(Prices("USD", "2026-12-01", (PriceTier(None, 1, 2),)),)
+    )
+    rendered = render_markdown(ModelTable((unsourced,))).splitlines()
+    assert rendered[-1] == "| `mine` | USD | 2026-12-01 | any | 1 |  | 2 |  |  | no |"
 
 
 # ---- docs/models.md ----------------------------------------------------------------------------

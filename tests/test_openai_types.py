@@ -124,7 +124,7 @@ def responses_events(name: str) -> list[Item]:
     event in-band), for a request that asked for nothing special."""
     model = GOLDENS[name]
     plan = translate_responses_request({"model": model, "input": "hi"}, TranslationOptions())
-    identity = ResponseIdentity("resp_types", 1700000000, model, "types", plan.extras)
+    identity = ResponseIdentity("resp_types", 1700000000, model, "types", plan.extras.echo)
     translation = RESPONSES_API.new_translation(identity)
     decoder = SSEDecoder()
     events: list[Item] = []
@@ -141,7 +141,9 @@ def responses_failure(error: ProxyError, usage: Usage | None = None) -> Item:
     """The `response.failed` event of an answer that failed before it said anything."""
     model = "qwen-plus"
     plan = translate_responses_request({"model": model, "input": "hi"}, TranslationOptions())
-    encoder = ResponsesEventEncoder(ResponseIdentity("resp_types", 1, model, "types", plan.extras))
+    encoder = ResponsesEventEncoder(
+        ResponseIdentity("resp_types", 1, model, "types", plan.extras.echo)
+    )
     return encoder.fail(error, usage)[-1]
 
 
@@ -180,7 +182,7 @@ def test_the_proxys_own_answer_is_what_the_sdk_reads() -> None:
     check_completion(fold_chunks(chunks))
     plan = translate_responses_request({"model": "m", "input": "hi"}, TranslationOptions())
     responses = RESPONSES_API.new_translation(
-        ResponseIdentity("resp_types", 1, "m", "types", plan.extras)
+        ResponseIdentity("resp_types", 1, "m", "types", plan.extras.echo)
     )
     for event in responses.local_answer("done"):
         check_event(event)

@@ -21,15 +21,20 @@ from agents import (
     RunResult,
     RunResultStreaming,
     ToolCallItem,
+    WebSearchTool,
     function_tool,
     set_tracing_disabled,
 )
 from agents.exceptions import ModelBehaviorError
 from openai import AsyncOpenAI
-from openai.types.responses import ResponseCodeInterpreterToolCall, ResponseFunctionToolCall
+from openai.types.responses import (
+    ResponseCodeInterpreterToolCall,
+    ResponseFunctionToolCall,
+    ResponseFunctionWebSearch,
+)
 
 from proxy.simulator import ReceivedRequest
-from proxy.simulator.feature_scripts import WEATHER_ANSWER, WEATHER_CALL_ID
+from proxy.simulator.feature_scripts import SEARCH_RESULTS, WEATHER_ANSWER, WEATHER_CALL_ID
 from proxy.simulator.scripts import SEED_ANSWER
 from tests.conftest import ScenarioText
 
@@ -174,3 +179,42 @@ async def test_an_upstream_failure_mid_answer_stops_the_agent_with_dashscope_s_r
         await run(agent, "Hi [sim:error_event_midstream]", streamed)
     expected = ModelBehaviorError if streamed else openai.BadRequestError
     assert isinstance(caught.value, expected)
+
+
+# ---- (c) web search, with and without a local function tool ---------------------------------
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["run", "run_streamed"])
+async def test_a_function_tool_and_web_search_work_together(
+    agent_for: AgentFactory, received: list[ReceivedRequest], streamed: bool
+) -> None:
+    @function_tool
+    def get_weather(city: str) -> str:
+        """The weather in a city."""
+        return f"sunny in {city}"
+
+    agent = agent_for("qwen-plus", [get_weather, WebSearchTool()])
+    result = await run(agent, "Weather in Hangzhou?", streamed)
+    assert result.final_output == WEATHER_ANSWER
+    first = received[0].body["parameters"]
+    assert [t["function"]["name"] for t in first["tools"]] == ["get_weather"]
+    assert (first["enable_search"], first["search_options"]["enable_source"]) == (True, True)
+    assert len(received) == 2  # the call, then the answer from its result
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["run", "run_streamed"])
+async def test_web_search_alone_answers_with_cited_sources(
+    agent_for: AgentFactory, received: list[ReceivedRequest], streamed: bool
+) -> None:
+    result = await run(agent_for("qwen-plus", [WebSearchTool()]), "Weather in Hangzhou?", streamed)
+    assert isinstance(result.final_output, str)
+    assert "[ref_1]" in result.final_output
+    (search,) = tool_calls(result)
+    assert isinstance(search, ResponseFunctionWebSearch)
+    assert search.status == "completed"
+    (message,) = [item.raw_item for item in result.new_items if item.type == "message_output_item"]
+    part = message.content[0]
+    assert part.type == "output_text"
+    urls = [a.url for a in part.annotations if a.type == "url_citation"]
+    assert urls == [r["url"] for r in SEARCH_RESULTS]
+    assert len(received) == 1

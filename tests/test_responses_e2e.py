@@ -279,7 +279,7 @@ def test_an_upstream_error_before_the_first_byte_is_an_http_error(
         ({"previous_response_id": "resp_1"}, "previous_response_id"),
         ({"background": True}, "background"),
         ({"tools": [CODE_INTERPRETER, WEATHER]}, "tools"),
-        ({"tools": [{"type": "web_search"}]}, "tools[0]"),
+        ({"tools": [{"type": "file_search", "vector_store_ids": ["vs_1"]}]}, "tools[0]"),
         ({"reasoning": {"effort": "extreme"}}, "reasoning.effort"),
         ({"input": [{"type": "item_reference", "id": "msg_1"}]}, "input[0]"),
     ],

@@ -16,9 +16,10 @@ from proxy.core.native_request import (
     TEXT_GENERATION_PATH,
     NativeMessage,
 )
-from proxy.core.plan import UpstreamPlan
+from proxy.core.plan import TranslationOptions, UpstreamPlan
 from proxy.responses.fields import INPUT_ROWS, RESPONSES_FIELDS, render_markdown
-from proxy.responses.request import ResponseEcho, translate_responses_request
+from proxy.responses.request import ResponseExtras, translate_responses_request
+from proxy.server.seal import AesGcmSealer
 
 BASE: dict[str, Any] = {"model": "qwen3-max", "input": "hi"}
 FORCED = {"result_format": "message", "incremental_output": True}
@@ -53,7 +54,7 @@ def rows(*names: str) -> Callable[[F], F]:
     return lambda test: test
 
 
-def translate(**overrides: Any) -> UpstreamPlan[ResponseEcho]:
+def translate(**overrides: Any) -> UpstreamPlan[ResponseExtras]:
     return translate_responses_request({**BASE, **overrides})
 
 
@@ -259,7 +260,7 @@ def test_the_dashscope_extra_turns_on_thinking_as_the_tool_does() -> None:
 @pytest.mark.parametrize(
     "tool",
     [
-        {"type": "web_search"},
+        {"type": "image_generation"},
         {"type": "file_search", "vector_store_ids": ["vs_1"]},
         {"type": "mcp", "server_label": "x"},
         "code_interpreter",
@@ -339,13 +340,15 @@ def test_reasoning_effort_maps_onto_thinking() -> None:
 
 
 @fields("reasoning")
-def test_reasoning_summary_is_reported() -> None:
+def test_a_reasoning_summary_is_repeated_and_an_unknown_one_reported() -> None:
     plan = translate(reasoning={"effort": "low", "summary": "auto"})
     assert plan.notes == (
         "reasoning.effort: 'low' sent as enable_thinking=true, thinking_budget=1024",
-        "reasoning.summary: dropped (the full thinking is returned as reasoning_text)",
     )
-    assert plan.extras["reasoning"] == {"effort": "low", "summary": "auto"}
+    assert plan.extras.echo["reasoning"] == {"effort": "low", "summary": "auto"}
+    assert translate(reasoning={"summary": "verbose"}).notes == (
+        "reasoning.summary: 'verbose' dropped (not auto, concise or detailed)",
+    )
 
 
 def test_bad_reasoning_names_the_responses_field() -> None:
@@ -394,9 +397,11 @@ def test_include() -> None:
     assert plan.notes == (
         "include: 'code_interpreter_call.outputs' dropped "
         "(DashScope does not return the interpreter's outputs)",
-        "include: 'reasoning.encrypted_content' dropped "
-        "(thinking is returned as reasoning_text, not encrypted)",
+        "include: 'reasoning.encrypted_content' dropped (the proxy has no sealing key)",
     )
+    assert plan.extras.sealer is None
+    plan = translate(include=["web_search_call.action.sources"])
+    assert (plan.notes, plan.extras.include_sources) == ((), True)
     (note,) = translate(include=["file_search_call.results"]).notes
     assert note.startswith("include: 'file_search_call.results' dropped")
     refused("include", include="message.output_text.logprobs")
@@ -410,7 +415,7 @@ def test_metadata_and_user_are_repeated_not_sent() -> None:
         "metadata: dropped (not sent, but repeated on the response)",
         "user: dropped (not sent, but repeated on the response)",
     )
-    assert (plan.extras["metadata"], plan.extras["user"]) == ({"ticket": "42"}, "u-1")
+    assert (plan.extras.echo["metadata"], plan.extras.echo["user"]) == ({"ticket": "42"}, "u-1")
     refused("user", user={"id": "u-1"})
 
 
@@ -493,7 +498,7 @@ def test_the_echo_repeats_what_openai_repeats() -> None:
         parallel_tool_calls=False,
         text={"format": {"type": "json_object"}},
     )
-    assert plan.extras == {
+    assert plan.extras.echo == {
         "instructions": "Be brief.",
         "max_output_tokens": 9,
         "metadata": {},
@@ -691,7 +696,7 @@ def test_malformed_items_are_refused_by_position(item: Any, param: str) -> None:
     refused(param, input=[user("x"), item])
 
 
-@rows("`code_interpreter_call`, `web_search_call` items", "`reasoning` items")
+@rows("`code_interpreter_call`, `web_search_call` items", "other `reasoning` items")
 def test_the_proxy_s_own_items_are_history_not_requests() -> None:
     """An agent sends back what the proxy produced: the thinking, the interpreter run, the
     search. DashScope already ran them; they are not sent, and never run again."""
@@ -812,9 +817,9 @@ CHANGED: dict[str, tuple[dict[str, Any], str]] = {
     ),
     "text": ({"text": {"verbosity": "high"}}, "text.verbosity: dropped (no DashScope equivalent)"),
     "include": (
-        {"include": ["reasoning.encrypted_content"]},
-        "include: 'reasoning.encrypted_content' dropped "
-        "(thinking is returned as reasoning_text, not encrypted)",
+        {"include": ["code_interpreter_call.outputs"]},
+        "include: 'code_interpreter_call.outputs' dropped "
+        "(DashScope does not return the interpreter's outputs)",
     ),
 }
 
@@ -847,3 +852,67 @@ def test_required_without_function_tools_is_sent_as_auto() -> None:
     plan = translate(tool_choice="required")
     assert plan.body["parameters"]["tool_choice"] == "auto"
     assert plan.notes == ("tool_choice: required sent as auto (DashScope has no 'required')",)
+
+
+SEAL_SECRET = b"a test secret of thirty-two bytes"
+
+
+@rows("`reasoning` items with the `encrypted_content` the proxy sealed")
+def test_sealed_thinking_goes_back_with_preserve_thinking_and_only_then() -> None:
+    sealer = AesGcmSealer(SEAL_SECRET)
+    other = AesGcmSealer(b"another secret, another replica!")
+    sealed = sealer.seal("I computed 2**10.")
+    options = TranslationOptions(sealer=sealer)
+
+    def body(*extra: Any, **fields: Any) -> dict[str, Any]:
+        reasoning = {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": sealed}
+        answer = {"role": "assistant", "content": "1024"}
+        return {**BASE, "input": [user("2**10?"), reasoning, *extra, answer], **fields}
+
+    plan = translate_responses_request(body(preserve_thinking=True), options)
+    assert plan.body["input"]["messages"][1] == {
+        "role": "assistant",
+        "content": "1024",
+        "reasoning_content": "I computed 2**10.",
+    }
+    assert plan.notes == ()
+    plan = translate_responses_request(body(), options)
+    assert plan.body["input"]["messages"][1] == {"role": "assistant", "content": "1024"}
+    assert plan.notes == (
+        "input: 1 sealed reasoning item(s) not sent (send preserve_thinking to give DashScope "
+        "the thinking again)",
+    )
+    foreign = {"type": "reasoning", "id": "rs_2", "summary": [], "encrypted_content": "x"}
+    altered = {**foreign, "encrypted_content": other.seal("forged")}
+    for unreadable in (foreign, altered):
+        plan = translate_responses_request(body(unreadable, preserve_thinking=True), options)
+        assert plan.notes == (
+            "input: 1 reasoning item(s) dropped (encrypted_content not sealed by this proxy's "
+            "key, or altered)",
+        )
+    plan = translate_responses_request(body(preserve_thinking=True))  # no sealer: unreadable
+    assert "reasoning_content" not in plan.body["input"]["messages"][1]
+
+
+def test_sealed_thinking_with_no_assistant_turn_after_it_goes_nowhere() -> None:
+    sealer = AesGcmSealer(SEAL_SECRET)
+    reasoning = {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": ""}
+    sealed = {**reasoning, "encrypted_content": sealer.seal("lost")}
+    plan = translate_responses_request(
+        {**BASE, "input": [sealed, user("next"), reasoning], "preserve_thinking": True},
+        TranslationOptions(sealer=sealer),
+    )
+    assert plan.body["input"]["messages"] == [{"role": "user", "content": "next"}]
+    assert plan.notes == ("input: 1 reasoning item(s) not sent",)
+
+
+@fields("include")
+def test_include_asks_for_sealed_reasoning_when_the_proxy_can_seal() -> None:
+    sealer = AesGcmSealer(SEAL_SECRET)
+    plan = translate_responses_request(
+        {**BASE, "include": ["reasoning.encrypted_content"]}, TranslationOptions(sealer=sealer)
+    )
+    assert (plan.extras.sealer, plan.notes) == (sealer, ())
+    assert (
+        translate_responses_request(BASE, TranslationOptions(sealer=sealer)).extras.sealer is None
+    )

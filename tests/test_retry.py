@@ -121,9 +121,14 @@ def test_a_retry_must_start_within_the_budget() -> None:
     assert delay(upstream(500), policy=RetryPolicy(budget=0.0)) is None
 
 
-def test_the_proxys_own_503_is_retryable_after_its_retry_after() -> None:
-    # A draining or full proxy: worth a retry (the SDK does it, on another replica).
-    assert delay(Unavailable("draining", code="draining")) == 1.0
+@pytest.mark.parametrize("code", ["draining", "connection_pool_full"])
+def test_the_proxys_own_503_is_for_the_client_to_retry_not_the_proxy(code: str) -> None:
+    # A draining or full proxy: worth a retry after Retry-After (the SDK does it, perhaps on
+    # another replica), but not at once by the proxy, which would queue behind itself.
+    refusal = Unavailable("full", code=code)
+    assert refusal.retryable
+    assert refusal.retry_after == 1.0
+    assert delay(refusal) is None
 
 
 @pytest.mark.parametrize(

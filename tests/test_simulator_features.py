@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from typing import Any
 
 import pytest
 
-from proxy.simulator import build_scenario
+from proxy.simulator import build_scenario, select_scenario
 from proxy.simulator.feature_scripts import (
     CHOICE_TEXTS,
     JSON_ANSWER,
@@ -18,6 +19,7 @@ from proxy.simulator.feature_scripts import (
     WEATHER_ANSWER,
     WEATHER_ARGUMENTS,
     WEATHER_CALL_ID,
+    search_text,
 )
 from proxy.simulator.timeline import split_tokens
 
@@ -215,3 +217,34 @@ def test_vision_names_what_it_received() -> None:
         "video https://a.example/2.jpg",
     ):
         assert expected in text
+
+
+def test_a_request_that_searches_gets_the_search_answer_without_a_marker() -> None:
+    body = {"model": "qwen-plus", "input": {"messages": [{"role": "user", "content": "Hi"}]}}
+    assert select_scenario({**body, "parameters": {"enable_search": True}}) == "search"
+    tools = [{"type": "function", "function": {"name": "f"}}]
+    assert select_scenario({**body, "parameters": {"enable_search": True, "tools": tools}}) == (
+        "function_call"  # a model given functions calls one first
+    )
+
+
+def answer_text(**parameters: Any) -> str:
+    return "".join(choice(d)["message"]["content"] for d in frames("search", **parameters))
+
+
+@pytest.mark.parametrize(
+    ("options", "marks"),
+    [
+        ({"enable_source": True}, []),
+        ({"enable_citation": True}, ["[1]", "[2]"]),
+        ({"enable_citation": True, "citation_format": "[ref_<number>]"}, ["[ref_1]", "[ref_2]"]),
+        ({"enable_citation": True, "citation_format": 3}, ["[1]", "[2]"]),
+    ],
+)
+def test_citation_marks_only_with_enable_citation_in_its_format(
+    options: dict[str, Any], marks: list[str]
+) -> None:
+    text = answer_text(enable_search=True, search_options=options)
+    assert re.findall(r"\[[^\]]*\]", text) == marks
+    assert text.startswith("Hangzhou is sunny today")
+    assert answer_text(search_options=options) == search_text(None)  # no search, no marks

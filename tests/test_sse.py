@@ -138,15 +138,17 @@ def test_cr_then_lf_in_the_next_feed_is_one_line_break() -> None:
 
 def test_cr_then_lf_split_between_feeds_before_the_blank_line() -> None:
     decoder = SSEDecoder()
-    assert decoder.feed(b"data:a\r\n\r") == []  # the last CR may still be half of a CRLF
-    assert [e.data for e in decoder.feed(b"\ndata:b\n\n")] == ["a", "b"]
+    # A CR ends its line at once; an LF first in the next piece is only its other half.
+    assert [e.data for e in decoder.feed(b"data:a\r\n\r")] == ["a"]
+    assert [e.data for e in decoder.feed(b"\ndata:b\n\n")] == ["b"]
 
 
-def test_lone_cr_blank_line_is_decided_by_the_next_byte() -> None:
+def test_lone_cr_blank_line_ends_the_event_whatever_the_next_byte() -> None:
     decoder = SSEDecoder()
-    assert decoder.feed(b"data:a\r\r") == []
-    assert [e.data for e in decoder.feed(b"data:b\r\r")] == ["a"]
-    assert [e.data for e in decoder.finish()] == ["b"]
+    assert [e.data for e in decoder.feed(b"data:a\r\r")] == ["a"]
+    assert decoder.feed(b"") == []  # an empty piece decides nothing
+    assert [e.data for e in decoder.feed(b"\ndata:b\r\r")] == ["b"]
+    assert decoder.finish() == []
 
 
 def test_utf8_split_inside_a_character() -> None:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 import orjson
 import pytest
 
-from proxy.core.error_answer import AnsweredError, ErrorAnswer
+from proxy.core.cost import Cost, Pricing
+from proxy.core.error_answer import ErrorAnswer, answered
 from proxy.core.errors import ProxyError
 from proxy.core.events import Usage
+from proxy.core.key_identity import KeyIdentity
+from proxy.core.model_table import MODEL_TABLE
 from proxy.core.sse import SSEEvent
 from proxy.core.summary import ChoiceSummary, ExchangeSummary, FunctionCall
 from proxy.traffic.record import ExchangeRecorder, NullRecorder
@@ -35,6 +40,8 @@ FIELDS = {
     "notes",
     "translation",
     "response",
+    "key",
+    "cost",
 }
 
 
@@ -297,7 +304,7 @@ def test_a_retried_attempts_frames_give_way_to_the_last_attempts() -> None:
 
 def test_a_non_2xx_answer_is_kept_with_the_frames_only() -> None:
     answer = ErrorAnswer(401, "application/json", b'{"code":"InvalidApiKey","message":"No."}')
-    error = AnsweredError(answer, request_id="req-1")
+    error = answered(answer, request_id="req-1")
     captured = recorder(FakeClock(), frames=True).finish(status=401, outcome="error", error=error)
     assert captured.record()["upstream_error"] == {
         "status": 401,
@@ -306,3 +313,62 @@ def test_a_non_2xx_answer_is_kept_with_the_frames_only() -> None:
     }
     plain = recorder(FakeClock()).finish(status=401, outcome="error", error=error).record()
     assert "upstream_error" not in plain
+
+
+def test_a_redirect_is_kept_with_where_it_pointed() -> None:
+    error = answered(ErrorAnswer(302, "text/html", b"", "https://elsewhere.test/"))
+    captured = recorder(FakeClock(), frames=True).finish(status=502, outcome="error", error=error)
+    assert captured.record()["upstream_error"] == {
+        "status": 302,
+        "content_type": "text/html",
+        "body": "",
+        "location": "https://elsewhere.test/",
+    }
+
+
+# ---- who made the call, and what it cost -------------------------------------------------------
+
+PRICING = Pricing(MODEL_TABLE, "beijing")
+
+
+def test_the_record_names_the_proxy_key_and_never_holds_the_key() -> None:
+    rec = recorder(FakeClock())
+    finished = rec.finish(status=200, outcome="ok", key=KeyIdentity("3f2a9c1b", "ci"))
+    assert finished.record()["key"] == {"name": "ci", "fingerprint": "3f2a9c1b"}
+    unnamed = recorder(FakeClock()).finish(status=200, outcome="ok", key=KeyIdentity("0a1b2c3d"))
+    assert unnamed.record()["key"] == {"name": None, "fingerprint": "0a1b2c3d"}
+    assert recorder(FakeClock()).finish(status=200, outcome="ok").record()["key"] is None
+
+
+def test_the_cost_is_computed_from_the_model_the_usage_and_the_search_strategy() -> None:
+    rec = recorder(FakeClock())
+    rec.request({"model": "qwen3-max", "messages": []})
+    parameters = {"enable_search": True, "search_options": {"search_strategy": "agent"}}
+    rec.plan(
+        upstream={"path": "/api/v1/x", "body": {"model": "qwen3-max", "parameters": parameters}},
+        notes=[],
+        translation={},
+    )
+    summary = replace(SUMMARY, usage=Usage(1000, 500, None, 200, None, web_searches=2))
+    finished = rec.finish(status=200, outcome="ok", summary=summary, pricing=PRICING)
+    # qwen3-max in CNY: 800 input at 2.5, 200 cached at 0.5, 500 output at 10 per million,
+    # 2 agent searches at 4 per 1,000.
+    assert finished.cost == Cost(Decimal("0.0151"), "CNY", "qwen3-max", "2026-12-02")
+    assert finished.record()["cost"] == {
+        "amount": "0.0151",
+        "currency": "CNY",
+        "family": "qwen3-max",
+        "prices_as_of": "2026-12-02",
+    }
+
+
+def test_no_cost_without_usage_a_price_or_pricing() -> None:
+    rec = recorder(FakeClock())
+    rec.request({"model": "qwen3-max"})
+    assert rec.finish(status=400, outcome="error", pricing=PRICING).record()["cost"] is None
+    rec = recorder(FakeClock())
+    rec.request({"model": "glm-4.6"})
+    assert rec.finish(status=200, outcome="ok", summary=SUMMARY, pricing=PRICING).cost is None
+    rec = recorder(FakeClock())
+    rec.request({"model": "qwen3-max"})
+    assert rec.finish(status=200, outcome="ok", summary=SUMMARY).cost is None

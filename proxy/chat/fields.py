@@ -101,7 +101,14 @@ FIELDS: tuple[Field, ...] = (
     Field("modalities", ARRAY, "reported", "text only"),
     Field("audio", OBJECT, "reported", "text only"),
     Field("prediction", OBJECT, "reported", "no DashScope equivalent"),
-    Field("web_search_options", OBJECT, "reported", "use `enable_search` and `search_options`"),
+    Field(
+        "web_search_options",
+        OBJECT,
+        "mapped",
+        "`enable_search`, with `search_options` asking for sources and citation marks; the "
+        "sources the answer cites become `message.annotations` (`url_citation`); "
+        "`search_context_size` and `user_location` are reported",
+    ),
     Field("prompt_cache_key", STR, "reported", "DashScope caches by `cache_control` parts"),
     Field("prompt_cache_retention", STR, "reported", "DashScope caches by `cache_control` parts"),
     Field("safety_identifier", STR, "reported", "no DashScope equivalent"),

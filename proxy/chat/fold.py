@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from typing import cast
 
 from proxy.chat.wire import (
+    Annotation,
     ChatChunk,
     ChatCompletion,
     ChunkChoice,
@@ -45,6 +46,7 @@ class _Call:
 
 class _Choice:
     __slots__ = (
+        "annotations",
         "code_runs",
         "content",
         "finish_reason",
@@ -61,6 +63,7 @@ class _Choice:
         self.code_runs: dict[int, RunCode] = {}
         self.logprobs: list[object] | None = None
         self.search: SearchInfo | None = None
+        self.annotations: list[Annotation] = []
         self.finish_reason: FinishReason | None = None
 
     def add(self, entry: ChunkChoice) -> None:
@@ -76,6 +79,7 @@ class _Choice:
             slot["code"] += run["code"]
         if "search_info" in delta:
             self.search = delta["search_info"]
+        self.annotations.extend(delta.get("annotations", ()))
         logprobs = entry["logprobs"]
         if logprobs is not None:
             self.logprobs = (self.logprobs or []) + logprobs["content"]
@@ -112,6 +116,8 @@ class _Choice:
             message["code_interpreter_calls"] = [run for _, run in sorted(self.code_runs.items())]
         if self.search is not None:
             message["search_info"] = self.search
+        if self.annotations:
+            message["annotations"] = self.annotations
         return message
 
 

@@ -31,6 +31,7 @@ from proxy.core.parameters import (
     set_tool_choice,
 )
 from proxy.core.plan import TranslationOptions, UpstreamPlan
+from proxy.core.search import report_options, settle_search
 from proxy.core.thinking import interpreter_thinking, set_thinking, settle_thinking
 
 Mapper = Callable[[Any, Draft], None]
@@ -61,6 +62,7 @@ def translate_chat_request(
     echoes = strip_echoes(_messages(body))
     draft = Draft(body, family, notes=echoes.notes("messages"))
     _parameters(draft)
+    settle_search(draft, live=isinstance(body.get("web_search_options"), dict))
     turns = chat_turns(
         echoes.messages,
         preserve_thinking=bool(draft.parameters.get("preserve_thinking")),
@@ -168,4 +170,7 @@ _MAPPERS: dict[str, Mapper] = {
     "top_p": clamp_top_p,
     "reasoning_effort": _reasoning_effort,
     "tool_choice": _tool_choice,
+    "web_search_options": lambda value, draft: report_options(
+        value, "web_search_options", ("search_context_size", "user_location"), draft.notes
+    ),
 }

@@ -22,7 +22,7 @@ from proxy.chat.code_runs import (
     tool_call_payload,
     uses_tool_index,
 )
-from proxy.chat.wire import ChatChunk, ChunkChoice, Delta, FinishReason
+from proxy.chat.wire import Annotation, ChatChunk, ChunkChoice, Delta, FinishReason
 from proxy.core.errors import ProxyError
 from proxy.core.events import (
     CodeDelta,
@@ -37,6 +37,7 @@ from proxy.core.events import (
     UsageObject,
     usage_object,
 )
+from proxy.core.search import citations
 from proxy.core.wire import Item
 
 # finish_reason values OpenAI clients know; anything else upstream invents is reported as "stop".
@@ -85,15 +86,22 @@ class ChatChunkEncoder:
         self._code_format = identity.code_format
         self._choices: dict[int, _ChoiceState] = {}
         self._usage: Usage | None = None
+        # Web-search sources and, once there are some, the answer that may cite them (the
+        # upstream sends sources for the first choice only).
+        self._sources: list[object] = []
+        self._answer: list[str] = []
 
     def feed(self, event: Event) -> list[Item]:
         if isinstance(event, ReasoningDelta):
             return [self._delta(event.choice, {"reasoning_content": event.text})]
         if isinstance(event, ContentDelta):
+            if self._sources and event.choice == 0:
+                self._answer.append(event.text)
             return [self._delta(event.choice, {"content": event.text}, logprobs=event.logprobs)]
         if isinstance(event, CodeDelta | CodeDone):
             return self._code(event)
         if isinstance(event, SearchResults):
+            self._sources = event.results
             return [self._delta(event.choice, {"search_info": {"search_results": event.results}})]
         if isinstance(event, FunctionCallDelta):
             return [self._function_delta(event)]
@@ -187,6 +195,26 @@ class ChatChunkEncoder:
         if state.finished:
             return []
         state.finished = True
+        out: list[Item] = []
+        cited = self._annotations() if event.choice == 0 else []
+        if cited:  # once the answer is complete: a mark may have been split between deltas
+            out.append(self._delta(0, {"annotations": cited}))
         reason = _FINISH_REASONS.get(event.reason, "stop")
         delta: Delta = {} if state.role_sent else {"content": ""}
-        return [self._delta(event.choice, delta, reason)]
+        out.append(self._delta(event.choice, delta, reason))
+        return out
+
+    def _annotations(self) -> list[Annotation]:
+        """The sources the answer cites, as OpenAI's `url_citation` annotations."""
+        return [
+            {
+                "type": "url_citation",
+                "url_citation": {
+                    "start_index": cited.start,
+                    "end_index": cited.end,
+                    "url": cited.url,
+                    "title": cited.title,
+                },
+            }
+            for cited in citations("".join(self._answer), self._sources)
+        ]

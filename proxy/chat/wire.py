@@ -38,6 +38,20 @@ class SearchInfo(TypedDict):
     search_results: list[object]
 
 
+class UrlCitation(TypedDict):
+    start_index: int
+    end_index: int
+    url: str
+    title: str
+
+
+class Annotation(TypedDict):
+    """A source the answer cites (OpenAI's `message.annotations`)."""
+
+    type: Literal["url_citation"]
+    url_citation: UrlCitation
+
+
 class Delta(TypedDict, total=False):
     """One kind of payload per delta (and the role with a choice's first)."""
 
@@ -47,6 +61,7 @@ class Delta(TypedDict, total=False):
     tool_calls: list[ToolCallDelta]
     code_interpreter_calls: list[VendorRun]
     search_info: SearchInfo
+    annotations: list[Annotation]
 
 
 class ChoiceLogprobs(TypedDict):
@@ -97,6 +112,7 @@ class Message(TypedDict):
     tool_calls: NotRequired[list[ToolCall]]
     code_interpreter_calls: NotRequired[list[RunCode]]
     search_info: NotRequired[SearchInfo]
+    annotations: NotRequired[list[Annotation]]
 
 
 class CompletionChoice(TypedDict):

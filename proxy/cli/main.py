@@ -17,6 +17,7 @@ from dataclasses import replace
 from typing import NoReturn
 
 from proxy import __version__
+from proxy.cli.web.command import add_web_parser, run_web
 from proxy.config import ENVIRONMENT, ConfigError, Settings, check_exposure, load_settings
 from proxy.inspect.commands import add_logs_parser, run_logs
 
@@ -99,7 +100,7 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         help="keep the proxy and simulator running to try your own client against them",
     )
     demo.add_argument("--port", type=_port, help="proxy port with --serve (default 8000)")
-    add_logs_parser(commands)
+    add_web_parser(add_logs_parser(commands))
     return parser, demo
 
 
@@ -163,6 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo" and args.port is not None and not args.serve:
         demo.error("--port applies only with --serve")
     try:
+        if args.command == "logs" and args.logs_command == "web":
+            return run_web(args)
         if args.command == "logs":
             return run_logs(args, clock=time.time, sleep=time.sleep)
         if args.command == "demo":

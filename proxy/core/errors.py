@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from proxy.core.error_answer import ErrorAnswer
 
 # DashScope codes whose retry would fail the same way (quota, billing). Clients are told not to
 # retry them (`x-should-retry: false`), so SDKs do not hammer the upstream.
@@ -41,6 +44,9 @@ class ProxyError(Exception):
     status: int = 500
     type: str = SERVER_ERROR
     code: str | None = "internal_error"
+    # DashScope's answer the error was made from, when it answered with no event stream: the
+    # traffic record keeps it so that `logs replay` can make the error again.
+    answer: ErrorAnswer | None = None
 
     def __init__(
         self,
@@ -155,6 +161,24 @@ class UpstreamUnavailable(ProxyError):
     code = "upstream_unavailable"
 
 
+class FrameTooLarge(UpstreamUnavailable):
+    """An upstream SSE line or event beyond the configured limit: the stream is cut there, so
+    that a runaway (or hostile) upstream cannot take the proxy's memory and CPU."""
+
+    code = "upstream_frame_too_large"
+
+
+class UpstreamRedirect(UpstreamUnavailable):
+    """DashScope's address answered with a redirect: the configured URL is wrong, and asking
+    again would be redirected again."""
+
+    code = "upstream_redirect"
+
+    @property
+    def retryable(self) -> bool:
+        return False
+
+
 class UpstreamTimeout(ProxyError):
     status = 504
     type = SERVER_ERROR
@@ -170,6 +194,10 @@ class Unavailable(ProxyError):
 
     def __init__(self, message: str, *, retry_after: float = 1.0, code: str | None = None):
         super().__init__(message, code=code, retry_after=retry_after)
+
+
+# Every connection to DashScope stayed busy for `pool_timeout`: the proxy's own capacity.
+POOL_FULL = "connection_pool_full"
 
 
 class PayloadTooLarge(ProxyError):

@@ -18,6 +18,7 @@ from proxy.core.models import (
     EFFORT_MAPPINGS,
     ENDPOINTS,
     THINKING,
+    TOOLS,
     Currency,
     ModelFamily,
     ModelTable,
@@ -33,7 +34,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 _FLAGS = ("thinking_default", "code_interpreter", "search", "vision", "audio", "video")
 _LISTS = ("patterns", "served")
 _PRICE_NUMBERS = ("input", "output", "cached_input", "thinking_output")
-_PRICE_KEYS = ("currency", "as_of", "up_to", *_PRICE_NUMBERS)
+_PRICE_KEYS = ("currency", "as_of", "up_to", *_PRICE_NUMBERS, "tool_fees", "source")
 
 DEPRECATED_IDS = (
     "[models] ids is deprecated: GET /v1/models lists the model table's served ids "
@@ -155,20 +156,45 @@ def _strings(key: str, value: Any, where: str) -> tuple[str, ...]:
 
 
 def _prices(value: Any, where: str) -> tuple[Prices, ...]:
-    """One entry per tier; entries of one currency make its tiers, in the order given."""
+    """One entry per tier; entries of one currency make its tiers, in the order given. A
+    price list's date, tool fees and source are its first entry's (or any entry's, for fees
+    and source)."""
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
         raise ValueError(f"{where}: prices must be an array of tables")
     by_currency: dict[Currency, list[tuple[str, PriceTier]]] = {}
+    extras: dict[Currency, dict[str, Any]] = {}
     for entry in value:
         unknown = set(entry) - set(_PRICE_KEYS)
         if unknown:
             raise ValueError(f"{where}: unknown price key(s) {', '.join(sorted(unknown))}")
         currency, as_of, tier = _price(entry, where)
         by_currency.setdefault(currency, []).append((as_of, tier))
+        extra = extras.setdefault(currency, {})
+        if "tool_fees" in entry:
+            extra["tool_fees"] = _tool_fees(entry["tool_fees"], where)
+        if "source" in entry:
+            if not isinstance(entry["source"], str):
+                raise ValueError(f"{where}: a price's source must be a string")
+            extra["source"] = entry["source"]
     return tuple(
-        Prices(currency, tiers[0][0], tuple(tier for _, tier in tiers))
+        Prices(currency, tiers[0][0], tuple(tier for _, tier in tiers), **extras[currency])
         for currency, tiers in by_currency.items()
     )
+
+
+def _tool_fees(value: Any, where: str) -> tuple[tuple[str, float], ...]:
+    """`{ search = 4.0, "search:agent" = 4.0, code_interpreter = 0 }`: per 1,000 calls."""
+    if not isinstance(value, dict):
+        raise ValueError(f"{where}: a price's tool_fees must be a table of tool = fee")
+    for tool, fee in value.items():
+        if tool not in TOOLS and not (tool.startswith("search:") and len(tool) > len("search:")):
+            raise ValueError(
+                f"{where}: tool_fees: {tool!r} is not a tool (search, search:<strategy>, "
+                "code_interpreter)"
+            )
+        if not _is_price(fee):
+            raise ValueError(f"{where}: tool_fees: {tool} must be a number of 0 or more")
+    return tuple(value.items())
 
 
 def _price(entry: dict[str, Any], where: str) -> tuple[Currency, str, PriceTier]:

@@ -19,6 +19,24 @@ from proxy.core.models import ModelFamily, ModelTable, Prices, PriceTier, render
 _CN = "2026-12-02"
 _INTL = "2026-12-02"
 _K = 1024
+# Where each price list comes from. Only figures a vendor page gave are marked verified.
+# Cached input is 20 % of the input price: the implicit-cache rule of Model Studio's
+# "Context Cache" page (updated 2026-10-11), which the console's CNY figures follow too.
+_CACHE_RULE = "cached input at 20 % of input, the rule of the vendor's Context Cache page"
+_CONSOLE_CN = (
+    "the console's model pages for China (Beijing), read from a third-party copy of them; "
+    f"no vendor help page with these figures was found (unverified); {_CACHE_RULE}"
+)
+_LISTINGS_INTL = (
+    "international (Singapore) prices as third-party listings quote them; not found on a "
+    f"vendor page (unverified); {_CACHE_RULE}"
+)
+_BILLING_PAGE = (
+    'Model Studio "Billing for model services" (international edition, updated '
+    "2025-04-22) gives the minimum input and output price per million tokens of the flagship "
+    f"models; {_CACHE_RULE}; the thinking output price is from third-party listings "
+    "(unverified)"
+)
 
 FAMILIES: tuple[ModelFamily, ...] = (
     # Omni models speak audio and video in and out through the OpenAI-compatible mode only.
@@ -73,6 +91,7 @@ FAMILIES: tuple[ModelFamily, ...] = (
                     PriceTier(128 * _K, 1.5, 15.0, 0.3),
                     PriceTier(None, 3.0, 30.0, 0.6),
                 ),
+                source=_CONSOLE_CN,
             ),
         ),
     ),
@@ -97,7 +116,14 @@ FAMILIES: tuple[ModelFamily, ...] = (
         video=True,
         context_length=1_000_000,
         served=("qwen3.5-plus",),
-        prices=(Prices("USD", _INTL, (PriceTier(256 * _K, 0.4, 2.4), PriceTier(None, 0.5, 3.0))),),
+        prices=(
+            Prices(
+                "USD",
+                _INTL,
+                (PriceTier(256 * _K, 0.4, 2.4, 0.08), PriceTier(None, 0.5, 3.0, 0.1)),
+                source=_LISTINGS_INTL,
+            ),
+        ),
     ),
     ModelFamily(
         "qwen3.5-flash",
@@ -143,16 +169,18 @@ FAMILIES: tuple[ModelFamily, ...] = (
                     PriceTier(128 * _K, 4.0, 16.0, 0.8),
                     PriceTier(None, 7.0, 28.0, 1.4),
                 ),
-                tool_fees=(("search_strategy:agent", 4.0),),
+                tool_fees=(("search:agent", 4.0),),
+                source=_CONSOLE_CN,
             ),
             Prices(
                 "USD",
                 _INTL,
                 (
-                    PriceTier(32 * _K, 1.2, 6.0),
-                    PriceTier(128 * _K, 2.4, 12.0),
-                    PriceTier(None, 3.0, 15.0),
+                    PriceTier(32 * _K, 1.2, 6.0, 0.24),
+                    PriceTier(128 * _K, 2.4, 12.0, 0.48),
+                    PriceTier(None, 3.0, 15.0, 0.6),
                 ),
+                source=_LISTINGS_INTL,
             ),
         ),
     ),
@@ -164,8 +192,14 @@ FAMILIES: tuple[ModelFamily, ...] = (
         context_length=1_000_000,
         served=("qwen-plus",),
         prices=(
-            Prices("CNY", _CN, (PriceTier(128 * _K, 0.8, 2.0, 0.16, 8.0),)),
-            Prices("USD", _INTL, (PriceTier(256 * _K, 0.4, 1.2, None, 4.0),)),
+            Prices("CNY", _CN, (PriceTier(128 * _K, 0.8, 2.0, 0.16, 8.0),), source=_CONSOLE_CN),
+            Prices(
+                "USD",
+                _INTL,
+                (PriceTier(256 * _K, 0.4, 1.2, 0.08, 4.0),),
+                source=_BILLING_PAGE,
+                verified=("input", "output", "cached_input"),
+            ),
         ),
     ),
     ModelFamily(
@@ -183,8 +217,14 @@ FAMILIES: tuple[ModelFamily, ...] = (
                     PriceTier(256 * _K, 0.6, 6.0, 0.12),
                     PriceTier(None, 1.2, 12.0, 0.24),
                 ),
+                source=_CONSOLE_CN,
             ),
-            Prices("USD", _INTL, (PriceTier(256 * _K, 0.05, 0.4), PriceTier(None, 0.25, 2.0))),
+            Prices(
+                "USD",
+                _INTL,
+                (PriceTier(256 * _K, 0.05, 0.4, 0.01), PriceTier(None, 0.25, 2.0, 0.05)),
+                source=_LISTINGS_INTL,
+            ),
         ),
     ),
     ModelFamily(
@@ -193,8 +233,14 @@ FAMILIES: tuple[ModelFamily, ...] = (
         context_length=128 * _K,
         served=("qwen-turbo",),
         prices=(
-            Prices("CNY", _CN, (PriceTier(None, 0.3, 0.6, None, 3.0),)),
-            Prices("USD", _INTL, (PriceTier(None, 0.05, 0.2, None, 0.5),)),
+            Prices("CNY", _CN, (PriceTier(None, 0.3, 0.6, 0.06, 3.0),), source=_CONSOLE_CN),
+            Prices(
+                "USD",
+                _INTL,
+                (PriceTier(None, 0.05, 0.2, 0.01, 0.5),),
+                source=_BILLING_PAGE,
+                verified=("input", "output", "cached_input"),
+            ),
         ),
     ),
     ModelFamily("qwen-max", (r"qwen-max",), thinking="never", effort="none", search=True),

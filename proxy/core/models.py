@@ -31,6 +31,10 @@ ENDPOINTS: tuple[Endpoint, ...] = ("text", "multimodal", "compatible-only")
 THINKING: tuple[Thinking, ...] = ("optional", "always", "never")
 EFFORT_MAPPINGS: tuple[EffortMapping, ...] = ("budget", "switch", "native", "none")
 CURRENCIES: tuple[Currency, ...] = ("CNY", "USD")
+# What a family's prices can say; `Prices.verified` names the ones a vendor page confirmed.
+PRICE_FIELDS = ("input", "output", "cached_input", "thinking_output", "tool_fees")
+# The built-in tools a per-call fee can be for (`search:<strategy>` narrows `search`).
+TOOLS = ("search", "code_interpreter")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,10 +54,16 @@ class Prices:
     international deployment (Singapore)."""
 
     currency: Currency
-    as_of: str  # the date of the vendor page the prices were read from, YYYY-MM-DD
+    as_of: str  # the date the prices were read from their source, YYYY-MM-DD
     tiers: tuple[PriceTier, ...]
-    # Per-call fees for built-in tools, per 1,000 calls: (tool, price), e.g. agent search.
+    # Per-call fees for built-in tools, per 1,000 calls: (tool, price). A tool is `search`
+    # (every web search), `search:<strategy>` (searches with that `search_strategy` only) or
+    # `code_interpreter` (every run); proxy/core/cost.py bills them from the usage.
     tool_fees: tuple[tuple[str, float], ...] = ()
+    # Where the figures come from, and which of them (`input`, `output`, `cached_input`,
+    # `thinking_output`, `tool_fees`) a vendor page confirmed; the others are unverified.
+    source: str = ""
+    verified: tuple[str, ...] = ()
 
     def tier(self, input_tokens: int) -> PriceTier | None:
         """The tier a request with this many input tokens is billed at."""
@@ -137,7 +147,7 @@ def family_of(model: str, table: ModelTable) -> ModelFamily:
 
 
 def render_markdown(table: ModelTable) -> str:
-    """The table as docs/models.md shows it: the families, then their prices."""
+    """The table as docs/models.md shows it: the families, then their prices and sources."""
     lines = [
         "| family | model names (start) | endpoint | thinking | effort | interpreter | search "
         "| input | context | listed |",
@@ -147,15 +157,20 @@ def render_markdown(table: ModelTable) -> str:
     lines += [
         "",
         "| family | currency | as of | input up to | input | cached input | output "
-        "| thinking output | tool calls (per 1,000) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| thinking output | tool calls (per 1,000) | verified |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
+    sources: list[str] = []
     for family in table.families:
         for prices in family.prices:
             lines += [
                 _price_row(family.name, prices, tier, first=i == 0)
                 for i, tier in enumerate(prices.tiers)
             ]
+            if prices.source:
+                sources.append(f"- `{family.name}`, {prices.currency}: {prices.source}")
+    if sources:
+        lines += ["", *sources]
     return "\n".join(lines) + "\n"
 
 
@@ -189,8 +204,9 @@ def _price_row(name: str, prices: Prices, tier: PriceTier, *, first: bool) -> st
         _money(tier.cached_input),
         _money(tier.output),
         _money(tier.thinking_output),
-        # Per call, not per token: shown once, on the currency's first tier.
+        # Per call, not per token, and per price list: shown once, on its first tier.
         ", ".join(f"{tool}: {_money(fee)}" for tool, fee in prices.tool_fees) if first else "",
+        (", ".join(prices.verified) or "no") if first else "",
     )
     return "| " + " | ".join(cells) + " |"
 

@@ -4,13 +4,25 @@ send, and what the exchange needs to answer the client."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from proxy.core.model_table import MODEL_TABLE
 from proxy.core.models import ModelTable
 from proxy.core.native_request import NativeRequest
 
 Extras = TypeVar("Extras")
+
+
+class Sealer(Protocol):
+    """Seals what a client must hand back unchanged (the Responses API's `encrypted_content`)
+    with the server's secret, so the proxy reads it back without storing anything. The shell
+    provides it (`proxy/server/seal.py`): sealing draws a random nonce."""
+
+    def seal(self, text: str) -> str: ...
+
+    def open(self, token: str) -> str | None:
+        """The sealed text; None for a token this secret did not seal, or one altered since."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +34,8 @@ class TranslationOptions:
     code_format: str | None = None
     # The model families (endpoint, thinking, ...), with the config's own on top.
     models: ModelTable = MODEL_TABLE
+    # Seals and opens reasoning a client keeps (None: the proxy reads no sealed item back).
+    sealer: Sealer | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from proxy.core.errors import ProxyError
+from proxy.core.errors import ProxyError, Unavailable
 
 _BASE = 0.5  # seconds before the first retry, doubled each time
 
@@ -35,7 +35,9 @@ def retry_delay(
 
     `attempt` counts the attempts made so far (1 after the first); `jitter` is in [0, 1).
     """
-    if attempt > policy.retries or not error.retryable:
+    # The proxy's own refusals (a full connection pool, a drain) are for the client to retry
+    # later: trying again at once would only queue behind the same capacity.
+    if attempt > policy.retries or not error.retryable or isinstance(error, Unavailable):
         return None
     if error.retry_after is not None and error.retry_after >= 0:
         delay = min(error.retry_after, policy.max_wait)

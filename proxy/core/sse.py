@@ -14,8 +14,14 @@ from typing import Any
 
 import orjson
 
+from proxy.core.errors import FrameTooLarge
+
 _STATUS_COMMENT = b":HTTP_STATUS/"
 _BOM = b"\xef\xbb\xbf"
+# Far above any real frame (DashScope's largest are cumulative code-interpreter snapshots of
+# some hundred kilobytes), low enough that one stream cannot take the process's memory.
+MAX_LINE = 8 * 1024 * 1024
+MAX_EVENT = 16 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -28,59 +34,99 @@ class SSEEvent:
 
 
 class SSEDecoder:
-    """Feed raw bytes, get complete events. Call `finish()` once the stream has ended."""
+    """Feed raw bytes, get complete events. Call `finish()` once the stream has ended.
 
-    __slots__ = ("_buffer", "_data", "_event", "_has_field", "_id", "_started", "_status")
+    Linear in the bytes fed: an unfinished line is kept as the pieces it came in (joined once,
+    when it ends), and each piece is searched once. A line longer than `max_line` bytes, or an
+    event whose data exceeds `max_event` bytes, raises `FrameTooLarge` as soon as it does.
+    """
 
-    def __init__(self) -> None:
-        self._buffer = b""
+    __slots__ = (
+        "_data",
+        "_event",
+        "_has_field",
+        "_id",
+        "_max_event",
+        "_max_line",
+        "_size",
+        "_skip_lf",
+        "_started",
+        "_status",
+        "_tail",
+        "_tail_size",
+    )
+
+    def __init__(self, *, max_line: int = MAX_LINE, max_event: int = MAX_EVENT) -> None:
+        self._max_line = max_line
+        self._max_event = max_event
+        self._tail: list[bytes] = []  # the unfinished last line, as it arrived
+        self._tail_size = 0
+        self._skip_lf = False  # the last piece ended in CR: an LF first in the next one is its pair
         self._started = False
         self._event: str | None = None
         self._data: list[str] = []
+        self._size = 0  # bytes of data in the event so far
         self._id: str | None = None
         self._status: int | None = None
         self._has_field = False
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
-        buffer = self._buffer + chunk if self._buffer else chunk
         if not self._started:
             # The SSE grammar allows one UTF-8 byte-order mark before the first line.
-            if len(buffer) < len(_BOM) and _BOM.startswith(buffer):
-                self._buffer = buffer
+            chunk = b"".join(self._tail) + chunk if self._tail else chunk
+            self._tail, self._tail_size = [], 0
+            if len(chunk) < len(_BOM) and _BOM.startswith(chunk):
+                self._hold(chunk)
                 return []
             self._started = True
-            buffer = buffer.removeprefix(_BOM)
-        # A trailing CR may be the first half of a CRLF: keep it until the next byte decides.
-        limit = len(buffer) - 1 if buffer.endswith(b"\r") else len(buffer)
-        end = max(buffer.rfind(b"\n", 0, limit), buffer.rfind(b"\r", 0, limit))
+            chunk = chunk.removeprefix(_BOM)
+        if self._skip_lf and chunk:
+            self._skip_lf = False
+            if chunk[0] == 0x0A:
+                chunk = chunk[1:]
+        end = max(chunk.rfind(b"\n"), chunk.rfind(b"\r"))
         if end < 0:
-            self._buffer = buffer
+            self._hold(chunk)
             return []
-        self._buffer = buffer[end + 1 :]
-        body = buffer[:end]
-        if body.endswith(b"\r") and buffer[end] == 0x0A:
+        body = b"".join([*self._tail, chunk[:end]]) if self._tail else chunk[:end]
+        self._tail, self._tail_size = [], 0
+        if chunk[end] == 0x0D:
+            self._skip_lf = True
+        elif body.endswith(b"\r"):
             body = body[:-1]
+        self._hold(chunk[end + 1 :])
+        return self._lines(body)
+
+    def finish(self) -> list[SSEEvent]:
+        """Flush a last event whose terminating blank line never came."""
+        events = self._lines(b"".join(self._tail)) if self._tail else []
+        self._tail, self._tail_size = [], 0
+        event = self._dispatch()
+        if event is not None:
+            events.append(event)
+        return events
+
+    def _hold(self, piece: bytes) -> None:
+        if piece:
+            self._tail.append(piece)
+            self._tail_size += len(piece)
+            if self._tail_size > self._max_line:
+                raise FrameTooLarge(
+                    f"DashScope sent an SSE line longer than {self._max_line} bytes"
+                )
+
+    def _lines(self, body: bytes) -> list[SSEEvent]:
         if b"\r" in body:
             body = body.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         events: list[SSEEvent] = []
         for line in body.split(b"\n"):
+            if len(line) > self._max_line:
+                raise FrameTooLarge(
+                    f"DashScope sent an SSE line longer than {self._max_line} bytes"
+                )
             event = self._line(line)
             if event is not None:
                 events.append(event)
-        return events
-
-    def finish(self) -> list[SSEEvent]:
-        """Flush a last event whose terminating blank line never came."""
-        events: list[SSEEvent] = []
-        if self._buffer:
-            buffer, self._buffer = self._buffer.rstrip(b"\r"), b""
-            for line in buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n"):
-                event = self._line(line)
-                if event is not None:
-                    events.append(event)
-        event = self._dispatch()
-        if event is not None:
-            events.append(event)
         return events
 
     def _line(self, line: bytes) -> SSEEvent | None:
@@ -97,6 +143,11 @@ class SSEDecoder:
         if sep and value[:1] == b" ":
             value = value[1:]
         if name == b"data":
+            self._size += len(value)
+            if self._size > self._max_event:
+                raise FrameTooLarge(
+                    f"DashScope sent an SSE event with more than {self._max_event} bytes of data"
+                )
             self._data.append(value.decode("utf-8", errors="replace"))
         elif name == b"event":
             self._event = value.decode("utf-8", errors="replace")
@@ -118,6 +169,7 @@ class SSEDecoder:
         )
         self._event = None
         self._data = []
+        self._size = 0
         self._id = None
         self._status = None
         self._has_field = False

@@ -10,6 +10,7 @@ as DashScope gave them, usage and search sources.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from proxy.core.events import (
@@ -48,6 +49,9 @@ class ExchangeSummary:
     choices: tuple[ChoiceSummary, ...]  # by index
     code_runs: tuple[str, ...]  # the final code of each interpreter run, in run order
     usage: Usage | None  # the request's tokens as last reported (every choice); None: none
+    # Per run, by the builder's clock (none: empty): when its code last grew, i.e. went to the
+    # interpreter, and when it settled, the model going on after the run (None: it never did).
+    run_times: tuple[tuple[float, float | None], ...] = ()
 
 
 EMPTY_SUMMARY = ExchangeSummary((), (), None)
@@ -95,15 +99,20 @@ class _Choice:
 class SummaryBuilder:
     """Feed the events of one exchange in order; `summary()` at any point says what they were."""
 
-    __slots__ = ("_choices", "_runs", "_usage", "_usage_only")
+    __slots__ = ("_choices", "_clock", "_runs", "_times", "_usage", "_usage_only")
 
-    def __init__(self, *, usage_only: bool = False) -> None:
+    def __init__(
+        self, *, usage_only: bool = False, clock: Callable[[], float] | None = None
+    ) -> None:
         self._choices: dict[int, _Choice] = {}
         self._runs: dict[int, str] = {}  # run -> its code so far (final once done)
         self._usage: Usage | None = None
         # Without a traffic log only the usage is read (metrics, app log): an open stream
         # then keeps none of its text.
         self._usage_only = usage_only
+        # Telemetry's clock for the runs' spans; without one no run is timed.
+        self._clock = clock
+        self._times: dict[int, tuple[float, float | None]] = {}
 
     def add(self, event: Event) -> None:
         if isinstance(event, Usage):
@@ -120,8 +129,12 @@ class SummaryBuilder:
             choice.answer.append(event.text)
         elif isinstance(event, CodeDelta):
             self._runs[event.run] = self._runs.get(event.run, "") + event.text
+            if self._clock is not None:
+                self._times[event.run] = (self._clock(), None)
         elif isinstance(event, CodeDone):
             self._runs[event.run] = event.code
+            if self._clock is not None:
+                self._settled(event.run, self._clock())
         elif isinstance(event, FunctionCallDelta):
             call = choice.calls.get(event.key)
             if call is None:
@@ -132,6 +145,10 @@ class SummaryBuilder:
         elif choice.finish_reason is None:  # a Finish: the first one counts
             choice.finish_reason = event.reason
 
+    def _settled(self, run: int, moment: float) -> None:
+        start, _ = self._times.get(run, (moment, None))  # a run may settle without growing
+        self._times[run] = (start, moment)
+
     def summary(self, usage: Usage | None = None) -> ExchangeSummary:
         """The summary so far; `usage` stands in when no usage event came (a stream cut short
         still spent the tokens DashScope last reported)."""
@@ -139,4 +156,5 @@ class SummaryBuilder:
             tuple(choice.summary(index) for index, choice in sorted(self._choices.items())),
             tuple(code for _, code in sorted(self._runs.items())),
             self._usage or usage,
+            tuple(times for _, times in sorted(self._times.items())),
         )

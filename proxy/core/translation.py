@@ -10,7 +10,7 @@ error, never an empty success. Pure: the I/O shell feeds and writes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from proxy.core.errors import ProxyError, UpstreamUnavailable
@@ -59,6 +59,11 @@ class Translation:
         """What the answer was so far, from the events themselves (whether or not the client
         asked for usage, and with the usage DashScope last reported if the stream broke off)."""
         return self._summary.summary(self._native.last_usage)
+
+    def traced(self, clock: Callable[[], float]) -> None:
+        """Before the first event: keep everything the summary can hold and time each code run
+        by `clock`, for the exchange's telemetry spans."""
+        self._summary = SummaryBuilder(clock=clock)
 
     def settings(self) -> dict[str, object]:
         return dict(self._settings)

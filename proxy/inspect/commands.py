@@ -42,8 +42,8 @@ class LogsError(Exception):
         self.details = details
 
 
-def add_logs_parser(commands: argparse._SubParsersAction[Any]) -> None:
-    """`logs` and its subcommands, under the command line's parser (whatever its class)."""
+def source_options() -> argparse.ArgumentParser:
+    """`--config FILE | --path FILE`: which log a `logs` command reads (a parent parser)."""
     source = argparse.ArgumentParser(add_help=False)
     where = source.add_mutually_exclusive_group()
     where.add_argument(
@@ -52,6 +52,13 @@ def add_logs_parser(commands: argparse._SubParsersAction[Any]) -> None:
     where.add_argument(
         "--path", metavar="FILE", help="the traffic log file (FILE.1 .. FILE.N are read too)"
     )
+    return source
+
+
+def add_logs_parser(commands: argparse._SubParsersAction[Any]) -> argparse._SubParsersAction[Any]:
+    """`logs` and its subcommands, under the command line's parser (whatever its class); the
+    subcommands' action, where a command living elsewhere (`logs web`) adds itself."""
+    source = source_options()
     filters = argparse.ArgumentParser(add_help=False)
     filters.add_argument("--status", type=int, metavar="N", help="only this HTTP status")
     filters.add_argument(
@@ -62,11 +69,18 @@ def add_logs_parser(commands: argparse._SubParsersAction[Any]) -> None:
     filters.add_argument(
         "--grep", metavar="TEXT", help="case-insensitive, in messages, reasoning, code, answers"
     )
+    filters.add_argument(
+        "--key",
+        metavar="NAME",
+        help="only exchanges made with this proxy key (name or fingerprint)",
+    )
     as_json = argparse.ArgumentParser(add_help=False)
     as_json.add_argument("--json", action="store_true", help="JSON instead of a rendering")
 
     logs = commands.add_parser("logs", help="inspect the traffic log ([traffic_log] path)")
-    sub = logs.add_subparsers(dest="logs_command", required=True, metavar="COMMAND")
+    sub: argparse._SubParsersAction[Any] = logs.add_subparsers(
+        dest="logs_command", required=True, metavar="COMMAND"
+    )
     listing = sub.add_parser(
         "list", parents=[source, filters, as_json], help="exchanges, newest first"
     )
@@ -82,7 +96,7 @@ def add_logs_parser(commands: argparse._SubParsersAction[Any]) -> None:
     )
     again.add_argument("id", help="an exchange id; a unique prefix is enough")
     stats = sub.add_parser(
-        "stats", parents=[source, as_json], help="counts, error rates, latencies, tokens"
+        "stats", parents=[source, as_json], help="counts, error rates, latencies, tokens, cost"
     )
     stats.add_argument("--since", metavar="WHEN", help="10m, 2h, 1d, or an ISO time")
     out = sub.add_parser(
@@ -98,6 +112,7 @@ def add_logs_parser(commands: argparse._SubParsersAction[Any]) -> None:
         help=f"the proxy's address in HAR and curl (default {DEFAULT_BASE_URL})",
     )
     out.add_argument("--limit", type=int, default=0, metavar="N", help="the newest N (0: all)")
+    return sub
 
 
 @dataclass(slots=True)
@@ -193,6 +208,7 @@ def _filter(context: _Context) -> Filter:
         model=getattr(args, "model", None),
         since=_since(context),
         grep=getattr(args, "grep", None) or None,
+        key=getattr(args, "key", None) or None,
     )
 
 

@@ -20,6 +20,8 @@ from proxy import __version__
 from proxy.inspect.query import (
     Record,
     code_runs,
+    cost_of,
+    key_label,
     started_at,
     status_of,
     text,
@@ -47,6 +49,9 @@ CSV_COLUMNS = (
     "completion_tokens",
     "reasoning_tokens",
     "code_runs",
+    "cost",
+    "currency",
+    "proxy_key",
     "upstream_request_id",
     "client_request_id",
     "notes",
@@ -89,6 +94,7 @@ def _cell(value: Any) -> str:
 def csv_row(record: Record) -> list[str]:
     usage = usage_of(record)
     notes = record.get("notes")
+    amount, currency = cost_of(record) or ("", "")
     values = (
         text(record.get("id")),
         iso_time(started_at(record)),
@@ -105,6 +111,9 @@ def csv_row(record: Record) -> list[str]:
         _cell(usage.completion),
         _cell(usage.reasoning),
         str(usage.runs),
+        str(amount),
+        currency,
+        key_label(record),
         text(record.get("upstream_request_id")),
         text(record.get("client_request_id")),
         "; ".join(n for n in notes if isinstance(n, str)) if isinstance(notes, list) else "",

@@ -63,7 +63,7 @@ def parse_record(line: bytes) -> Record | None:
     return None
 
 
-def _parse_lines(lines: list[bytes], file: str, first_line: int, into: LogRead) -> None:
+def parse_lines(lines: list[bytes], file: str, first_line: int, into: LogRead) -> None:
     for number, line in enumerate(lines, first_line):
         if not line.strip():
             continue
@@ -86,7 +86,7 @@ def read_log(path: str | Path, *, live: bool = True) -> LogRead:
             data = file.read_bytes()
         except FileNotFoundError:  # rotated away between listing and reading
             continue
-        _parse_lines(data.split(b"\n"), file.name, 1, read)
+        parse_lines(data.split(b"\n"), file.name, 1, read)
     return read
 
 
@@ -162,7 +162,7 @@ class Follower:
             return
         lines = (self._pending + data).split(b"\n")
         self._pending = lines.pop()
-        _parse_lines(lines, self._path.name, self._line + 1, read)
+        parse_lines(lines, self._path.name, self._line + 1, read)
         self._line += len(lines)
 
     def _close(self) -> None:

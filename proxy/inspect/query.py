@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from proxy.chat.code_runs import CODE_INTERPRETER_TOOL
@@ -71,6 +72,23 @@ def usage_of(record: Record) -> Usage:
         cached=_int(_dict(usage.get("prompt_tokens_details")).get("cached_tokens")),
         runs=runs,
     )
+
+
+def key_label(record: Record) -> str:
+    """The proxy key that made the call, by name else fingerprint; "" when none is recorded."""
+    key = _dict(record.get("key"))
+    return text(key.get("name")) or text(key.get("fingerprint"))
+
+
+def cost_of(record: Record) -> tuple[Decimal, str] | None:
+    """The recorded cost and its currency; None when the record has none (or a broken one)."""
+    cost = _dict(record.get("cost"))
+    currency = text(cost.get("currency"))
+    try:
+        amount = Decimal(text(cost.get("amount")))
+    except InvalidOperation:
+        return None
+    return (amount, currency) if currency and amount.is_finite() else None
 
 
 def timing(record: Record, name: str) -> float | None:
@@ -176,8 +194,11 @@ class Filter:
     model: str | None = None
     since: float | None = None  # Unix time
     grep: str | None = None
+    key: str | None = None  # a proxy key's name or fingerprint
 
     def matches(self, record: Record) -> bool:
+        if self.key is not None and not _made_by(record, self.key):
+            return False
         if self.status is not None and status_of(record) != self.status:
             return False
         if self.errors and not is_error(record):
@@ -187,6 +208,12 @@ class Filter:
         if self.since is not None and started_at(record) < self.since:
             return False
         return self.grep is None or self.grep.casefold() in search_text(record).casefold()
+
+
+def _made_by(record: Record, wanted: str) -> bool:
+    key = _dict(record.get("key"))
+    names = (text(key.get("name")), text(key.get("fingerprint")).lower())
+    return bool(wanted) and (wanted in names or wanted.lower() == names[1])
 
 
 def newest_first(records: Iterable[Record]) -> list[Record]:

@@ -10,28 +10,47 @@ output carries no trailing spaces."""
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, TextIO
 
 from rich import box
-from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.console import (
+    Console,
+    ConsoleOptions,
+    Group,
+    JustifyMethod,
+    RenderableType,
+    RenderResult,
+)
 from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
-from proxy.inspect.query import Record, is_error, started_at, status_of, text, timing, usage_of
+from proxy.inspect.query import (
+    Record,
+    cost_of,
+    is_error,
+    started_at,
+    status_of,
+    text,
+    timing,
+    usage_of,
+)
 from proxy.inspect.replay import ReplayResult
-from proxy.inspect.stats import NO_MODEL, PERCENTILES
+from proxy.inspect.stats import NO_KEY, NO_MODEL, PERCENTILES
 
+_STATUS_WIDTH = len("cancelled")  # an outcome goes under its code, but stays whole
 # header, width in follow mode (the model column takes what is left), justify
-_COLUMNS = (
+_COLUMNS: tuple[tuple[str, int, JustifyMethod], ...] = (
     ("time", 15, "left"),
     ("id", 8, "left"),
     ("model", 0, "left"),
-    ("status", 13, "left"),
+    ("status", _STATUS_WIDTH, "left"),
     ("1st\nbyte", 5, "right"),
     ("total", 5, "right"),
     ("tokens", 9, "right"),
     ("runs", 4, "right"),
+    ("cost", 8, "right"),
 )
 _MODEL_WIDTH = (8, 24)  # the model column's least and greatest width
 
@@ -71,6 +90,23 @@ def tokens(record: Record) -> str:
     return f"{_n(usage.prompt)}/{_n(usage.completion)}"
 
 
+_SYMBOLS = {"CNY": "¥", "USD": "$"}
+
+
+def money(amount: Decimal, currency: str) -> str:
+    """`$0.0042`, `¥1.37`: two significant digits below one unit, cents above."""
+    symbol = _SYMBOLS.get(currency, currency + " ")
+    if amount >= 1 or amount == 0:
+        return f"{symbol}{amount:.2f}"
+    shown = amount.quantize(Decimal(1).scaleb(amount.adjusted() - 1))
+    return f"{symbol}{shown:f}"
+
+
+def _cost(record: Record) -> str:
+    cost = cost_of(record)
+    return "-" if cost is None else money(*cost)
+
+
 def _n(value: int | None) -> str:
     return "-" if value is None else str(value)
 
@@ -92,38 +128,75 @@ def _status_style(record: Record) -> str:
 
 def rows_table(
     records: list[Record], *, header: bool = True, fixed_width: int | None = None
-) -> Table:
-    """One row per exchange. With `fixed_width` (the console's), every column has a fixed
-    width, so rows printed one batch at a time (`tail -f`) line up; the model column takes
-    what is left. A value wider than its column folds onto another line, never cut."""
-    table = _table(show_header=header, tight=True)
-    others = sum(width for _, width, _ in _COLUMNS) + len(_COLUMNS) - 1
+) -> RenderableType:
+    """One row per exchange, each column as wide as its widest value, in the console's width.
+    With `fixed_width` (the console's), every column has a fixed width instead, so rows printed
+    one batch at a time (`tail -f`) line up; the model column takes what is left. A value
+    wider than its column folds onto another line, never cut."""
+    cells = [_row(record) for record in records]
+    if fixed_width is None:
+        return _FittedRows(cells, header)
+    spare = fixed_width - sum(width for _, width, _ in _COLUMNS) - len(_COLUMNS) + 1
     least, most = _MODEL_WIDTH
-    for name, width, justify in _COLUMNS:
-        if name == "model":
-            width = max(least, min(most, (fixed_width or 0) - others))
-        table.add_column(
-            name,
-            justify="right" if justify == "right" else "left",
-            no_wrap=name != "model",  # the one column that gives way when space is short
-            overflow="fold",
-            width=width if fixed_width is not None else None,
-            min_width=least if name == "model" and fixed_width is None else None,
-            max_width=most if name == "model" else None,
-        )
-    for record in records:
-        runs = usage_of(record).runs
-        table.add_row(
-            Text(local_time(started_at(record), short=True), style="dim"),
-            Text(text(record.get("id"))[:8], style="cyan"),
-            text(record.get("model")) or "-",
-            Text(status_label(record), style=_status_style(record)),
-            duration(timing(record, "first_byte"), short=True),
-            duration(timing(record, "total"), short=True),
-            tokens(record),
-            str(runs) if runs else "-",
-        )
+    model = max(least, min(most, spare))
+    # What the model leaves keeps `499 cancelled` on one line.
+    given = {"model": model, "status": _STATUS_WIDTH + max(0, min(4, spare - model))}
+    return _rows(cells, header, [given.get(n, w) for n, w, _ in _COLUMNS])
+
+
+def _row(record: Record) -> list[Text]:
+    runs = usage_of(record).runs
+    return [
+        Text(local_time(started_at(record), short=True), style="dim"),
+        Text(text(record.get("id"))[:8], style="cyan"),
+        Text(text(record.get("model")) or "-"),
+        Text(status_label(record), style=_status_style(record)),
+        Text(duration(timing(record, "first_byte"), short=True)),
+        Text(duration(timing(record, "total"), short=True)),
+        Text(tokens(record)),
+        Text(str(runs) if runs else "-"),
+        Text(_cost(record)),
+    ]
+
+
+def _rows(cells: list[list[Text]], header: bool, widths: list[int]) -> Table:
+    table = _table(show_header=header, tight=True)
+    for (name, _, justify), width in zip(_COLUMNS, widths, strict=True):
+        table.add_column(name, justify=justify, overflow="fold", width=width)
+    for row in cells:
+        table.add_row(*row)
     return table
+
+
+class _FittedRows:
+    """The rows with each column as wide as its widest value; when that is wider than the
+    console, the model column gives way (down to `_MODEL_WIDTH`'s least), then the status
+    (its outcome goes under the code). Widths are worked out here rather than by rich, which
+    would cut the values of the columns that do not wrap."""
+
+    def __init__(self, cells: list[list[Text]], header: bool) -> None:
+        self.cells = cells
+        self.header = header
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        widths = [
+            max(
+                [
+                    *(len(line) for line in name.split("\n")),
+                    *(row[i].cell_len for row in self.cells),
+                ]
+            )
+            for i, (name, _, _) in enumerate(_COLUMNS)
+        ]
+        names = [name for name, _, _ in _COLUMNS]
+        widths[names.index("model")] = min(widths[names.index("model")], _MODEL_WIDTH[1])
+        excess = sum(widths) + len(widths) - 1 - options.max_width
+        for name, least in (("model", _MODEL_WIDTH[0]), ("status", _STATUS_WIDTH)):
+            index = names.index(name)
+            given = max(0, min(excess, widths[index] - least))
+            widths[index] -= given
+            excess -= given
+        yield _rows(self.cells, self.header, widths)
 
 
 def _table(*, show_header: bool = True, tight: bool = False) -> Table:
@@ -212,7 +285,39 @@ def stats_view(stats: dict[str, Any], since: str | None = None) -> RenderableTyp
     parts += [Text(""), counts, Text(""), latency]
     if errors.row_count:
         parts += [Text(""), errors]
+    parts += _cost_tables(stats, groups)
     return Group(*parts)
+
+
+def _cost_tables(
+    stats: dict[str, Any], groups: list[tuple[str, dict[str, Any]]]
+) -> list[RenderableType]:
+    """What the exchanges cost per model, then per proxy key (when keys were recorded)."""
+    parts: list[RenderableType] = []
+    if any(group["cost"] for _, group in groups):
+        costs = _table()
+        _model_column(costs, "cost")
+        costs.add_column("total", justify="right", no_wrap=True, overflow="fold")
+        for label, group in groups:
+            costs.add_row(label, _totals(group["cost"]))
+        parts += [Text(""), costs]
+    if "keys" in stats:
+        keys = _table()
+        _model_column(keys, "proxy key")
+        for header in ("exchanges", "errors", "cost"):
+            keys.add_column(header, justify="right", no_wrap=True, overflow="fold")
+        for label, group in stats["keys"].items():
+            shown = Text(label, style="dim" if label == NO_KEY else "")
+            keys.add_row(
+                shown, str(group["exchanges"]), str(group["errors"]), _totals(group["cost"])
+            )
+        parts += [Text(""), keys]
+    return parts
+
+
+def _totals(costs: dict[str, str]) -> str:
+    """Each currency's total (exchanges in two regions' logs read together keep both)."""
+    return ", ".join(money(Decimal(amount), currency) for currency, amount in costs.items()) or "-"
 
 
 def _rate(rate: float) -> str:

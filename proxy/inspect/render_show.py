@@ -19,8 +19,10 @@ from proxy.inspect.query import (
     choices,
     code_runs,
     content_text,
+    cost_of,
     is_code_run_call,
     is_error,
+    key_label,
     message_of,
     request_messages,
     started_at,
@@ -29,11 +31,11 @@ from proxy.inspect.query import (
     tool_calls,
     usage_of,
 )
-from proxy.inspect.render import duration, local_time, status_label
+from proxy.inspect.render import duration, local_time, money, status_label
 from proxy.inspect.timeline import Segment, timeline
 
 _ROLE_STYLES = {"system": "magenta", "user": "bold blue", "assistant": "bold green"}
-_SHOWN_ELSEWHERE = frozenset({"model", "messages", "stream", "input", "instructions"})
+SHOWN_ELSEWHERE = frozenset({"model", "messages", "stream", "input", "instructions"})
 
 
 def show_view(record: Record) -> RenderableType:
@@ -116,6 +118,21 @@ def _rule(title: str) -> RenderableType:
     return Group(Text(""), Rule(Text(title, style="bold"), align="left", style="dim"))
 
 
+def _who_and_cost(record: Record) -> list[tuple[str, Text | str]]:
+    rows: list[tuple[str, Text | str]] = []
+    key = record.get("key")
+    if isinstance(key, dict) and key_label(record):
+        fingerprint = text(key.get("fingerprint"))
+        name = text(key.get("name"))
+        rows.append(("proxy key", f"{name} ({fingerprint})" if name else fingerprint))
+    cost = cost_of(record)
+    if cost is not None:
+        family = text(record["cost"].get("family"))
+        as_of = text(record["cost"].get("prices_as_of"))
+        rows.append(("cost", f"{money(*cost)} ({family} prices as of {as_of})"))
+    return rows
+
+
 def _header(record: Record) -> RenderableType:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="dim", no_wrap=True)
@@ -149,6 +166,7 @@ def _header(record: Record) -> RenderableType:
         )
     )
     rows.append(("usage", _usage(record)))
+    rows += _who_and_cost(record)
     translation = record.get("translation")
     if isinstance(translation, dict) and text(translation.get("code_format")):
         rows.append(("code runs shown as", text(translation.get("code_format"))))
@@ -178,7 +196,7 @@ def _options(record: Record) -> str:
     body = record.get("request")
     if not isinstance(body, dict):
         return ""
-    rest = {key: value for key, value in body.items() if key not in _SHOWN_ELSEWHERE}
+    rest = {key: value for key, value in body.items() if key not in SHOWN_ELSEWHERE}
     return ", ".join(f"{key}={_compact(value)}" for key, value in rest.items())
 
 
@@ -229,7 +247,7 @@ def _code_run(number: int, code: str) -> RenderableType:
     )
 
 
-_OUTCOME_NOTES = {
+OUTCOME_NOTES = {
     "cancelled": "the client went away before the answer was complete",
     "local": "the proxy answered this itself (only its own echoed calls came in); DashScope "
     "was not called",
@@ -240,8 +258,8 @@ def _error(record: Record) -> list[RenderableType]:
     error = record.get("error")
     outcome = text(record.get("outcome"))
     if not isinstance(error, dict):
-        if outcome in _OUTCOME_NOTES:
-            return [_rule(outcome), Text(_OUTCOME_NOTES[outcome], style="yellow")]
+        if outcome in OUTCOME_NOTES:
+            return [_rule(outcome), Text(OUTCOME_NOTES[outcome], style="yellow")]
         return []
     code = text(error.get("code"))
     kind = text(error.get("type"))

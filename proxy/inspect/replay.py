@@ -5,8 +5,9 @@ SSE events DashScope sent and the settings the translation ran with (`translatio
 those frames to the current translation (chat completions or Responses API, as recorded) must
 give what the client got: the recorded `chunks` (or Responses events) when they were captured,
 otherwise the summarised `response` (choices, code runs, usage). The error the exchange
-ended with is compared too: when DashScope refused the request with a non-2xx answer
-(`upstream_error`), replay makes the client's error from that answer again.
+ended with is compared too: when DashScope answered with no event stream (`upstream_error`: a
+non-2xx refusal, a redirect, a 2xx of something else), replay makes the client's error from that
+answer again.
 """
 
 from __future__ import annotations
@@ -108,10 +109,14 @@ def _check_replayable(record: Record) -> None:
 
 
 def _replay_answer(record: Record, answer: dict[str, Any]) -> ReplayResult:
-    """DashScope refused with a non-2xx answer: the client's error is made from it again."""
+    """DashScope answered with no event stream (a refusal, a redirect, a 2xx of something
+    else): the client's error is made from that answer again."""
     try:
         again = ErrorAnswer(
-            int(answer["status"]), text(answer.get("content_type")), text(answer["body"]).encode()
+            int(answer["status"]),
+            text(answer.get("content_type")),
+            text(answer["body"]).encode(),
+            text(answer.get("location")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ReplayUnavailable(f"the record's `upstream_error` is incomplete ({exc})") from None

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal
 from typing import Any
 
 from proxy.inspect.query import (
     Record,
+    cost_of,
     is_error,
+    key_label,
     status_of,
     text,
     timing,
@@ -18,6 +21,7 @@ from proxy.inspect.query import (
 
 PERCENTILES = (50, 95, 99)
 NO_MODEL = "(none)"
+NO_KEY = "(none)"
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -76,17 +80,37 @@ def _group(records: Sequence[Record]) -> dict[str, Any]:
             "reasoning": sum(u.reasoning or 0 for u in usages),
         },
         "interpreter_runs": sum(u.runs for u in usages),
+        "cost": _costs(records),
     }
+
+
+def _costs(records: Sequence[Record]) -> dict[str, str]:
+    """The recorded costs summed per currency, exactly (decimal strings, as records keep
+    them); exchanges without a cost add nothing."""
+    totals: dict[str, Decimal] = {}
+    for record in records:
+        cost = cost_of(record)
+        if cost is not None:
+            totals[cost[1]] = totals.get(cost[1], Decimal(0)) + cost[0]
+    return {currency: str(total) for currency, total in sorted(totals.items())}
 
 
 def compute_stats(records: Iterable[Record]) -> dict[str, Any]:
-    """`overall` and one group per model (most used first), each with the same fields."""
+    """`overall`, one group per model and one per proxy key (most used first; `keys` only when
+    some exchange was made with a proxy key), each with the same fields."""
     chosen = list(records)
-    by_model: dict[str, list[Record]] = {}
-    for record in chosen:
-        by_model.setdefault(text(record.get("model")) or NO_MODEL, []).append(record)
-    ordered = sorted(by_model.items(), key=lambda item: (-len(item[1]), item[0]))
-    return {
+    stats = {
         "overall": _group(chosen),
-        "models": {model: _group(group) for model, group in ordered},
+        "models": _groups(chosen, lambda r: text(r.get("model")) or NO_MODEL),
     }
+    if any(key_label(r) for r in chosen):
+        stats["keys"] = _groups(chosen, lambda r: key_label(r) or NO_KEY)
+    return stats
+
+
+def _groups(records: list[Record], label: Callable[[Record], str]) -> dict[str, Any]:
+    grouped: dict[str, list[Record]] = {}
+    for record in records:
+        grouped.setdefault(label(record), []).append(record)
+    ordered = sorted(grouped.items(), key=lambda item: (-len(item[1]), item[0]))
+    return {name: _group(group) for name, group in ordered}

@@ -10,12 +10,12 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from proxy.core.client_api import identity_from, settings_of
-from proxy.core.plan import TranslationOptions, UpstreamPlan
+from proxy.core.plan import Sealer, TranslationOptions, UpstreamPlan
 from proxy.core.sse import encode_named
 from proxy.core.translation import Translation
 from proxy.core.wire import Item
 from proxy.responses.fold import final_response
-from proxy.responses.request import ResponseEcho, translate_responses_request
+from proxy.responses.request import ResponseExtras, translate_responses_request
 from proxy.responses.stream import ResponseIdentity, ResponsesEventEncoder
 
 
@@ -25,13 +25,13 @@ class ResponsesApi:
     encode = staticmethod(encode_named)
     trailer: ClassVar[bytes] = b""
 
-    def translate(self, body: object, options: TranslationOptions) -> UpstreamPlan[ResponseEcho]:
+    def translate(self, body: object, options: TranslationOptions) -> UpstreamPlan[ResponseExtras]:
         return translate_responses_request(body, options)
 
     def translation(
         self,
         exchange_id: str,
-        plan: UpstreamPlan[ResponseEcho],
+        plan: UpstreamPlan[ResponseExtras],
         created: int,
         *,
         keep_text: bool = True,
@@ -41,14 +41,17 @@ class ResponsesApi:
             created=created,
             model=plan.model,
             item_prefix=exchange_id[:16],
-            echo=plan.extras,
+            echo=plan.extras.echo,
+            include_sources=plan.extras.include_sources,
         )
-        return self.new_translation(identity, keep_text=keep_text)
+        return self.new_translation(identity, keep_text=keep_text, sealer=plan.extras.sealer)
 
-    def new_translation(self, identity: ResponseIdentity, *, keep_text: bool = True) -> Translation:
-        return Translation(
-            ResponsesEventEncoder(identity), settings_of(self, identity), keep_text=keep_text
-        )
+    def new_translation(
+        self, identity: ResponseIdentity, *, keep_text: bool = True, sealer: Sealer | None = None
+    ) -> Translation:
+        """`sealer`: seals the thinking into `encrypted_content` (a replay seals nothing)."""
+        encoder = ResponsesEventEncoder(identity, sealer)
+        return Translation(encoder, settings_of(self, identity), keep_text=keep_text)
 
     def restore(self, settings: Mapping[str, object]) -> Translation:
         return self.new_translation(identity_from(ResponseIdentity, settings))

@@ -42,14 +42,19 @@ RESPONSES_FIELDS: tuple[Field, ...] = (
         "`function` tools become `parameters.tools`, with `parallel_tool_calls: true` unless "
         "the request says otherwise; `code_interpreter` turns on `enable_code_interpreter`, "
         "and thinking (reported) unless `enable_thinking` or `reasoning.effort` decides it; "
-        "the two cannot be combined (400); other tool types are a 400",
+        "the two cannot be combined (400); `web_search` / `web_search_preview` turn on "
+        "`enable_search` with `search_options` asking for sources and citation marks (the "
+        "answer's `url_citation` annotations, a `web_search_call` item), and with "
+        "`external_web_access: false` search nothing (reported), their filters, location and "
+        "context size reported; other tool types are a 400",
     ),
     Field(
         "tool_choice",
         (str, dict),
         "mapped",
         "`auto`, `none`, `required` and a function by name as in chat completions (a "
-        "function in thinking mode included); `code_interpreter` is sent as `auto` (reported)",
+        "function in thinking mode included); `code_interpreter` is sent as `auto` (reported); "
+        "a web search tool sets `search_options.forced_search`",
     ),
     Field(
         "parallel_tool_calls",
@@ -62,8 +67,10 @@ RESPONSES_FIELDS: tuple[Field, ...] = (
         "reasoning",
         OBJECT,
         "mapped",
-        "`effort` as chat's `reasoning_effort` (what was sent is reported); `summary` is "
-        "reported: the full thinking is returned as `reasoning_text`",
+        "`effort` as chat's `reasoning_effort` (what was sent is reported); with `summary` "
+        "`auto`, `concise` or `detailed` the thinking streams as the reasoning item's summary "
+        "(`reasoning_summary_text` events) instead of its `reasoning_text`; another `summary` "
+        "is reported",
     ),
     Field(
         "text",
@@ -77,8 +84,10 @@ RESPONSES_FIELDS: tuple[Field, ...] = (
         "include",
         ARRAY,
         "mapped",
-        "`message.output_text.logprobs` turns on logprobs; `code_interpreter_call.outputs` and "
-        "`reasoning.encrypted_content` are reported (DashScope returns neither)",
+        "`message.output_text.logprobs` turns on logprobs; `reasoning.encrypted_content` adds "
+        "the thinking sealed with the server's secret (`[auth] seal_key`) to reasoning items; "
+        "`web_search_call.action.sources` fills the search's sources; "
+        "`code_interpreter_call.outputs` is reported (DashScope does not return them)",
     ),
     Field("metadata", OBJECT, "reported", "not sent, but repeated on the response"),
     Field("user", STR, "reported", "not sent, but repeated on the response"),
@@ -129,7 +138,12 @@ INPUT_ROWS: tuple[tuple[str, str], ...] = (
         "`code_interpreter_call`, `web_search_call` items",
         "not sent (reported): DashScope already ran them, and never runs them again",
     ),
-    ("`reasoning` items", "not sent (reported)"),
+    (
+        "`reasoning` items with the `encrypted_content` the proxy sealed",
+        "with `preserve_thinking`, the next assistant turn's `reasoning_content`; else not "
+        "sent (reported); sealed under another secret or altered: dropped (reported)",
+    ),
+    ("other `reasoning` items", "not sent (reported)"),
     ("`item_reference` and other item types", "400 naming the item"),
 )
 

@@ -5,7 +5,8 @@ whose content is still a list of parts; `proxy/core/native_request.py` gives the
 their endpoint). Consecutive assistant items (text, function calls) are one turn. Items the
 proxy itself produced for server-side tools (`code_interpreter_call`, `web_search_call`) are
 history, never requests: DashScope already ran them, so they are not sent, and code never runs
-again because of them. Reasoning items are not sent either. Audio (`input_audio` parts, and
+again because of them. Reasoning items give back only the thinking the proxy sealed
+(`proxy/responses/reasoning_input.py`). Audio (`input_audio` parts, and
 `input_file` parts holding audio) becomes native audio parts, and an image's `detail` may set a
 request parameter (`proxy/core/media.py`).
 """
@@ -19,6 +20,8 @@ from proxy.core.errors import InvalidRequest
 from proxy.core.json_types import json_type
 from proxy.core.media import AUDIO_TYPES, data_url, image_detail, input_audio
 from proxy.core.native_request import NativePart, NativeRole, Turn, media_url, tool_call
+from proxy.core.plan import Sealer
+from proxy.responses.reasoning_input import ThinkingReader
 
 _ROLES: dict[str, NativeRole] = {
     "user": "user",
@@ -35,10 +38,14 @@ def input_turns(
     instructions: str | None,
     notes: list[str],
     parameters: dict[str, Any] | None = None,
+    sealer: Sealer | None = None,
 ) -> list[Turn]:
     """The input as turns. `parameters` are the request's native parameters, which an image's
-    `detail` may set (a scratch dict when the caller only wants the turns)."""
-    reader = _Reader(parameters={} if parameters is None else parameters)
+    `detail` may set (a scratch dict when the caller only wants the turns); `sealer` opens the
+    thinking of the reasoning items the proxy sealed."""
+    parameters = {} if parameters is None else parameters
+    thinking = ThinkingReader(sealer, preserve=parameters.get("preserve_thinking") is True)
+    reader = _Reader(parameters=parameters, thinking=thinking)
     if instructions:
         reader.turns.append({"role": "system", "content": [{"text": instructions}]})
     if isinstance(value, str):
@@ -56,8 +63,7 @@ def input_turns(
             f"input: {reader.hosted} code_interpreter_call/web_search_call item(s) not "
             "sent (DashScope already ran them)"
         )
-    if reader.reasoning:
-        notes.append(f"input: {reader.reasoning} reasoning item(s) not sent")
+    notes.extend(thinking.notes())
     return reader.close()
 
 
@@ -66,11 +72,12 @@ class _Reader:
     """The turns read so far; the last one stays open while assistant items follow."""
 
     parameters: dict[str, Any]  # the request's, which an image's detail may set
+    thinking: ThinkingReader
     turns: list[Turn] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     hosted: int = 0
-    reasoning: int = 0
     _assistant: Turn | None = None  # the assistant turn consecutive assistant items extend
+    _thought: str = ""  # restored thinking, for the next assistant turn
 
     def item(self, item: Any, where: str) -> None:
         if not isinstance(item, dict):
@@ -89,7 +96,7 @@ class _Reader:
         elif kind in _HOSTED:
             self.hosted += 1
         elif kind == "reasoning":
-            self.reasoning += 1
+            self._reasoning(item)
         elif kind == "item_reference":
             raise InvalidRequest(
                 f"'{where}': item references need stored responses, and the proxy stores "
@@ -147,10 +154,19 @@ class _Reader:
         if self._assistant is None:
             self._assistant = {"role": "assistant", "content": [{"text": ""}], "tool_calls": []}
             self.turns.append(self._assistant)
+        if self._thought:
+            turn = self._assistant
+            turn["reasoning_content"] = turn.get("reasoning_content", "") + self._thought
+            self._thought = ""
         return self._assistant
+
+    def _reasoning(self, item: dict[str, Any]) -> None:
+        # Thinking precedes what the assistant said or called: it joins the turn that follows.
+        self._thought += self.thinking.read(item) or ""
 
     def _append(self, turn: Turn) -> None:
         self._assistant = None
+        self._thought = ""  # thinking with no assistant turn after it has nowhere to go
         self.turns.append(turn)
 
     def _part(self, part: Any, where: str) -> NativePart:

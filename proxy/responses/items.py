@@ -28,8 +28,13 @@ EventType = Literal[
     "response.content_part.done",
     "response.reasoning_text.delta",
     "response.reasoning_text.done",
+    "response.reasoning_summary_part.added",
+    "response.reasoning_summary_part.done",
+    "response.reasoning_summary_text.delta",
+    "response.reasoning_summary_text.done",
     "response.output_text.delta",
     "response.output_text.done",
+    "response.output_text.annotation.added",
     "response.code_interpreter_call.in_progress",
     "response.code_interpreter_call_code.delta",
     "response.code_interpreter_call_code.done",
@@ -48,22 +53,39 @@ class ReasoningText(TypedDict):
     text: str
 
 
+class SummaryText(TypedDict):
+    type: Literal["summary_text"]
+    text: str
+
+
+class UrlCitation(TypedDict):
+    type: Literal["url_citation"]
+    url: str
+    title: str
+    start_index: int
+    end_index: int
+
+
 class OutputText(TypedDict):
     type: Literal["output_text"]
     text: str
-    annotations: list[object]
+    annotations: list[UrlCitation]
     logprobs: list[object]
 
 
-Part = ReasoningText | OutputText
+Part = ReasoningText | OutputText | SummaryText
 
 
-class ReasoningItem(TypedDict):
+class _ReasoningItem(TypedDict):
     id: str
     type: Literal["reasoning"]
-    summary: list[object]
-    content: list[ReasoningText]  # the thinking itself, not a summary
+    summary: list[SummaryText]  # the thinking, when the request asked for a summary
+    content: list[ReasoningText]  # the thinking itself, when it did not
     status: Status
+
+
+class ReasoningItem(_ReasoningItem, total=False):
+    encrypted_content: str  # the thinking sealed, when `include` asks for it
 
 
 class MessageItem(TypedDict):
@@ -100,7 +122,7 @@ class SearchSource(TypedDict):
 class SearchAction(TypedDict):
     type: Literal["search"]
     query: str
-    sources: list[SearchSource]
+    sources: NotRequired[list[SearchSource]]  # when `include` asks for them
 
 
 class WebSearchCallItem(TypedDict):
@@ -175,6 +197,7 @@ class EventFields(TypedDict, total=False):
     item: OutputItem
     item_id: str
     content_index: int
+    summary_index: int
     part: Part
     delta: str
     text: str
@@ -182,6 +205,8 @@ class EventFields(TypedDict, total=False):
     code: str
     name: str
     arguments: str
+    annotation_index: int
+    annotation: UrlCitation
 
 
 class StreamEvent(EventFields, total=False):
@@ -190,32 +215,45 @@ class StreamEvent(EventFields, total=False):
 
 
 class TextItem:
-    """An open reasoning or message item: its text so far."""
+    """An open reasoning or message item: its text so far. A reasoning item shows its text as
+    a summary when the request asked for one (`summary`)."""
 
-    __slots__ = ("id", "index", "kind", "logprobs", "parts")
+    __slots__ = ("annotations", "id", "index", "kind", "logprobs", "parts", "sealed", "summary")
 
-    def __init__(self, kind: TextKind, index: int, item_id: str) -> None:
+    def __init__(self, kind: TextKind, index: int, item_id: str, *, summary: bool = False) -> None:
         self.kind: TextKind = kind
         self.index = index
         self.id = item_id
+        self.summary = summary and kind == "reasoning"
         self.parts: list[str] = []
         self.logprobs: list[object] = []
+        self.annotations: list[UrlCitation] = []  # set when the text is complete
+        self.sealed: str | None = None  # the reasoning's `encrypted_content`, once complete
 
     def part(self, text: str) -> Part:
-        return reasoning_text(text) if self.kind == "reasoning" else self._output_text(text)
+        if self.kind == "message":
+            return self._output_text(text)
+        return summary_text(text) if self.summary else reasoning_text(text)
 
     def item(self, status: Status) -> ReasoningItem | MessageItem:
         text = "".join(self.parts)
-        if self.kind == "reasoning":
-            return reasoning_item(self.id, status, [reasoning_text(text)])
-        return message_item(self.id, status, [self._output_text(text)])
+        if self.kind == "message":
+            return message_item(self.id, status, [self._output_text(text)])
+        item = reasoning_item(self.id, status, [])
+        if self.summary:
+            item["summary"] = [summary_text(text)]
+        else:
+            item["content"] = [reasoning_text(text)]
+        if self.sealed is not None:
+            item["encrypted_content"] = self.sealed
+        return item
 
     def _output_text(self, text: str) -> OutputText:
-        # A copy of the logprobs: the list keeps growing after this part has gone out.
+        # Copies: the lists keep growing after this part has gone out.
         return {
             "type": "output_text",
             "text": text,
-            "annotations": [],
+            "annotations": list(self.annotations),
             "logprobs": list(self.logprobs),
         }
 
@@ -276,6 +314,10 @@ def reasoning_text(text: str) -> ReasoningText:
     return {"type": "reasoning_text", "text": text}
 
 
+def summary_text(text: str) -> SummaryText:
+    return {"type": "summary_text", "text": text}
+
+
 def reasoning_item(item_id: str, status: Status, content: list[ReasoningText]) -> ReasoningItem:
     return {"id": item_id, "type": "reasoning", "summary": [], "content": content, "status": status}
 
@@ -312,6 +354,11 @@ def function_call_item(call: CallItem, arguments: str, status: Status) -> Functi
     }
 
 
-def web_search_item(item_id: str, status: Status, sources: list[SearchSource]) -> WebSearchCallItem:
-    action: SearchAction = {"type": "search", "query": "", "sources": sources}
+def web_search_item(
+    item_id: str, status: Status, sources: list[SearchSource] | None
+) -> WebSearchCallItem:
+    # DashScope does not say what it searched for: the query stays empty.
+    action: SearchAction = {"type": "search", "query": ""}
+    if sources is not None:
+        action["sources"] = sources
     return {"id": item_id, "type": "web_search_call", "status": status, "action": action}

@@ -10,6 +10,7 @@ changes or drops is reported in the notes.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from proxy.core.echoes import strip_echoes
@@ -27,34 +28,57 @@ from proxy.core.parameters import (
     served_family,
     set_tool_choice,
 )
-from proxy.core.plan import TranslationOptions, UpstreamPlan
+from proxy.core.plan import Sealer, TranslationOptions, UpstreamPlan
+from proxy.core.search import settle_search
 from proxy.core.thinking import interpreter_thinking, set_thinking, settle_thinking
 from proxy.responses.fields import RESPONSES_FIELD_BY_NAME
 from proxy.responses.input import input_turns
+from proxy.responses.web_search import (
+    WEB_SEARCH_TYPES,
+    forced_search,
+    live_search,
+    web_search_tool,
+)
 
 # The request fields a Response object repeats (its `echo`), as OpenAI returns them.
 ResponseEcho = dict[str, Any]
 Mapper = Callable[[Any, Draft], None]
 
+
+@dataclass(frozen=True, slots=True)
+class ResponseExtras:
+    """What only a Responses answer needs from the request."""
+
+    echo: ResponseEcho = field(default_factory=dict)  # the fields its Response repeats
+    include_sources: bool = False  # `include`: `web_search_call.action.sources`
+    sealer: Sealer | None = None  # `include`: `reasoning.encrypted_content`
+
+
 # Values that ask for nothing the proxy lacks: not worth a note.
 _DEFAULTS: dict[str, Any] = {"store": False, "truncation": "disabled", "background": False}
 _INCLUDE_NOTES = {
     "code_interpreter_call.outputs": "DashScope does not return the interpreter's outputs",
-    "reasoning.encrypted_content": "thinking is returned as reasoning_text, not encrypted",
 }
+_SOURCES = "web_search_call.action.sources"
+_SEALED = "reasoning.encrypted_content"
+_SUMMARIES = ("auto", "concise", "detailed")
 
 
 def translate_responses_request(
     body: Any, options: TranslationOptions | None = None
-) -> UpstreamPlan[ResponseEcho]:
+) -> UpstreamPlan[ResponseExtras]:
+    options = options or TranslationOptions()
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
     model = required_model(body)
-    family = served_family(model, (options or TranslationOptions()).models)
+    family = served_family(model, options.models)
     draft = Draft(body, family)
     for key, value in body.items():
         _field(key, value, draft)
-    turns = input_turns(body.get("input"), body.get("instructions"), draft.notes, draft.parameters)
+    settle_search(draft, live=live_search(body.get("tools")), forced=forced_search(body))
+    turns = input_turns(
+        body.get("input"), body.get("instructions"), draft.notes, draft.parameters, options.sealer
+    )
     echoes = strip_echoes(turns)
     draft.notes.extend(echoes.notes("input"))
     interpreter_thinking(draft)
@@ -67,7 +91,7 @@ def translate_responses_request(
         path=path,
         body=native,
         stream=bool(body.get("stream")),
-        extras=_echo(body),
+        extras=_extras(body, options.sealer, draft.notes),
         notes=tuple(draft.notes),
         local_answer=echoes.local_answer,
     )
@@ -111,10 +135,12 @@ def _tools(value: Any, draft: Draft) -> None:
             draft.parameters["enable_code_interpreter"] = True
         elif kind == "function":
             functions.append(_function_tool(tool, f"tools[{i}]"))
+        elif kind in WEB_SEARCH_TYPES:
+            web_search_tool(tool, f"tools[{i}]", draft.notes)
         else:
             raise InvalidRequest(
-                f"'tools[{i}]' has type {kind!r}; DashScope offers function tools and the "
-                "code_interpreter.",
+                f"'tools[{i}]' has type {kind!r}; DashScope offers function tools, the "
+                "code_interpreter and web_search.",
                 param=f"tools[{i}]",
             )
     if functions and draft.parameters.get("enable_code_interpreter"):
@@ -154,6 +180,8 @@ def _tool_choice(value: Any, draft: Draft) -> None:
     elif kind == "code_interpreter":
         draft.parameters["tool_choice"] = "auto"
         draft.notes.append("tool_choice: code_interpreter sent as auto (DashScope cannot force it)")
+    elif kind in WEB_SEARCH_TYPES:
+        pass  # `search_options.forced_search`, set by settle_search
     else:
         raise InvalidRequest(
             "'tool_choice' must be auto, none, required, a function by name, or code_interpreter.",
@@ -166,9 +194,10 @@ def _reasoning(value: Any, draft: Draft) -> None:
     if effort is not None:
         check_type(effort, STR, "reasoning.effort")
         set_thinking(effort, "reasoning.effort", draft)
-    if value.get("summary") is not None:
+    summary = value.get("summary")
+    if summary is not None and summary not in _SUMMARIES:
         draft.notes.append(
-            "reasoning.summary: dropped (the full thinking is returned as reasoning_text)"
+            f"reasoning.summary: {summary!r} dropped (not auto, concise or detailed)"
         )
 
 
@@ -204,9 +233,20 @@ def _include(value: Any, draft: Draft) -> None:
     for entry in value:
         if entry == "message.output_text.logprobs":
             draft.parameters["logprobs"] = True
-        else:
+        elif entry not in (_SOURCES, _SEALED):  # read by `_extras`
             why = _INCLUDE_NOTES.get(entry, "not available") if isinstance(entry, str) else ""
             draft.notes.append(f"include: {entry!r} dropped ({why or 'not a string'})")
+
+
+def _extras(body: dict[str, Any], sealer: Sealer | None, notes: list[str]) -> ResponseExtras:
+    include = body.get("include") or ()
+    if _SEALED in include and sealer is None:
+        notes.append(f"include: {_SEALED!r} dropped (the proxy has no sealing key)")
+    return ResponseExtras(
+        echo=_echo(body),
+        include_sources=_SOURCES in include,
+        sealer=sealer if _SEALED in include else None,
+    )
 
 
 def _echo(body: dict[str, Any]) -> ResponseEcho:

@@ -5,11 +5,13 @@ item announced by `response.output_item.added` and ended by `response.output_ite
 its final content; `sequence_number` increasing from 0; exactly one terminal event
 (`response.completed`, `response.incomplete` or `response.failed`) carrying the whole response.
 
-Items: thinking becomes a `reasoning` item with `reasoning_text` content (the full thinking, not
-a summary: DashScope streams the thinking itself); each code-interpreter run a
-`code_interpreter_call` item, its code streamed as it grows and `outputs` null because DashScope
-does not return them; web-search sources a `web_search_call` item; model-requested functions
-`function_call` items; the answer a `message` item with one `output_text` part. A text item
+Items: thinking becomes a `reasoning` item with `reasoning_text` content (the full thinking:
+DashScope streams the thinking itself), or with it as the item's summary when the request asked
+for one (`proxy/responses/text_events.py`), sealed into `encrypted_content` when `include` asks;
+each code-interpreter run a `code_interpreter_call` item, its code streamed as it grows and
+`outputs` null because DashScope does not return them; web-search sources a `web_search_call`
+item; model-requested functions `function_call` items; the answer a `message` item with one
+`output_text` part, annotated with the sources its citation marks name. A text item
 closes when another item starts, so items never interleave, except function calls, which stay
 open until the choice finishes (their arguments may stream in parallel).
 """
@@ -30,6 +32,7 @@ from proxy.core.events import (
     SearchResults,
     Usage,
 )
+from proxy.core.plan import Sealer
 from proxy.core.wire import Item
 from proxy.responses.items import (
     CallItem,
@@ -56,6 +59,7 @@ from proxy.responses.items import (
     web_search_item,
 )
 from proxy.responses.request import ResponseEcho
+from proxy.responses.text_events import at, events_of, url_citations, wants_summary
 
 _INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
 
@@ -71,13 +75,18 @@ class ResponseIdentity:
     item_prefix: str  # output item ids: a type prefix, this, and the item's number
     # Request fields the Response object repeats (instructions, tools, temperature, ...).
     echo: ResponseEcho = field(default_factory=dict)
+    # `include` asked for `web_search_call.action.sources`.
+    include_sources: bool = False
 
 
 class ResponsesEventEncoder:
     """Feed events, get Responses stream events; `finish()` ends the response."""
 
-    def __init__(self, identity: ResponseIdentity) -> None:
+    def __init__(self, identity: ResponseIdentity, sealer: Sealer | None = None) -> None:
         self._identity = identity
+        self._sealer = sealer  # seals the thinking into `encrypted_content`, when asked
+        self._summary = wants_summary(identity.echo)
+        self._sources: list[object] = []  # the search's, which the answer may cite
         self._sequence = 0
         self._started = False
         self._output: dict[int, OutputItem] = {}  # finished items by output index
@@ -139,27 +148,26 @@ class ResponsesEventEncoder:
             self._close_text(out)
             text = self._open_text(kind, out)
         text.parts.append(event.text)
-        at = _at(text)
+        delta = events_of(text).delta
         if isinstance(event, ReasoningDelta):
-            out.append(self._event("response.reasoning_text.delta", **at, delta=event.text))
+            out.append(self._event(delta, **at(text), delta=event.text))
             return
         logprobs = event.logprobs or []
         text.logprobs.extend(logprobs)
-        out.append(
-            self._event("response.output_text.delta", **at, delta=event.text, logprobs=logprobs)
-        )
+        out.append(self._event(delta, **at(text), delta=event.text, logprobs=logprobs))
 
     def _open_text(self, kind: TextKind, out: list[Item]) -> TextItem:
         index = self._take_index()
         prefix = "rs" if kind == "reasoning" else "msg"
-        text = self._text = TextItem(kind, index, self._item_id(prefix, index))
+        text = TextItem(kind, index, self._item_id(prefix, index), summary=self._summary)
+        self._text = text
         item: OutputItem
         if kind == "reasoning":
             item = reasoning_item(text.id, "in_progress", [])
         else:
             item = message_item(text.id, "in_progress", [])
         out.append(self._event("response.output_item.added", output_index=index, item=item))
-        out.append(self._event("response.content_part.added", **_at(text), part=text.part("")))
+        out.append(self._event(events_of(text).part_added, **at(text), part=text.part("")))
         return text
 
     def _close_text(self, out: list[Item]) -> None:
@@ -167,14 +175,32 @@ class ResponsesEventEncoder:
         if text is None:
             return
         full = "".join(text.parts)
-        at = _at(text)
+        names, where = events_of(text), at(text)
         if text.kind == "reasoning":
-            out.append(self._event("response.reasoning_text.done", **at, text=full))
+            if self._sealer is not None:
+                text.sealed = self._sealer.seal(full)
+            out.append(self._event(names.done, **where, text=full))
         else:
+            self._annotate(text, full, out)
             logprobs = list(text.logprobs)
-            out.append(self._event("response.output_text.done", **at, text=full, logprobs=logprobs))
-        out.append(self._event("response.content_part.done", **at, part=text.part(full)))
+            out.append(self._event(names.done, **where, text=full, logprobs=logprobs))
+        out.append(self._event(names.part_done, **where, part=text.part(full)))
         self._done(text.index, text.item("completed"), out)
+
+    def _annotate(self, text: TextItem, full: str, out: list[Item]) -> None:
+        """The search sources the answer cites, once its text is complete."""
+        if not self._sources:
+            return
+        text.annotations = url_citations(full, self._sources)
+        for number, annotation in enumerate(text.annotations):
+            out.append(
+                self._event(
+                    "response.output_text.annotation.added",
+                    **at(text),
+                    annotation_index=number,
+                    annotation=annotation,
+                )
+            )
 
     def _code(self, event: CodeDelta | CodeDone, out: list[Item]) -> None:
         run = self._runs.get(event.run)
@@ -239,11 +265,14 @@ class ResponsesEventEncoder:
         self._close_all(out)
         index = self._take_index()
         item_id = self._item_id("ws", index)
-        sources: list[SearchSource] = [
-            {"type": "url", "url": r["url"]}
-            for r in event.results
-            if isinstance(r, dict) and isinstance(r.get("url"), str)
-        ]
+        self._sources = event.results
+        sources: list[SearchSource] | None = None
+        if self._identity.include_sources:
+            sources = [
+                {"type": "url", "url": r["url"]}
+                for r in event.results
+                if isinstance(r, dict) and isinstance(r.get("url"), str)
+            ]
         added = web_search_item(item_id, "in_progress", sources)
         out.append(self._event("response.output_item.added", output_index=index, item=added))
         for stage in _SEARCH_STAGES:
@@ -357,13 +386,3 @@ _SEARCH_STAGES: tuple[EventType, ...] = (
 class _RunFields(TypedDict, total=False):
     delta: str
     code: str
-
-
-class _At(TypedDict):
-    item_id: str
-    output_index: int
-    content_index: int
-
-
-def _at(text: TextItem) -> _At:
-    return {"item_id": text.id, "output_index": text.index, "content_index": 0}

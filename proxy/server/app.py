@@ -19,14 +19,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from proxy.config import Settings
+from proxy.core.cost import Pricing, billing_region
 from proxy.core.errors import NotFound, ProxyError, error_headers
 from proxy.core.retry import RetryPolicy
 from proxy.server.applog import log_exchange
 from proxy.server.exchange import Services
+from proxy.server.keys import key_identity, keyring
 from proxy.server.lifecycle import Lifecycle
 from proxy.server.metrics import Metrics
 from proxy.server.observe import ResponseCounter
 from proxy.server.routes import Handlers, json_response, routes
+from proxy.server.seal import warn_without_seal_key
+from proxy.server.telemetry import Telemetry, TraceHeaders, telemetry_from
 from proxy.server.traffic_writer import TrafficWriter
 from proxy.server.upstream import UpstreamClient
 from proxy.traffic.record import FinishedExchange
@@ -46,7 +50,9 @@ def create_app(
     """Build the proxy. `upstream_transport` lets tests put an in-process DashScope behind it."""
     writer = _writer(settings)
     metrics = Metrics(
-        dropped_records=lambda: writer.dropped if writer else 0, models=settings.models
+        dropped_records=lambda: writer.dropped if writer else 0,
+        models=settings.models,
+        keys=keyring(settings.auth).labels,
     )
     lifecycle = Lifecycle(
         max_active=settings.server.max_concurrent_streams,
@@ -54,20 +60,23 @@ def create_app(
     )
     metrics.active.set_function(lambda: float(lifecycle.active))
     services = _services(settings, lifecycle, metrics, writer, upstream_transport)
+    telemetry = services.telemetry = telemetry_from(settings, metrics, services.redactor)
     handlers = Handlers(settings, services, metrics, recording=writer is not None)
+    tracing = [Middleware(TraceHeaders)] if telemetry else []
     app = Starlette(
         routes=routes(handlers),
-        middleware=[Middleware(ResponseCounter, metrics=metrics)],
+        middleware=[*tracing, Middleware(ResponseCounter, metrics=metrics)],
         exception_handlers={
             ProxyError: _proxy_error,
             HTTPException: _http_error,
             Exception: _unexpected_error,
         },
-        lifespan=_lifespan(services, writer),
+        lifespan=_lifespan(services, writer, telemetry, settings.auth.seal_key),
     )
     app.state.traffic_writer = writer
     app.state.lifecycle = lifecycle
     app.state.metrics = metrics
+    app.state.telemetry = telemetry
     return app
 
 
@@ -96,13 +105,21 @@ def _services(
         on_end=on_end,
         on_retry=metrics.retries.inc,
         redactor=_redactor(settings),
+        identify=lambda key: key_identity(key, settings),
+        pricing=Pricing(
+            settings.model_table,
+            settings.prices.region or billing_region(upstream.region, upstream.base_url),
+        ),
     )
 
 
-def _lifespan(services: Services, writer: TrafficWriter | None) -> Any:
+def _lifespan(
+    services: Services, writer: TrafficWriter | None, telemetry: Telemetry | None, seal_key: str
+) -> Any:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         services.lifecycle.bind()
+        warn_without_seal_key(seal_key)
         if writer is not None:
             writer.start()
         try:
@@ -111,13 +128,15 @@ def _lifespan(services: Services, writer: TrafficWriter | None) -> Any:
             await services.upstream.aclose()
             if writer is not None:
                 writer.close()
+            if telemetry is not None:
+                telemetry.shutdown()  # what is queued goes out, within the exporters' timeouts
 
     return lifespan
 
 
 def _redactor(settings: Settings) -> Redactor:
     """One redactor for every text that leaves the proxy: traffic records and client errors."""
-    secrets = (settings.upstream.api_key, *settings.auth.proxy_keys)
+    secrets = (settings.upstream.api_key, *settings.auth.proxy_keys, settings.auth.seal_key)
     return Redactor(settings.traffic_log.redact_patterns, secrets=secrets)
 
 

@@ -58,7 +58,7 @@ def configure_logging(level: str) -> None:
 
 def log_exchange(finished: FinishedExchange) -> None:
     """The request line, from the finished exchange (never its bodies)."""
-    usage = finished.summary.usage
+    usage, cost, key = finished.summary.usage, finished.cost, finished.key
     log.info(
         "request",
         extra={
@@ -74,6 +74,9 @@ def log_exchange(finished: FinishedExchange) -> None:
             "total_ms": finished.timings["total"],
             "prompt_tokens": None if usage is None else usage.prompt_tokens,
             "completion_tokens": None if usage is None else usage.completion_tokens,
+            "proxy_key": None if key is None else key.label,  # a name or fingerprint
+            "cost": None if cost is None else str(cost.amount),
+            "currency": None if cost is None else cost.currency,
         },
     )
 

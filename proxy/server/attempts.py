@@ -14,13 +14,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from proxy.core.errors import ProxyError
+from proxy.core.errors import ProxyError, UpstreamTimeout
 from proxy.core.native_request import NativeRequest
 from proxy.core.retry import RetryPolicy, retry_delay
 from proxy.core.sse import SSEEvent
 from proxy.core.translation import Item
 from proxy.server.shielded import shielded
 from proxy.server.upstream import UpstreamClient, UpstreamStream
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    """When an exchange must be over (`time.monotonic()`), and the error it ends with then."""
+
+    at: float
+    error: Callable[[], ProxyError]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,32 +60,60 @@ class UpstreamAttempts:
         self,
         call: UpstreamCall,
         translate: Callable[[list[SSEEvent]], list[Item]],
+        deadline: Deadline,
     ) -> tuple[list[SSEEvent], list[Item]]:
         """The first frame's events and their translation. `translate` must raise before it
         changes state on an error frame. A final error leaves the failed stream open, so its
-        request id can still be read."""
+        request id can still be read. Every attempt, and every wait between them, ends by the
+        exchange's `deadline`."""
         started, attempt = time.monotonic(), 0
-        while True:
-            attempt += 1
-            try:
+        try:
+            async with asyncio.timeout(deadline.at - time.monotonic()):
+                while True:
+                    attempt += 1
+                    try:
+                        first = await self._attempt(call)
+                        return first, translate(first)
+                    except ProxyError as error:
+                        delay = retry_delay(
+                            self._policy,
+                            error,
+                            attempt=attempt,
+                            elapsed=time.monotonic() - started,
+                            jitter=random.random(),
+                        )
+                        # A retry whose wait would end past the deadline could only time out.
+                        if delay is None or time.monotonic() + delay >= deadline.at:
+                            raise
+                    await self.close()
+                    self._on_retry()
+                    await asyncio.sleep(delay)
+        except TimeoutError:
+            raise deadline.error() from None
+
+    async def _attempt(self, call: UpstreamCall) -> list[SSEEvent]:
+        """One attempt's first frame, within first_frame_timeout of the request going out (the
+        response head included: both are "no answer yet"). Until then (the wait for a pool
+        slot and the connection, which have their own timeouts) the limit is their sum."""
+        settings = self._upstream.settings
+        loop = asyncio.get_running_loop()
+        limit = settings.first_frame_timeout
+        try:
+            async with asyncio.timeout(
+                settings.pool_timeout + settings.connect_timeout + limit
+            ) as first_frame:
+
+                def sent() -> None:
+                    first_frame.reschedule(loop.time() + limit)
+
                 self.stream = await self._upstream.open(
-                    call.path, call.body, call.key, call.headers
+                    call.path, call.body, call.key, call.headers, on_sent=sent
                 )
-                first = await self.stream.first_events()
-                return first, translate(first)
-            except ProxyError as error:
-                delay = retry_delay(
-                    self._policy,
-                    error,
-                    attempt=attempt,
-                    elapsed=time.monotonic() - started,
-                    jitter=random.random(),
-                )
-                if delay is None:
-                    raise
-            await self.close()
-            self._on_retry()
-            await asyncio.sleep(delay)
+                return await self.stream.first_events()
+        except TimeoutError:
+            raise UpstreamTimeout(
+                f"DashScope sent no frame within {limit:g} s of the request"
+            ) from None
 
     async def close(self) -> None:
         stream, self.stream = self.stream, None

@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from proxy.core.cost import Pricing
 from proxy.core.errors import (
     AuthenticationFailed,
     InvalidRequest,
@@ -28,18 +29,21 @@ from proxy.core.errors import (
     UpstreamTimeout,
     error_headers,
 )
+from proxy.core.key_identity import KeyIdentity
 from proxy.core.plan import TranslationOptions, UpstreamPlan
 from proxy.core.retry import RetryPolicy
 from proxy.core.sse import SSEEvent
 from proxy.core.summary import EMPTY_SUMMARY
 from proxy.core.translation import Item, Translation
-from proxy.server.attempts import UpstreamAttempts, UpstreamCall
+from proxy.server.attempts import Deadline, UpstreamAttempts, UpstreamCall
 from proxy.server.heartbeat import Stopped, stop_at, with_heartbeat
 from proxy.server.lifecycle import Lifecycle
 from proxy.server.stream_body import stream_body
+from proxy.server.telemetry import Telemetry
 from proxy.server.upstream import UpstreamClient
 from proxy.traffic.apis import Api
-from proxy.traffic.record import ExchangeRecorder, FinishedExchange, Outcome
+from proxy.traffic.record import ExchangeRecorder, FinishedExchange
+from proxy.traffic.record_shape import Outcome
 from proxy.traffic.redact import Redactor
 
 NO_KEY = (
@@ -72,6 +76,10 @@ class Services:
     on_retry: Callable[[], None] = lambda: None
     # Masks every error text before it reaches a client (the traffic log's redactor).
     redactor: Redactor = field(default_factory=Redactor)
+    # Which proxy key a client key is (None: none, or no proxy keys in use).
+    identify: Callable[[str], KeyIdentity | None] = lambda key: None
+    pricing: Pricing | None = None  # what costs are computed at (None: no costs)
+    telemetry: Telemetry | None = None  # OpenTelemetry export, when configured
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +109,7 @@ class Exchange:
         self._options = options
         self._recorder = recorder
         self._caller = caller
+        self._key = services.identify(caller.client_key)
         self._headers = {"x-proxy-request-id": self.id}
         self._translation: Translation | None = None
         self._upstream = UpstreamAttempts(services.upstream, services.retry, services.on_retry)
@@ -109,6 +118,7 @@ class Exchange:
         # How a stream that finishes ended: "ok", or "local" (no upstream).
         self._outcome: Outcome = "ok"
         self._deadline = time.monotonic() + services.total_timeout
+        self._trace = services.telemetry.begin() if services.telemetry else None
 
     async def run(self, raw_body: bytes) -> Reply:
         """Everything up to the first byte. Errors become replies with their status, recorded."""
@@ -140,13 +150,18 @@ class Exchange:
         translation = self._translation = self._api.translation(
             self.id, plan, int(time.time()), keep_text=self._recorder.keeps_text
         )
+        if self._trace is not None:
+            translation.traced(self._trace.clock)
         self._plan(plan, translation)
         if plan.local_answer is not None:
             # Only results for the proxy's own calls came in: answering here ends agent loops
             # and never runs code again.
             return self._reply(plan, translation.local_answer(plan.local_answer), None, "local")
         call = UpstreamCall(plan.path, plan.body, key, self._caller.forward_headers)
-        first, chunks = await self._upstream.first_frame(call, self._first_items)
+        if self._trace is not None:
+            self._trace.upstream()
+        deadline = Deadline(self._deadline, self._total_timeout)
+        first, chunks = await self._upstream.first_frame(call, self._first_items, deadline)
         self._recorder.chunks(chunks)
         self._recorder.upstream_request_id(translation.request_id or self._upstream.request_id)
         rest = self._rest(plan.stream) if first else None
@@ -223,13 +238,16 @@ class Exchange:
 
     def _stopped(self) -> ProxyError:
         if time.monotonic() >= self._deadline:
-            return UpstreamTimeout(
-                f"the exchange took longer than {self._services.total_timeout:g} s",
-                code="total_timeout",
-            )
+            return self._total_timeout()
         return Unavailable(
             "The proxy is shutting down and its drain time is over; the answer was cut short.",
             code="draining",
+        )
+
+    def _total_timeout(self) -> ProxyError:
+        return UpstreamTimeout(
+            f"the exchange took longer than {self._services.total_timeout:g} s",
+            code="total_timeout",
         )
 
     # The stream body's owner (stream_body.StreamOwner).
@@ -284,8 +302,14 @@ class Exchange:
                 outcome=outcome,
                 error=error,
                 summary=translation.summary() if translation else EMPTY_SUMMARY,
+                key=self._key,
+                pricing=self._services.pricing,
             )
             self._services.on_end(finished, (self._caller.client_key,))
+            if self._trace is not None:
+                self._trace.end(
+                    finished, (self._caller.client_key, self._caller.upstream_key or "")
+                )
         finally:
             # After the record is out: a drain that sees no exchange left has every record.
             if self._admitted:

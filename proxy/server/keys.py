@@ -6,27 +6,40 @@ configured, clients must present one of the proxy keys, and DashScope gets the s
 
 from __future__ import annotations
 
-import hmac
+from functools import lru_cache
 
 from starlette.requests import Request
 
-from proxy.config import Settings
+from proxy.config import AuthSettings, Settings
 from proxy.core.errors import AuthenticationFailed, InvalidRequest
+from proxy.core.key_identity import KeyIdentity, KeyRing
 
 
 def authorize(request: Request, settings: Settings) -> None:
     """Raise a 401 unless the request may use this proxy."""
-    keys = settings.auth.proxy_keys
-    if not settings.upstream.api_key or not keys:
-        return
-    presented = client_key(request).encode()
-    # Compare with every key, without stopping early, so timing tells nothing.
-    matched = [hmac.compare_digest(presented, key.encode()) for key in keys]
-    if not any(matched):
+    if proxy_keys_required(settings) and key_identity(client_key(request), settings) is None:
         raise AuthenticationFailed(
             "Invalid or missing proxy key: send one of the proxy's keys as "
             "'Authorization: Bearer <key>'."
         )
+
+
+def proxy_keys_required(settings: Settings) -> bool:
+    return bool(settings.upstream.api_key and settings.auth.proxy_keys)
+
+
+def key_identity(presented: str, settings: Settings) -> KeyIdentity | None:
+    """Which proxy key `presented` is (every key compared, in constant time); None when it is
+    none of them, or when clients present their own DashScope keys (no proxy keys used)."""
+    if not proxy_keys_required(settings):
+        return None
+    return keyring(settings.auth).identify(presented)
+
+
+@lru_cache(maxsize=8)
+def keyring(auth: AuthSettings) -> KeyRing:
+    """The configured keys with their identities, hashed once per settings."""
+    return KeyRing(auth.proxy_keys, auth.key_names)
 
 
 def client_key(request: Request) -> str:

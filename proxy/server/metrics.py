@@ -4,7 +4,8 @@ Every response is counted in one place (`proxy/server/observe.py`, around the wh
 401, a 413 or a 404 is counted like an answer. Exchange metrics (timings, tokens, errors) are
 read from each exchange's finished record, the same summary the traffic log gets, so the two
 cannot disagree. Label values come from closed sets only: route templates, the served models
-(anything else is `other`), status codes, error codes of bounded length.
+(anything else is `other`), status codes, error codes of bounded length, currencies, and the
+configured proxy keys by name or fingerprint (`""` when clients bring their own DashScope key).
 
 Counters live in this process: run one uvicorn worker per container and scale with replicas
 (Prometheus then scrapes each pod), which is what `deploy/` does.
@@ -16,7 +17,9 @@ from collections.abc import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from proxy.core.errors import POOL_FULL
 from proxy.core.events import Usage
+from proxy.core.key_identity import KeyIdentity
 from proxy.traffic.record import FinishedExchange
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -32,8 +35,10 @@ class Metrics:
         self,
         dropped_records: Callable[[], int] = lambda: 0,
         models: Iterable[str] = (),
+        keys: Iterable[str] = (),
     ) -> None:
         self._models = frozenset(models)
+        self._keys = frozenset(keys)
         self.registry = registry = CollectorRegistry()
         self.requests = Counter(
             "dashscope_proxy_requests_total",
@@ -66,6 +71,7 @@ class Metrics:
             ["code"],
             registry=registry,
         )
+        self.pool_full = _pool_full(registry)
         self.retries = Counter(
             "dashscope_proxy_upstream_retries_total",
             "Upstream attempts repeated before the first byte.",
@@ -84,6 +90,21 @@ class Metrics:
             registry=registry,
         )
         self._dropped(dropped_records)
+        self._by_key()
+
+    def _by_key(self) -> None:
+        self.key_exchanges = Counter(
+            "dashscope_proxy_key_exchanges_total",
+            "Exchanges, by the proxy key that made them and the model.",
+            ["key", "model"],
+            registry=self.registry,
+        )
+        self.cost = Counter(
+            "dashscope_proxy_cost_total",
+            "What exchanges cost at the model table's prices, in the region's currency.",
+            ["model", "currency", "key"],
+            registry=self.registry,
+        )
 
     def _dropped(self, dropped_records: Callable[[], int]) -> None:
         dropped = Gauge(
@@ -106,16 +127,28 @@ class Metrics:
         """One response of any route; `route` is a route template (or `other`)."""
         self.requests.labels(route, self.model_label(model), str(status)).inc()
 
+    def key_label(self, key: KeyIdentity | None) -> str:
+        if key is None:
+            return ""
+        return key.label if key.label in self._keys else OTHER
+
     def exchange(self, finished: FinishedExchange) -> None:
         """Everything else a finished exchange tells, from its typed summary."""
         model = self.model_label(finished.model)
+        key = self.key_label(finished.key)
+        self.key_exchanges.labels(key, model).inc()
+        if finished.cost is not None:
+            # A float only here: Prometheus counts in doubles; records keep the exact amount.
+            self.cost.labels(model, finished.cost.currency, key).inc(float(finished.cost.amount))
         timings = finished.timings
         if timings["first_byte"] is not None:
             self.first_byte.labels(model).observe(timings["first_byte"] / 1000)
         if timings["total"] is not None:
             self.duration.labels(model).observe(timings["total"] / 1000)
         error = finished.error
-        if error is not None:
+        if error is not None and error.code == POOL_FULL:
+            self.pool_full.inc()  # the proxy's capacity: no upstream error
+        elif error is not None:
             code = error.code or error.type
             self.upstream_errors.labels(code if len(code) <= _MAX_CODE else OTHER).inc()
         usage = finished.summary.usage
@@ -134,3 +167,13 @@ class Metrics:
                 self.tokens.labels(model, kind).inc(count)
         if usage.code_interpreter_runs:
             self.interpreter_runs.labels(model).inc(usage.code_interpreter_runs)
+
+
+def _pool_full(registry: CollectorRegistry) -> Counter:
+    """The proxy's own capacity, apart from the upstream errors: a full pool is no fault of
+    DashScope's."""
+    return Counter(
+        "dashscope_proxy_connection_pool_full_total",
+        "Requests refused (503): every connection to DashScope stayed busy for pool_timeout.",
+        registry=registry,
+    )

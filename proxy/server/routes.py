@@ -21,6 +21,7 @@ from proxy.server.keys import ascii_header, authorize, client_key, upstream_key
 from proxy.server.lifecycle import Lifecycle
 from proxy.server.metrics import CONTENT_TYPE, Metrics
 from proxy.server.observe import observed
+from proxy.server.seal import server_sealer
 from proxy.traffic.apis import CHAT, RESPONSES, Api
 from proxy.traffic.record import ExchangeRecorder, NullRecorder
 
@@ -42,6 +43,7 @@ class Handlers:
         self.options = TranslationOptions(
             code_format=settings.code_interpreter.format,
             models=settings.model_table,
+            sealer=server_sealer(settings.auth.seal_key),
         )
         self.forwarded = frozenset(name.lower() for name in settings.upstream.forward_headers)
 

@@ -1,26 +1,35 @@
 """The one module that owns httpx: opens DashScope native streams and maps transport failures.
 
-Nothing here buffers a stream: bytes go to the SSE decoder as they arrive. Error bodies (small,
-and sent before any stream) are the only thing read whole.
+Nothing here buffers a stream: bytes go to the SSE decoder as they arrive. What a response
+head means (an error, a redirect, no event stream) is read in `upstream_answers.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
-from collections.abc import AsyncIterator, Callable, Mapping
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import httpx
 import orjson
 
 from proxy.config import UpstreamSettings
-from proxy.core.error_answer import AnsweredError, ErrorAnswer
-from proxy.core.errors import InvalidRequest, UpstreamTimeout, UpstreamUnavailable
-from proxy.core.retry import parse_retry_after
+from proxy.core.errors import (
+    POOL_FULL,
+    InvalidRequest,
+    Unavailable,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 from proxy.core.sse import SSEDecoder, SSEEvent
+from proxy.server.upstream_answers import check_answer
 
-_MAX_ERROR_BODY = 64 * 1024
+log = logging.getLogger("proxy")
+
+_POOL_FULL_LOG_EVERY = 60.0  # seconds between two "pool full" warnings
 # Bytes read ahead of the consumer before the reader waits for it.
 _HIGH_WATER = 64 * 1024
 # Connections per httpcore pool: its bookkeeping is linear in them, per request.
@@ -45,6 +54,12 @@ class UpstreamClient:
         tls = httpx.create_ssl_context()  # about 1 MB each: the pools share one
         self._clients = [_client(settings, size, transport, tls) for size in sizes]
         self._streams = [0] * len(sizes)  # open streams per pool
+        self._pool_full_count = 0  # refusals since the last warning
+        self._pool_full_logged = -_POOL_FULL_LOG_EVERY
+
+    @property
+    def settings(self) -> UpstreamSettings:
+        return self._settings
 
     async def aclose(self) -> None:
         for client in self._clients:
@@ -56,10 +71,13 @@ class UpstreamClient:
         body: Mapping[str, Any],
         api_key: str,
         headers: dict[str, str] | None = None,
+        on_sent: Callable[[], None] | None = None,
     ) -> UpstreamStream:
-        """POST a streaming request; raise the mapped error unless DashScope answered 2xx.
+        """POST a streaming request; raise the mapped error unless DashScope answered 2xx with
+        an event stream.
 
-        `headers` (forwarded client headers) cannot override the protocol's own.
+        `headers` (forwarded client headers) cannot override the protocol's own. `on_sent` is
+        called when the request starts going out (after the pool and the connection).
         """
         protocol = {
             "Authorization": f"Bearer {api_key}",
@@ -83,7 +101,7 @@ class UpstreamClient:
         shard = self._shard()
         self._streams[shard] += 1
         try:
-            response = await self._send(shard, path, content, {**forwarded, **protocol})
+            response = await self._send(shard, path, content, {**forwarded, **protocol}, on_sent)
         except BaseException:
             self._streams[shard] -= 1
             raise
@@ -96,30 +114,68 @@ class UpstreamClient:
         self._streams[shard] -= 1
 
     async def _send(
-        self, shard: int, path: str, content: bytes, headers: dict[str, str]
+        self,
+        shard: int,
+        path: str,
+        content: bytes,
+        headers: dict[str, str],
+        on_sent: Callable[[], None] | None,
     ) -> httpx.Response:
         client = self._clients[shard]
         request = client.build_request("POST", path, content=content, headers=headers)
+        if on_sent is not None:
+            request.extensions["trace"] = _on_request_sent(on_sent)
         try:
-            # The response head counts towards the first frame: both are "no answer yet".
-            async with asyncio.timeout(self._settings.first_frame_timeout):
-                response = await client.send(request, stream=True)
+            response = await client.send(request, stream=True)
+        except httpx.PoolTimeout:
+            raise self._pool_full() from None
         except httpx.ConnectTimeout:
             raise UpstreamTimeout(
                 f"DashScope did not accept the connection within "
                 f"{self._settings.connect_timeout:g} s"
             ) from None
-        except (TimeoutError, httpx.TimeoutException):
+        except httpx.TimeoutException:  # the write: the request itself
             raise UpstreamTimeout(
-                f"DashScope sent no response within {self._settings.first_frame_timeout:g} s"
+                f"DashScope did not take the request within {self._settings.connect_timeout:g} s"
             ) from None
         except httpx.HTTPError as exc:
             raise UpstreamUnavailable(
                 f"could not reach DashScope at {self._settings.url}: {type(exc).__name__}"
             ) from None
-        if response.status_code >= 300:
-            raise await _error_from_response(response)
+        await check_answer(response)
         return response
+
+    def _pool_full(self) -> Unavailable:
+        """Every connection stayed busy for pool_timeout: the proxy's capacity, not DashScope's
+        answer, so a 503 the client may retry shortly, and a warning (one per minute at most,
+        with the count since the last one)."""
+        self._pool_full_count += 1
+        now = time.monotonic()
+        if now - self._pool_full_logged >= _POOL_FULL_LOG_EVERY:
+            log.warning(
+                "upstream connection pool full",
+                extra={
+                    "max_connections": self._settings.max_connections,
+                    "refused": self._pool_full_count,
+                },
+            )
+            self._pool_full_logged, self._pool_full_count = now, 0
+        return Unavailable(
+            f"The proxy's {self._settings.max_connections} connections to DashScope "
+            f"(max_connections) stayed busy for {self._settings.pool_timeout:g} s; retry shortly.",
+            code=POOL_FULL,
+        )
+
+
+def _on_request_sent(on_sent: Callable[[], None]) -> Callable[[str, Any], Awaitable[None]]:
+    """An httpcore trace callback that calls `on_sent` when the request starts going out:
+    after the wait for a pool slot and the connection, which have timeouts of their own."""
+
+    async def trace(event: str, info: Any) -> None:
+        if event.endswith("send_request_headers.started"):
+            on_sent()
+
+    return trace
 
 
 def _shard_sizes(connections: int) -> list[int]:
@@ -137,33 +193,17 @@ def _client(
     return httpx.AsyncClient(
         base_url=settings.url,
         verify=tls,
+        # No read timeout: a socket read's silence is not what read_timeout means (the silence
+        # between frames); the first-frame deadline (attempts.py) and the stream's own clock
+        # (UpstreamStream) bound every read.
         timeout=httpx.Timeout(
             connect=settings.connect_timeout,
-            read=settings.read_timeout,
+            read=None,
             write=settings.connect_timeout,
-            pool=settings.connect_timeout,
+            pool=settings.pool_timeout,
         ),
         limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
         transport=transport,
-    )
-
-
-async def _error_from_response(response: httpx.Response) -> Exception:
-    try:
-        body = b""
-        async for piece in response.aiter_bytes():
-            body += piece
-            if len(body) > _MAX_ERROR_BODY:
-                break
-    except httpx.HTTPError:
-        pass
-    finally:
-        await response.aclose()
-    content_type = response.headers.get("content-type", "")
-    return AnsweredError(
-        ErrorAnswer(response.status_code, content_type, body),
-        request_id=response.headers.get("x-request-id"),
-        retry_after=parse_retry_after(response.headers.get("retry-after")),
     )
 
 
@@ -176,6 +216,11 @@ class UpstreamStream:
     and the consumer decodes them at once: one wake-up, one translation batch and one write to
     the client per network read rather than per frame. It stops reading while `_HIGH_WATER`
     bytes wait, so a slow client still slows the upstream down.
+
+    `read_timeout` is the silence between frames, not between bytes: the consumer keeps the
+    time of the last frame it decoded and fails when it waits past it, whatever bytes (SSE
+    comments, a frame that never ends) came in between. One timer per stream wakes it, armed
+    for the deadline it saw and re-armed when it fires early, not one per wait.
     """
 
     def __init__(
@@ -187,7 +232,9 @@ class UpstreamStream:
         self._response = response
         self._on_close: Callable[[], None] | None = on_close
         self._settings = settings
-        self._decoder = SSEDecoder()
+        self._decoder = SSEDecoder(
+            max_line=settings.max_line_bytes, max_event=settings.max_event_bytes
+        )
         self._bytes = response.aiter_bytes()
         self._pending: list[bytes] = []
         self._pending_bytes = 0
@@ -198,6 +245,8 @@ class UpstreamStream:
         self._failure: Exception | None = None  # how the reading ended, if not cleanly
         self._read_all = False
         self._ended = False
+        self._last_frame = asyncio.get_running_loop().time()  # when a frame last completed
+        self._silence: asyncio.TimerHandle | None = None  # wakes the consumer at its deadline
 
     @property
     def request_id(self) -> str | None:
@@ -205,26 +254,23 @@ class UpstreamStream:
         return request_id
 
     async def first_events(self) -> list[SSEEvent]:
-        """Wait for the first complete frame: only then does the proxy commit to a 200.
+        """Wait for the first complete frame: only then does the proxy commit to a 200. The
+        caller bounds the wait (first_frame_timeout counts from the request, attempts.py).
 
         Read in the caller's own task: the first frame usually came with the response head,
         and handing it over through the reader task would cost two loop turns of latency."""
-        timeout = self._settings.first_frame_timeout
-        try:
-            async with asyncio.timeout(timeout):
-                while not self._read_all:
-                    try:
-                        piece = await anext(self._bytes)
-                    except StopAsyncIteration:
-                        self._read_all = True
-                        break
-                    except Exception as exc:
-                        raise _read_failure(exc, self._settings) from None
-                    events = self._decoder.feed(piece)
-                    if events:
-                        return events
-        except TimeoutError:
-            raise UpstreamTimeout(f"DashScope sent no frame within {timeout:g} s") from None
+        while not self._read_all:
+            try:
+                piece = await anext(self._bytes)
+            except StopAsyncIteration:
+                self._read_all = True
+                break
+            except Exception as exc:
+                raise _read_failure(exc) from None
+            events = self._decoder.feed(piece)
+            if events:
+                self._last_frame = asyncio.get_running_loop().time()
+                return events
         return await self._next()
 
     async def events(self) -> AsyncIterator[list[SSEEvent]]:
@@ -239,6 +285,7 @@ class UpstreamStream:
         if self._reader is None and not self._read_all:
             self._reader = loop.create_task(self._read())
         while not self._pending and not self._read_all:
+            self._await_silence(loop)
             self._arrived = loop.create_future()
             try:
                 await self._arrived
@@ -247,13 +294,29 @@ class UpstreamStream:
         if self._pending:
             pieces, self._pending, self._pending_bytes = self._pending, [], 0
             _wake(self._drained)
-            return self._decoder.feed(pieces[0] if len(pieces) == 1 else b"".join(pieces))
+            events = self._decoder.feed(pieces[0] if len(pieces) == 1 else b"".join(pieces))
+            if events:
+                self._last_frame = loop.time()
+            return events
         self._ended = True
         if self._failure is not None:
             raise self._failure
         # A last frame without its blank line whose JSON is cut short was truncated by the
         # connection's end; dropping it lets the translation report the truncation.
         return [event for event in self._decoder.finish() if _complete(event)]
+
+    def _await_silence(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Raise if the silence since the last frame reached read_timeout; else make sure a
+        timer wakes the consumer when it will."""
+        deadline = self._last_frame + self._settings.read_timeout
+        if loop.time() >= deadline:
+            raise UpstreamTimeout(f"DashScope sent no frame for {self._settings.read_timeout:g} s")
+        if self._silence is None:
+            self._silence = loop.call_at(deadline, self._silence_over)
+
+    def _silence_over(self) -> None:
+        self._silence = None
+        _wake(self._arrived)
 
     async def _read(self) -> None:
         try:
@@ -268,12 +331,15 @@ class UpstreamStream:
                     finally:
                         self._drained = None
         except Exception as exc:  # raised to the consumer once the bytes before it are out
-            self._failure = _read_failure(exc, self._settings)
+            self._failure = _read_failure(exc)
         finally:
             self._read_all = True
             _wake(self._arrived)
 
     async def aclose(self) -> None:
+        if self._silence is not None:
+            self._silence.cancel()
+            self._silence = None
         reader, self._reader = self._reader, None
         if reader is not None and not reader.done():
             reader.cancel()
@@ -291,9 +357,7 @@ def _wake(waiter: asyncio.Future[None] | None) -> None:
         waiter.set_result(None)
 
 
-def _read_failure(exc: Exception, settings: UpstreamSettings) -> Exception:
-    if isinstance(exc, httpx.TimeoutException):
-        return UpstreamTimeout(f"DashScope sent nothing for {settings.read_timeout:g} s")
+def _read_failure(exc: Exception) -> Exception:
     if isinstance(exc, httpx.HTTPError):
         return UpstreamUnavailable(
             f"the connection to DashScope failed mid-stream: {type(exc).__name__}"

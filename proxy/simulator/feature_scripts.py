@@ -116,13 +116,24 @@ SEARCH_RESULTS = (
         "icon": "https://news.example.org/icon.png",
     },
 )
-SEARCH_ANSWER = "Hangzhou is sunny today [1], with a high of 21 degrees [2]."
+SEARCH_ANSWER = "Hangzhou is sunny today{1}, with a high of 21 degrees{2}."
+DEFAULT_CITATION_FORMAT = "[<number>]"  # DashScope's, when `enable_citation` names none
 
 
-def search_answer(thinking: bool) -> Script:
+def search_text(citation_format: str | None) -> str:
+    """The answer, citing the sources in `citation_format` (None: no marks, as DashScope
+    answers without `enable_citation`)."""
+    marks = [
+        "" if citation_format is None else " " + citation_format.replace("<number>", str(n))
+        for n in (1, 2)
+    ]
+    return SEARCH_ANSWER.replace("{1}", marks[0]).replace("{2}", marks[1])
+
+
+def search_answer(thinking: bool, citation_format: str | None = None) -> Script:
     steps = (
         *_reasoning(thinking, "The search results describe today's weather in Hangzhou."),
-        *say_text(SEARCH_ANSWER),
+        *say_text(search_text(citation_format)),
         finish("stop"),
     )
     return Script("6f7a8b9c-0d1e-4f2a-9b3c-5d6e7f8a9b0c", 1204, steps)

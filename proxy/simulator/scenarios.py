@@ -75,6 +75,8 @@ def select_scenario(request_body: Mapping[str, Any]) -> str:
     if parameters(request_body).get("tools"):
         # A model given functions calls one (get_weather), then answers from its result.
         return "function_call"
+    if flag(request_body, "enable_search"):
+        return "search"
     return "plain_text"
 
 
@@ -176,12 +178,19 @@ def _n_choices(body: Mapping[str, Any]) -> Scenario:
 
 
 def _search(body: Mapping[str, Any]) -> Scenario:
-    """Sources (`search_info`) only with `search_options.enable_source`, as DashScope does."""
+    """Sources (`search_info`) only with `search_options.enable_source`, and citation marks
+    only with `enable_citation` (in its `citation_format`), as DashScope does."""
     searched = flag(body, "enable_search")
-    search_options = parameters(body).get("search_options")
-    sources = searched and isinstance(search_options, dict) and search_options.get("enable_source")
+    options = parameters(body).get("search_options")
+    options = options if searched and isinstance(options, dict) else {}
+    sources = options.get("enable_source")
+    citation_format = None
+    if options.get("enable_citation") is True:
+        named = options.get("citation_format")
+        default = feature_scripts.DEFAULT_CITATION_FORMAT
+        citation_format = named if isinstance(named, str) else default
     thinking = flag(body, "enable_thinking")
-    played = feature_scripts.search_answer(thinking)
+    played = feature_scripts.search_answer(thinking, citation_format)
     if searched:  # the sources come first, on a frame of their own
         played = replace(played, steps=(Step(), *played.steps))
     frames = _results(

@@ -11,113 +11,30 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any
 
-from proxy.core.error_answer import AnsweredError
+from proxy.core.cost import Cost, Pricing, search_strategy_of
 from proxy.core.errors import ProxyError
 from proxy.core.events import UsageObject, usage_object
+from proxy.core.key_identity import KeyIdentity
 from proxy.core.sse import SSEEvent
 from proxy.core.summary import EMPTY_SUMMARY, ChoiceSummary, ExchangeSummary
 from proxy.core.wire import Item
+from proxy.traffic.record_shape import (
+    Frame,
+    Message,
+    Outcome,
+    RecordCost,
+    RecordKey,
+    Response,
+    Timings,
+    TrafficRecord,
+    UpstreamAnswer,
+    UpstreamRequest,
+)
 
 # 2: a message holds the model's own output; interpreter runs are only in `code_runs`.
 RECORD_VERSION = 2
-
-Outcome = Literal["ok", "error", "cancelled", "local"]
-
-
-class RecordError(TypedDict):
-    type: str
-    code: str | None
-    message: str
-    status: int  # the error's own: an in-band error's record has status 200
-
-
-class Timings(TypedDict):
-    """Milliseconds from the request's arrival; None for a moment never reached."""
-
-    upstream_first_frame: float | None
-    first_byte: float | None
-    total: float | None
-
-
-class Frame(TypedDict):
-    event: str
-    status: int | None
-    data: str
-
-
-class UpstreamAnswer(TypedDict):
-    """DashScope's non-2xx answer, as it came (its body cut at 64 KiB)."""
-
-    status: int
-    content_type: str
-    body: str
-
-
-class UpstreamRequest(TypedDict):
-    path: str
-    body: object  # the native request, as sent
-
-
-class CallFunction(TypedDict):
-    name: str
-    arguments: str
-
-
-class ToolCall(TypedDict):
-    id: str | None
-    type: Literal["function"]
-    function: CallFunction
-
-
-class SearchInfo(TypedDict):
-    search_results: list[object]
-
-
-class Message(TypedDict):
-    role: Literal["assistant"]
-    content: str | None  # None only beside tool calls, as a chat client gets it
-    reasoning_content: NotRequired[str]
-    tool_calls: NotRequired[list[ToolCall]]
-    search_info: NotRequired[SearchInfo]
-
-
-class Choice(TypedDict):
-    index: int
-    finish_reason: str | None
-    message: Message
-
-
-class Response(TypedDict):
-    choices: list[Choice]
-    code_runs: list[str]
-
-
-class TrafficRecord(TypedDict):
-    """One line of the traffic log, field by field as docs/traffic-log.md describes it."""
-
-    v: int
-    id: str
-    upstream_request_id: str | None
-    client_request_id: str | None
-    started_at: float
-    endpoint: str
-    model: str | None
-    stream: bool | None
-    status: int
-    outcome: Outcome
-    error: RecordError | None
-    request: object
-    upstream_request: UpstreamRequest | None
-    notes: list[str]
-    translation: Mapping[str, object] | None
-    timings_ms: Timings
-    response: Response
-    usage: UsageObject | None
-    frames: NotRequired[list[Frame]]
-    upstream_error: NotRequired[UpstreamAnswer]  # with frames, when DashScope answered non-2xx
-    chunks: NotRequired[list[Item]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +61,8 @@ class FinishedExchange:
     frames: list[Frame] | None = None  # captured upstream frames
     chunks: list[Item] | None = None  # captured emitted items
     upstream_error: UpstreamAnswer | None = None  # captured with the frames
+    key: KeyIdentity | None = None  # the proxy key that made the call
+    cost: Cost | None = None  # None: no usage, or no price for the model
 
     def record(self) -> TrafficRecord:
         error = self.error
@@ -173,6 +92,8 @@ class FinishedExchange:
             "timings_ms": self.timings,
             "response": response_of(self.summary),
             "usage": usage_of(self.summary),
+            "key": key_of(self.key),
+            "cost": cost_of(self.cost),
         }
         if self.frames is not None:
             record["frames"] = self.frames
@@ -200,6 +121,21 @@ def response_of(summary: ExchangeSummary) -> Response:
 
 def usage_of(summary: ExchangeSummary) -> UsageObject | None:
     return None if summary.usage is None else usage_object(summary.usage)
+
+
+def key_of(key: KeyIdentity | None) -> RecordKey | None:
+    return None if key is None else {"name": key.name, "fingerprint": key.fingerprint}
+
+
+def cost_of(cost: Cost | None) -> RecordCost | None:
+    if cost is None:
+        return None
+    return {
+        "amount": str(cost.amount),
+        "currency": cost.currency,
+        "family": cost.family,
+        "prices_as_of": cost.as_of,
+    }
 
 
 def _message(choice: ChoiceSummary) -> Message:
@@ -310,8 +246,15 @@ class ExchangeRecorder:
         outcome: Outcome,
         error: ProxyError | None = None,
         summary: ExchangeSummary = EMPTY_SUMMARY,
+        key: KeyIdentity | None = None,
+        pricing: Pricing | None = None,
     ) -> FinishedExchange:
-        """The finished exchange; `summary` is the translation's (empty when none began)."""
+        """The finished exchange; `summary` is the translation's (empty when none began),
+        `key` the proxy key that made it, `pricing` what its cost is computed at."""
+        cost = None
+        if pricing is not None:
+            strategy = search_strategy_of(self._upstream["body"]) if self._upstream else None
+            cost = pricing.cost(self._model, summary.usage, strategy)
         return FinishedExchange(
             id=self.exchange_id,
             upstream_request_id=self._upstream_request_id,
@@ -336,14 +279,23 @@ class ExchangeRecorder:
             frames=self._frames,
             chunks=self._chunks,
             upstream_error=self._answer(error),
+            key=key,
+            cost=cost,
         )
 
     def _answer(self, error: ProxyError | None) -> UpstreamAnswer | None:
-        if self._frames is None or not isinstance(error, AnsweredError):
+        answer = None if error is None else error.answer
+        if self._frames is None or answer is None:
             return None
-        answer = error.answer
         body = answer.body.decode("utf-8", "replace")
-        return {"status": answer.status, "content_type": answer.content_type, "body": body}
+        kept: UpstreamAnswer = {
+            "status": answer.status,
+            "content_type": answer.content_type,
+            "body": body,
+        }
+        if answer.location:
+            kept["location"] = answer.location
+        return kept
 
     def _since(self, moment: float | None) -> float | None:
         return None if moment is None else round((moment - self._t0) * 1000, 3)
