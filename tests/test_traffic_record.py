@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from proxy.core.cost import Cost, Pricing
+from proxy.core.error_answer import ErrorAnswer, answered
 from proxy.core.errors import ProxyError
 from proxy.core.events import Usage
 from proxy.core.key_identity import KeyIdentity
@@ -238,6 +239,7 @@ def test_an_error_is_recorded_with_type_code_and_message() -> None:
         "type": "rate_limit_error",
         "code": "Throttling",
         "message": "slow down",
+        "status": 429,  # the error's own, also when it travels in-band on a 200
     }
     assert (record["status"], record["outcome"]) == (429, "error")
 
@@ -284,6 +286,44 @@ def test_the_null_recorder_keeps_the_summary_but_no_captures() -> None:
     assert finished.timings["first_byte"] is not None
     assert (finished.frames, finished.chunks) == (None, None)
     assert "frames" not in finished.record()
+
+
+def test_a_retried_attempts_frames_give_way_to_the_last_attempts() -> None:
+    clock = FakeClock()
+    recording = recorder(clock, frames=True)
+    refused = SSEEvent(event="error", data='{"code": "Throttling"}', status=429)
+    recording.first_frames([refused])  # the first attempt: retried
+    clock.now += 0.5
+    recording.first_frames(FRAMES[:1])  # the second
+    recording.frames(FRAMES[1:])
+    record = recording.finish(status=200, outcome="ok", summary=SUMMARY).record()
+    assert [frame["data"] for frame in record["frames"]] == [f.data for f in FRAMES]
+    assert record["timings_ms"]["upstream_first_frame"] == 500.0  # the last attempt's
+    assert "upstream_error" not in record
+
+
+def test_a_non_2xx_answer_is_kept_with_the_frames_only() -> None:
+    answer = ErrorAnswer(401, "application/json", b'{"code":"InvalidApiKey","message":"No."}')
+    error = answered(answer, request_id="req-1")
+    captured = recorder(FakeClock(), frames=True).finish(status=401, outcome="error", error=error)
+    assert captured.record()["upstream_error"] == {
+        "status": 401,
+        "content_type": "application/json",
+        "body": '{"code":"InvalidApiKey","message":"No."}',
+    }
+    plain = recorder(FakeClock()).finish(status=401, outcome="error", error=error).record()
+    assert "upstream_error" not in plain
+
+
+def test_a_redirect_is_kept_with_where_it_pointed() -> None:
+    error = answered(ErrorAnswer(302, "text/html", b"", "https://elsewhere.test/"))
+    captured = recorder(FakeClock(), frames=True).finish(status=502, outcome="error", error=error)
+    assert captured.record()["upstream_error"] == {
+        "status": 302,
+        "content_type": "text/html",
+        "body": "",
+        "location": "https://elsewhere.test/",
+    }
 
 
 # ---- who made the call, and what it cost -------------------------------------------------------

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from proxy.core.error_answer import ErrorAnswer
 
 # DashScope codes whose retry would fail the same way (quota, billing). Clients are told not to
 # retry them (`x-should-retry: false`), so SDKs do not hammer the upstream.
@@ -41,6 +44,9 @@ class ProxyError(Exception):
     status: int = 500
     type: str = SERVER_ERROR
     code: str | None = "internal_error"
+    # DashScope's answer the error was made from, when it answered with no event stream: the
+    # traffic record keeps it so that `logs replay` can make the error again.
+    answer: ErrorAnswer | None = None
 
     def __init__(
         self,

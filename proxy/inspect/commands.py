@@ -1,4 +1,4 @@
-"""`dashscope-proxy logs {list,show,tail,replay,stats}`: arguments and what each command does.
+"""`dashscope-proxy logs {list,show,tail,replay,stats,export}`: arguments and what each does.
 
 The log file is `--path`, else `[traffic_log] path` from the same `--config FILE` and
 environment that `serve` reads. Exit codes: 0 done (replay: matches), 1 nothing found (replay:
@@ -20,9 +20,10 @@ from rich.console import Console, RenderableType
 from rich.text import Text
 
 from proxy.config import ConfigError, load_settings
+from proxy.inspect.export import DEFAULT_BASE_URL, FORMATS, export
 from proxy.inspect.files import Follower, LogRead, Record, log_files, read_log
 from proxy.inspect.query import Filter, parse_since, resolve, select, started_at
-from proxy.inspect.render import make_console, replay_view, rows_table, stats_view
+from proxy.inspect.render import make_console, replay_view, rows_table, stats_view, trimmed
 from proxy.inspect.render_show import show_view
 from proxy.inspect.replay import ReplayUnavailable, replay
 from proxy.inspect.stats import compute_stats
@@ -98,6 +99,19 @@ def add_logs_parser(commands: argparse._SubParsersAction[Any]) -> argparse._SubP
         "stats", parents=[source, as_json], help="counts, error rates, latencies, tokens, cost"
     )
     stats.add_argument("--since", metavar="WHEN", help="10m, 2h, 1d, or an ISO time")
+    out = sub.add_parser(
+        "export",
+        parents=[source, filters],
+        help="exchanges, oldest first, as JSON lines, CSV, HAR or curl commands",
+    )
+    out.add_argument("--format", required=True, choices=FORMATS, help="what to print")
+    out.add_argument(
+        "--base-url",
+        default=DEFAULT_BASE_URL,
+        metavar="URL",
+        help=f"the proxy's address in HAR and curl (default {DEFAULT_BASE_URL})",
+    )
+    out.add_argument("--limit", type=int, default=0, metavar="N", help="the newest N (0: all)")
     return sub
 
 
@@ -128,7 +142,7 @@ def run_logs(
     except LogsError as exc:
         err.print(Text(f"{PROG}: {exc}"), soft_wrap=True)  # one line, whatever the width
         if exc.details is not None:
-            err.print(exc.details)
+            err.print(trimmed(exc.details))
         return exc.code
     except KeyboardInterrupt:  # Ctrl-C, as `tail -f` expects it
         return 0
@@ -225,7 +239,7 @@ def _list(context: _Context) -> int:
     if not shown:
         context.err.print(Text(f"{PROG}: no matching exchanges in {len(records)}"))
         return 0
-    context.out.print(rows_table(shown))
+    context.out.print(trimmed(rows_table(shown)))
     if len(shown) < len(matching):
         context.err.print(Text(f"{len(shown)} of {len(matching)} shown (--limit N, 0 for all)"))
     return 0
@@ -249,7 +263,7 @@ def _show(context: _Context) -> int:
     if context.args.json:
         _write_json(context, record, indent=True)
     else:
-        context.out.print(show_view(record))
+        context.out.print(trimmed(show_view(record)))
     return 0
 
 
@@ -258,8 +272,8 @@ def _replay(context: _Context) -> int:
     try:
         result = replay(record)
     except ReplayUnavailable as exc:
-        raise LogsError(f"cannot replay {record['id']}: {exc}") from None
-    context.out.print(replay_view(result, record["id"]))
+        raise LogsError(f"nothing to replay in {record['id']}: {exc}") from None
+    context.out.print(trimmed(replay_view(result, record["id"])))
     return 0 if result.matches else 1
 
 
@@ -270,7 +284,7 @@ def _stats(context: _Context) -> int:
     if context.args.json:
         _write_json(context, stats, indent=True)
     else:
-        context.out.print(stats_view(stats, context.args.since))
+        context.out.print(trimmed(stats_view(stats, context.args.since)))
     return 0
 
 
@@ -288,7 +302,9 @@ def _tail(context: _Context) -> int:
         _report_corrupt(context, read)
         recent = sorted((r for r in read.records if where.matches(r)), key=started_at)
         width = context.out.width if args.follow else None
-        context.out.print(rows_table(recent[-args.n :] if args.n > 0 else [], fixed_width=width))
+        context.out.print(
+            trimmed(rows_table(recent[-args.n :] if args.n > 0 else [], fixed_width=width))
+        )
         if args.follow:
             _follow(follower, context, where)
     return 0
@@ -303,7 +319,19 @@ def _follow(follower: Follower, context: _Context, where: Filter) -> None:
         _report_corrupt(context, new)
         matching = [r for r in new.records if where.matches(r)]
         if matching:
-            context.out.print(rows_table(matching, header=False, fixed_width=context.out.width))
+            context.out.print(
+                trimmed(rows_table(matching, header=False, fixed_width=context.out.width))
+            )
+
+
+def _export(context: _Context) -> int:
+    args = context.args
+    chosen = select(_read(context), _filter(context), args.limit)
+    chosen.reverse()  # oldest first, as a HAR's entries and a replay script go
+    context.out.file.write(export(chosen, args.format, base_url=args.base_url))
+    if not chosen:
+        context.err.print(Text(f"{PROG}: no matching exchanges"))
+    return 0
 
 
 _COMMANDS: dict[str, Callable[[_Context], int]] = {
@@ -312,4 +340,5 @@ _COMMANDS: dict[str, Callable[[_Context], int]] = {
     "tail": _tail,
     "replay": _replay,
     "stats": _stats,
+    "export": _export,
 }

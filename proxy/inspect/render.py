@@ -1,6 +1,11 @@
 """Rich renderings of exchange rows, stats and replay results (the one rich user, with
 `render_show`). Consoles never interpret markup or emoji codes in logged text, and print no
-colours when the output is not a terminal."""
+colours when the output is not a terminal.
+
+Every table fits 80 columns without losing a column or a value: headers are short (two lines
+where one would be wide), only the model column gives way, and it folds onto a second line
+rather than being cut; if a terminal is narrower still, other cells fold too. `trimmed()`
+output carries no trailing spaces."""
 
 from __future__ import annotations
 
@@ -9,7 +14,15 @@ from decimal import Decimal
 from typing import Any, TextIO
 
 from rich import box
-from rich.console import Console, Group, RenderableType
+from rich.console import (
+    Console,
+    ConsoleOptions,
+    Group,
+    JustifyMethod,
+    RenderableType,
+    RenderResult,
+)
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
@@ -26,19 +39,20 @@ from proxy.inspect.query import (
 from proxy.inspect.replay import ReplayResult
 from proxy.inspect.stats import NO_KEY, NO_MODEL, PERCENTILES
 
-# header, width (fixed in follow mode, the least otherwise; the model column gives way), justify
-_COLUMNS = (
+_STATUS_WIDTH = len("cancelled")  # an outcome goes under its code, but stays whole
+# header, width in follow mode (the model column takes what is left), justify
+_COLUMNS: tuple[tuple[str, int, JustifyMethod], ...] = (
     ("time", 15, "left"),
     ("id", 8, "left"),
-    ("model", 18, "left"),
-    ("status", 13, "left"),
-    ("1st byte", 8, "right"),
-    ("total", 6, "right"),
-    ("tokens", 11, "right"),
+    ("model", 0, "left"),
+    ("status", _STATUS_WIDTH, "left"),
+    ("1st\nbyte", 5, "right"),
+    ("total", 5, "right"),
+    ("tokens", 9, "right"),
     ("runs", 4, "right"),
     ("cost", 8, "right"),
 )
-_SHRINKS = frozenset({"model", "status", "tokens"})
+_MODEL_WIDTH = (8, 24)  # the model column's least and greatest width
 
 
 def make_console(
@@ -90,7 +104,7 @@ def money(amount: Decimal, currency: str) -> str:
 
 def _cost(record: Record) -> str:
     cost = cost_of(record)
-    return "" if cost is None else money(*cost)
+    return "-" if cost is None else money(*cost)
 
 
 def _n(value: int | None) -> str:
@@ -114,39 +128,75 @@ def _status_style(record: Record) -> str:
 
 def rows_table(
     records: list[Record], *, header: bool = True, fixed_width: int | None = None
-) -> Table:
-    """One row per exchange. With `fixed_width` (the console's), every column has a fixed
-    width, so rows printed one batch at a time (`tail -f`) line up; the model column takes
-    what is left."""
+) -> RenderableType:
+    """One row per exchange, each column as wide as its widest value, in the console's width.
+    With `fixed_width` (the console's), every column has a fixed width instead, so rows printed
+    one batch at a time (`tail -f`) line up; the model column takes what is left. A value
+    wider than its column folds onto another line, never cut."""
+    cells = [_row(record) for record in records]
+    if fixed_width is None:
+        return _FittedRows(cells, header)
+    spare = fixed_width - sum(width for _, width, _ in _COLUMNS) - len(_COLUMNS) + 1
+    least, most = _MODEL_WIDTH
+    model = max(least, min(most, spare))
+    # What the model leaves keeps `499 cancelled` on one line.
+    given = {"model": model, "status": _STATUS_WIDTH + max(0, min(4, spare - model))}
+    return _rows(cells, header, [given.get(n, w) for n, w, _ in _COLUMNS])
+
+
+def _row(record: Record) -> list[Text]:
+    runs = usage_of(record).runs
+    return [
+        Text(local_time(started_at(record), short=True), style="dim"),
+        Text(text(record.get("id"))[:8], style="cyan"),
+        Text(text(record.get("model")) or "-"),
+        Text(status_label(record), style=_status_style(record)),
+        Text(duration(timing(record, "first_byte"), short=True)),
+        Text(duration(timing(record, "total"), short=True)),
+        Text(tokens(record)),
+        Text(str(runs) if runs else "-"),
+        Text(_cost(record)),
+    ]
+
+
+def _rows(cells: list[list[Text]], header: bool, widths: list[int]) -> Table:
     table = _table(show_header=header, tight=True)
-    fixed = fixed_width is not None
-    others = sum(width for name, width, _ in _COLUMNS if name != "model") + len(_COLUMNS) - 1
-    for name, width, justify in _COLUMNS:
-        if name == "model" and fixed_width is not None:
-            width = max(8, min(24, fixed_width - others))
-        table.add_column(
-            name,
-            justify="right" if justify == "right" else "left",
-            no_wrap=True,
-            overflow="ellipsis",
-            width=width if fixed else None,
-            min_width=None if fixed or name in _SHRINKS else width,
-            max_width=24 if name == "model" and not fixed else None,
-        )
-    for record in records:
-        runs = usage_of(record).runs
-        table.add_row(
-            Text(local_time(started_at(record), short=True), style="dim"),
-            Text(text(record.get("id"))[:8], style="cyan"),
-            text(record.get("model")) or "-",
-            Text(status_label(record), style=_status_style(record)),
-            duration(timing(record, "first_byte"), short=True),
-            duration(timing(record, "total"), short=True),
-            tokens(record),
-            str(runs) if runs else "",
-            _cost(record),
-        )
+    for (name, _, justify), width in zip(_COLUMNS, widths, strict=True):
+        table.add_column(name, justify=justify, overflow="fold", width=width)
+    for row in cells:
+        table.add_row(*row)
     return table
+
+
+class _FittedRows:
+    """The rows with each column as wide as its widest value; when that is wider than the
+    console, the model column gives way (down to `_MODEL_WIDTH`'s least), then the status
+    (its outcome goes under the code). Widths are worked out here rather than by rich, which
+    would cut the values of the columns that do not wrap."""
+
+    def __init__(self, cells: list[list[Text]], header: bool) -> None:
+        self.cells = cells
+        self.header = header
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        widths = [
+            max(
+                [
+                    *(len(line) for line in name.split("\n")),
+                    *(row[i].cell_len for row in self.cells),
+                ]
+            )
+            for i, (name, _, _) in enumerate(_COLUMNS)
+        ]
+        names = [name for name, _, _ in _COLUMNS]
+        widths[names.index("model")] = min(widths[names.index("model")], _MODEL_WIDTH[1])
+        excess = sum(widths) + len(widths) - 1 - options.max_width
+        for name, least in (("model", _MODEL_WIDTH[0]), ("status", _STATUS_WIDTH)):
+            index = names.index(name)
+            given = max(0, min(excess, widths[index] - least))
+            widths[index] -= given
+            excess -= given
+        yield _rows(self.cells, self.header, widths)
 
 
 def _table(*, show_header: bool = True, tight: bool = False) -> Table:
@@ -162,8 +212,30 @@ def _table(*, show_header: bool = True, tight: bool = False) -> Table:
     )
 
 
+class _Trimmed:
+    """`renderable` without the spaces rich pads lines and cells with at their ends."""
+
+    def __init__(self, renderable: RenderableType) -> None:
+        self.renderable = renderable
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        for line in console.render_lines(self.renderable, options, pad=False):
+            while line and not line[-1].control and not line[-1].text.rstrip(" "):
+                line.pop()
+            if line and not line[-1].control:
+                last = line[-1]
+                line[-1] = Segment(last.text.rstrip(" "), last.style)
+            yield from line
+            yield Segment.line()
+
+
+def trimmed(renderable: RenderableType) -> RenderableType:
+    return _Trimmed(renderable)
+
+
 def _model_column(table: Table, header: str = "model") -> None:
-    table.add_column(header, no_wrap=True, overflow="ellipsis", max_width=24)
+    least, most = _MODEL_WIDTH
+    table.add_column(header, overflow="fold", min_width=least, max_width=most)
 
 
 def stats_view(stats: dict[str, Any], since: str | None = None) -> RenderableType:
@@ -175,19 +247,19 @@ def stats_view(stats: dict[str, Any], since: str | None = None) -> RenderableTyp
     groups: list[tuple[str, dict[str, Any]]] = [("all", overall), *stats["models"].items()]
     counts = _table()
     _model_column(counts)
-    for header in ("exchanges", "errors", "error rate", "prompt", "completion", "reasoning"):
-        counts.add_column(header, justify="right", no_wrap=True)
-    counts.add_column("runs", justify="right", no_wrap=True)
+    headers = ("exchanges", "errors", "error\nrate", "prompt\ntokens", "output\ntokens")
+    for header in (*headers, "reasoning\ntokens", "runs"):
+        counts.add_column(header, justify="right", no_wrap=True, overflow="fold")
     latency = _table()
     _model_column(latency, "latency")
     for moment in ("1st byte", "total"):
         for q in PERCENTILES:
-            latency.add_column(f"{moment} p{q}", justify="right", no_wrap=True)
+            latency.add_column(f"{moment}\np{q}", justify="right", no_wrap=True, overflow="fold")
     errors = _table()
     _model_column(errors, "errors by code")
-    errors.add_column("model", no_wrap=True, overflow="ellipsis", max_width=24)
-    errors.add_column("count", justify="right")
-    errors.add_column("rate", justify="right")
+    _model_column(errors)
+    errors.add_column("count", justify="right", no_wrap=True, overflow="fold")
+    errors.add_column("rate", justify="right", no_wrap=True, overflow="fold")
     for label, group in groups:
         shown = Text(label, style="bold" if label == "all" else "dim" if label == NO_MODEL else "")
         tokens = group["tokens"]
@@ -225,7 +297,7 @@ def _cost_tables(
     if any(group["cost"] for _, group in groups):
         costs = _table()
         _model_column(costs, "cost")
-        costs.add_column("total", justify="right", no_wrap=True)
+        costs.add_column("total", justify="right", no_wrap=True, overflow="fold")
         for label, group in groups:
             costs.add_row(label, _totals(group["cost"]))
         parts += [Text(""), costs]
@@ -233,7 +305,7 @@ def _cost_tables(
         keys = _table()
         _model_column(keys, "proxy key")
         for header in ("exchanges", "errors", "cost"):
-            keys.add_column(header, justify="right", no_wrap=True)
+            keys.add_column(header, justify="right", no_wrap=True, overflow="fold")
         for label, group in stats["keys"].items():
             shown = Text(label, style="dim" if label == NO_KEY else "")
             keys.add_row(
@@ -253,11 +325,11 @@ def _rate(rate: float) -> str:
 
 
 def replay_view(result: ReplayResult, exchange_id: str) -> RenderableType:
-    what = (
-        f"{result.expected_count} chunk(s)"
-        if result.compared == "chunks"
-        else "the folded response (chunks were not captured)"
-    )
+    what = {
+        "chunks": f"{result.expected_count} chunk(s)",
+        "response": "the folded response (chunks were not captured)",
+        "error": "the error made from DashScope's answer",
+    }[result.compared]
     lines: list[RenderableType] = []
     if result.matches:
         lines.append(Text.assemble(("matches", "bold green"), f": {exchange_id}, {what}"))
@@ -274,5 +346,14 @@ def replay_view(result: ReplayResult, exchange_id: str) -> RenderableType:
         lines.extend(Text("  " + line) for line in result.differences)
         lines.append(Text("  (recorded -> replayed)", style="dim"))
     if result.error:
-        lines.append(Text(f"the replayed translation ended with an error: {result.error}", "dim"))
+        recorded = "the recorded error" if result.matches else "the error"
+        lines.append(Text(f"the replay ended with {recorded} {result.error}"))
+    if result.unreplayed_error:
+        lines.append(
+            Text(
+                f"the exchange ended with {result.unreplayed_error}: that came from the "
+                "connection or the proxy, not from a frame, so it is not replayed",
+                "dim",
+            )
+        )
     return Group(*lines)

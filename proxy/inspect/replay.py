@@ -4,7 +4,10 @@ The bug-report and regression tool: a record captured with `capture_frames` hold
 SSE events DashScope sent and the settings the translation ran with (`translation`). Feeding
 those frames to the current translation (chat completions or Responses API, as recorded) must
 give what the client got: the recorded `chunks` (or Responses events) when they were captured,
-otherwise the summarised `response` (choices, code runs, usage).
+otherwise the summarised `response` (choices, code runs, usage). The error the exchange
+ended with is compared too: when DashScope answered with no event stream (`upstream_error`: a
+non-2xx refusal, a redirect, a 2xx of something else), replay makes the client's error from that
+answer again.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 import orjson
 
 from proxy.chat.code_runs import fenced
+from proxy.core.error_answer import ErrorAnswer, error_of
 from proxy.core.errors import ProxyError
 from proxy.core.sse import SSEEvent
 from proxy.core.summary import ExchangeSummary
@@ -33,20 +37,27 @@ from proxy.traffic.record import response_of, usage_of
 CAPTURE_HINT = "enable [traffic_log] capture_frames"
 _MAX_DIFFERENCES = 8
 _MAX_VALUE = 70
+# Errors that came from the connection or the proxy, not from a frame DashScope sent: the frames
+# before them are replayed, the error itself cannot be.
+NOT_FROM_FRAMES = frozenset(
+    {"upstream_timeout", "total_timeout", "draining", "upstream_unavailable", "internal_error"}
+)
 
 
 class ReplayUnavailable(Exception):
-    """The record cannot be replayed; the message says why."""
+    """The record holds nothing to replay; the message says why."""
 
 
 @dataclass(slots=True)
 class ReplayResult:
-    compared: str  # "chunks" or "response"
+    compared: str  # "chunks", "response", or "error" (DashScope answered with an error only)
     expected_count: int  # recorded chunks, or recorded choices
     actual_count: int
     first_difference: int | None = None  # chunk index, or None when the response differs
     differences: list[str] = field(default_factory=list)  # "path: recorded -> replayed"
     error: str | None = None  # how the replayed translation ended, when it raised
+    # The recorded error when replay cannot make it (NOT_FROM_FRAMES), shown as not replayed.
+    unreplayed_error: str | None = None
 
     @property
     def matches(self) -> bool:
@@ -61,22 +72,83 @@ class _Replayed:
 
 
 def replay(record: Record) -> ReplayResult:
-    frames = record.get("frames")
-    if not isinstance(frames, list):
-        raise ReplayUnavailable(f"this record has no upstream frames: {CAPTURE_HINT}")
-    if record.get("outcome") == "local":
-        raise ReplayUnavailable("the proxy answered this exchange itself; DashScope sent nothing")
-    replayed = _run(record, frames)
-    error = None
-    if replayed.error is not None:
-        error = f"{replayed.error.code or replayed.error.type}: {replayed.error.message}"
+    _check_replayable(record)
+    answer = record.get("upstream_error")
+    if isinstance(answer, dict):
+        return _replay_answer(record, answer)
+    replayed = _run(record, record["frames"])
     recorded_chunks = record.get("chunks")
     if isinstance(recorded_chunks, list):
         result = _compare_chunks(_plain(recorded_chunks), _plain(replayed.items))
     else:
         result = _compare_response(record, replayed)
-    result.error = error
+    result.error = describe(_error_fields(replayed.error, record))
+    recorded = record.get("error")
+    if _from_frames(record):
+        result.differences += differences(recorded, _error_fields(replayed.error, record), "error")
+    else:
+        result.unreplayed_error = describe(recorded)
     return result
+
+
+def _check_replayable(record: Record) -> None:
+    """Raise ReplayUnavailable unless the record holds something DashScope sent."""
+    if record.get("outcome") == "local":
+        raise ReplayUnavailable("the proxy answered this exchange itself; DashScope sent nothing")
+    ended = describe(record.get("error"))
+    ended = f" (it ended with {ended})" if ended else ""
+    if "upstream_request" in record and record["upstream_request"] is None:
+        raise ReplayUnavailable(f"the exchange never reached DashScope{ended}")
+    if isinstance(record.get("upstream_error"), dict):
+        return
+    frames = record.get("frames")
+    if not isinstance(frames, list):
+        raise ReplayUnavailable(f"this record has no upstream frames: {CAPTURE_HINT}")
+    if not frames:
+        raise ReplayUnavailable(f"DashScope sent no frame{ended}")
+
+
+def _replay_answer(record: Record, answer: dict[str, Any]) -> ReplayResult:
+    """DashScope answered with no event stream (a refusal, a redirect, a 2xx of something
+    else): the client's error is made from that answer again."""
+    try:
+        again = ErrorAnswer(
+            int(answer["status"]),
+            text(answer.get("content_type")),
+            text(answer["body"]).encode(),
+            text(answer.get("location")),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ReplayUnavailable(f"the record's `upstream_error` is incomplete ({exc})") from None
+    replayed = _error_fields(error_of(again), record)
+    result = ReplayResult("error", 1, 1, error=describe(replayed))
+    result.differences = differences(record.get("error"), replayed, "error")
+    return result
+
+
+def _from_frames(record: Record) -> bool:
+    error = record.get("error")
+    return not (isinstance(error, dict) and error.get("code") in NOT_FROM_FRAMES)
+
+
+def _error_fields(error: ProxyError | None, record: Record) -> dict[str, Any] | None:
+    """The replayed error as the record keeps one; its status too when the record's does."""
+    if error is None:
+        return None
+    fields: dict[str, Any] = {"type": error.type, "code": error.code, "message": error.message}
+    recorded = record.get("error")
+    if isinstance(recorded, dict) and "status" in recorded:
+        fields["status"] = error.status
+    return fields
+
+
+def describe(error: Any) -> str | None:
+    """`InvalidParameter (400): message`, for an error as a record keeps one."""
+    if not isinstance(error, dict):
+        return None
+    status = f" ({error['status']})" if isinstance(error.get("status"), int) else ""
+    code = text(error.get("code")) or text(error.get("type"))
+    return f"{code}{status}: {text(error.get('message'))}"
 
 
 def _run(record: Record, frames: list[Any]) -> _Replayed:
@@ -104,8 +176,10 @@ def _run(record: Record, frames: list[Any]) -> _Replayed:
     error: ProxyError | None = None
     try:
         items.extend(translation.feed(events))
-        # A client that left mid-stream never got the closing chunks: do not make them.
-        if record.get("outcome") != "cancelled" or translation.finished:
+        # A client that left mid-stream, or whose stream the connection or the proxy cut, never
+        # got the closing chunks: do not make them.
+        cut = record.get("outcome") == "cancelled" or not _from_frames(record)
+        if not cut or translation.finished:
             items.extend(translation.finish())
     except ProxyError as exc:
         error = exc

@@ -41,7 +41,8 @@ from proxy.server.stream_body import stream_body
 from proxy.server.telemetry import Telemetry
 from proxy.server.upstream import UpstreamClient
 from proxy.traffic.apis import Api
-from proxy.traffic.record import ExchangeRecorder, FinishedExchange, Outcome
+from proxy.traffic.record import ExchangeRecorder, FinishedExchange
+from proxy.traffic.record_shape import Outcome
 from proxy.traffic.redact import Redactor
 
 # Bodies from this size on are parsed and translated on a worker thread. orjson holds the GIL
@@ -166,7 +167,6 @@ class Exchange:
             self._trace.upstream()
         deadline = Deadline(self._deadline, self._total_timeout)
         first, chunks = await self._upstream.first_frame(call, self._first_items, deadline)
-        self._recorder.frames(first)
         self._recorder.chunks(chunks)
         self._recorder.upstream_request_id(translation.request_id or self._upstream.request_id)
         rest = self._rest(plan.stream) if first else None
@@ -183,6 +183,7 @@ class Exchange:
     def _first_items(self, first: list[SSEEvent]) -> list[Item]:
         # An error frame first raises here before the translation changes state.
         assert self._translation is not None
+        self._recorder.first_frames(first)  # an error frame too: `logs replay` needs it
         return self._translation.feed(first) if first else self._translation.finish()
 
     def _plan(self, plan: UpstreamPlan[Any], translation: Translation) -> None:

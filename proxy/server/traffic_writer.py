@@ -3,6 +3,10 @@
 Requests only put a finished record on a bounded queue (never blocking, never raising). One
 thread redacts, serialises and writes. A slow, full, read-only or vanished disk costs records,
 not requests: what cannot be queued or written is counted and reported in the app log.
+
+A write cut short (a full disk, a file-size limit) leaves part of a line behind. Before the
+next record goes to that file, the writer cuts the file back to its last whole line, so a
+record counted as written is always one readable line, never glued onto a torn one.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ log = logging.getLogger("proxy.traffic")
 STDOUT = "stdout"
 _REPORT_EVERY = 30.0  # seconds between two app-log reports of lost records
 _STOP = object()
+_TAIL_BLOCK = 64 * 1024  # bytes read at a time, from the end, looking for the last newline
 
 
 class TrafficWriter:
@@ -102,7 +107,7 @@ class TrafficWriter:
             self._close_file()
             self._lost(f"writing failed ({exc.__class__.__name__}: {exc})")
             return
-        self.written += 1
+        self.written += 1  # on a file, only once the line is flushed whole
 
     def _write_file(self, line: bytes) -> None:
         assert self._path is not None
@@ -111,14 +116,20 @@ class TrafficWriter:
         if self._file is None:
             self._path.parent.mkdir(parents=True, exist_ok=True)
             self._file = self._path.open("ab")
-            # Pipes and devices can neither tell their size nor be rotated.
+            # Pipes and devices can neither tell their size nor be rotated (nor be repaired).
             self._regular = stat.S_ISREG(os.fstat(self._file.fileno()).st_mode)
-            self._size = self._file.tell() if self._regular else 0
+            self._size = _cut_torn_tail(self._path, self._file) if self._regular else 0
         if self._regular and self._size and self._size + len(line) > self._max_bytes:
             self._rotate()
             return self._write_file(line)
-        self._file.write(line)
-        self._file.flush()
+        try:
+            self._file.write(line)
+            self._file.flush()
+        except BaseException:
+            # Part of the line may be on disk: the file is opened (and its tail cut) anew
+            # before the next record.
+            self._close_file()
+            raise
         self._size += len(line)
         return None
 
@@ -152,3 +163,26 @@ class TrafficWriter:
                 self._reported_at = now
         if report:
             log.warning("traffic log: %s; %d record(s) lost so far", why, self.dropped)
+
+
+def _cut_torn_tail(path: Path, file: BinaryIO) -> int:
+    """Cut `file` (`path`, opened for appending) back to its last whole line; its size.
+
+    A torn line is what a failed write left: no record was counted for it, and the next one
+    appended to it would be unreadable too. Shrinking a file needs no free space."""
+    size = os.fstat(file.fileno()).st_size
+    end = size
+    with path.open("rb") as reader:  # the appending descriptor cannot read
+        while end > 0:
+            start = max(0, end - _TAIL_BLOCK)
+            reader.seek(start)
+            newline = reader.read(end - start).rfind(b"\n")
+            if newline >= 0:
+                end = start + newline + 1
+                break
+            end = start
+    if end == size:
+        return size
+    os.ftruncate(file.fileno(), end)
+    log.warning("traffic log: cut a torn last line (%d bytes) before appending", size - end)
+    return end

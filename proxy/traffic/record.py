@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any
 
 from proxy.core.cost import Cost, Pricing, search_strategy_of
 from proxy.core.errors import ProxyError
@@ -20,114 +20,21 @@ from proxy.core.key_identity import KeyIdentity
 from proxy.core.sse import SSEEvent
 from proxy.core.summary import EMPTY_SUMMARY, ChoiceSummary, ExchangeSummary
 from proxy.core.wire import Item
+from proxy.traffic.record_shape import (
+    Frame,
+    Message,
+    Outcome,
+    RecordCost,
+    RecordKey,
+    Response,
+    Timings,
+    TrafficRecord,
+    UpstreamAnswer,
+    UpstreamRequest,
+)
 
 # 2: a message holds the model's own output; interpreter runs are only in `code_runs`.
 RECORD_VERSION = 2
-
-Outcome = Literal["ok", "error", "cancelled", "local"]
-
-
-class RecordError(TypedDict):
-    type: str
-    code: str | None
-    message: str
-
-
-class Timings(TypedDict):
-    """Milliseconds from the request's arrival; None for a moment never reached."""
-
-    upstream_first_frame: float | None
-    first_byte: float | None
-    total: float | None
-
-
-class Frame(TypedDict):
-    event: str
-    status: int | None
-    data: str
-
-
-class UpstreamRequest(TypedDict):
-    path: str
-    body: object  # the native request, as sent
-
-
-class CallFunction(TypedDict):
-    name: str
-    arguments: str
-
-
-class ToolCall(TypedDict):
-    id: str | None
-    type: Literal["function"]
-    function: CallFunction
-
-
-class SearchInfo(TypedDict):
-    search_results: list[object]
-
-
-class Message(TypedDict):
-    role: Literal["assistant"]
-    content: str | None  # None only beside tool calls, as a chat client gets it
-    reasoning_content: NotRequired[str]
-    tool_calls: NotRequired[list[ToolCall]]
-    search_info: NotRequired[SearchInfo]
-
-
-class Choice(TypedDict):
-    index: int
-    finish_reason: str | None
-    message: Message
-
-
-class Response(TypedDict):
-    choices: list[Choice]
-    code_runs: list[str]
-
-
-class RecordKey(TypedDict):
-    """The proxy key that made the call: its name in the config, and its fingerprint."""
-
-    name: str | None
-    fingerprint: str
-
-
-class RecordCost(TypedDict):
-    """The exchange's cost: a decimal amount as a string (exact), in the region's currency,
-    at the prices of the family and date given."""
-
-    amount: str
-    currency: str
-    family: str
-    prices_as_of: str
-
-
-class TrafficRecord(TypedDict):
-    """One line of the traffic log, field by field as docs/traffic-log.md describes it."""
-
-    v: int
-    id: str
-    upstream_request_id: str | None
-    client_request_id: str | None
-    started_at: float
-    endpoint: str
-    model: str | None
-    stream: bool | None
-    status: int
-    outcome: Outcome
-    error: RecordError | None
-    request: object
-    upstream_request: UpstreamRequest | None
-    notes: list[str]
-    translation: Mapping[str, object] | None
-    timings_ms: Timings
-    response: Response
-    usage: UsageObject | None
-    key: RecordKey | None  # added within version 2: older records have neither
-    cost: RecordCost | None
-    frames: NotRequired[list[Frame]]
-    chunks: NotRequired[list[Item]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +60,7 @@ class FinishedExchange:
     translation: Mapping[str, object] | None  # what a replay needs
     frames: list[Frame] | None = None  # captured upstream frames
     chunks: list[Item] | None = None  # captured emitted items
+    upstream_error: UpstreamAnswer | None = None  # captured with the frames
     key: KeyIdentity | None = None  # the proxy key that made the call
     cost: Cost | None = None  # None: no usage, or no price for the model
 
@@ -171,7 +79,12 @@ class FinishedExchange:
             "outcome": self.outcome,
             "error": None
             if error is None
-            else {"type": error.type, "code": error.code, "message": error.message},
+            else {
+                "type": error.type,
+                "code": error.code,
+                "message": error.message,
+                "status": error.status,
+            },
             "request": self.request,
             "upstream_request": self.upstream_request,
             "notes": list(self.notes),
@@ -184,6 +97,8 @@ class FinishedExchange:
         }
         if self.frames is not None:
             record["frames"] = self.frames
+        if self.upstream_error is not None:
+            record["upstream_error"] = self.upstream_error
         if self.chunks is not None:
             record["chunks"] = self.chunks
         return record
@@ -304,6 +219,14 @@ class ExchangeRecorder:
                 {"event": e.event, "status": e.status, "data": e.data} for e in events
             )
 
+    def first_frames(self, events: list[SSEEvent]) -> None:
+        """An attempt's first frames, before their translation (which raises on an error
+        frame): what an earlier attempt sent is not what this answer is made of."""
+        if self._frames is not None:
+            self._frames.clear()
+        self._first_frame = None
+        self.frames(events)
+
     def chunks(self, chunks: Sequence[Item]) -> None:
         if self._chunks is not None:
             self._chunks.extend(chunks)
@@ -355,9 +278,24 @@ class ExchangeRecorder:
             translation=self._translation,
             frames=self._frames,
             chunks=self._chunks,
+            upstream_error=self._answer(error),
             key=key,
             cost=cost,
         )
+
+    def _answer(self, error: ProxyError | None) -> UpstreamAnswer | None:
+        answer = None if error is None else error.answer
+        if self._frames is None or answer is None:
+            return None
+        body = answer.body.decode("utf-8", "replace")
+        kept: UpstreamAnswer = {
+            "status": answer.status,
+            "content_type": answer.content_type,
+            "body": body,
+        }
+        if answer.location:
+            kept["location"] = answer.location
+        return kept
 
     def _since(self, moment: float | None) -> float | None:
         return None if moment is None else round((moment - self._t0) * 1000, 3)
