@@ -96,3 +96,29 @@ def test_the_agents_recipe_runs_both_agents_without_executing_the_hosted_run(
     assert SEED_ANSWER in out
     # The function agent called get_weather locally and answered from its result.
     assert lines[-1] == "answer: It is sunny in Hangzhou."
+
+
+def test_the_pydantic_ai_recipe_calls_the_tool_and_answers_from_it(demo_url: str) -> None:
+    lines = run_recipe("pydantic-ai", demo_url)
+    # The simulator called the declared tool with arguments from its schema, pydantic-ai ran
+    # it, and the answer quotes what it returned.
+    assert lines == [
+        'called: get_time {"city": "example"}',
+        "answer: The tool returned: It is 09:30 in example.",
+    ]
+
+
+def test_the_langgraph_interpreter_recipe_shows_the_run_and_leaves_nothing_to_execute(
+    demo_url: str,
+) -> None:
+    lines = run_recipe("langchain-responses-interpreter", demo_url)
+    assert lines[0] == "ran: 123**21"
+    assert lines[1] == "answer: 123 to the power of 21 is:"
+    assert SEED_ANSWER in lines
+    # The agent stopped after the model's one turn: it found no tool call to execute.
+    assert lines[-1] == "model turns: 1"
+
+
+def test_the_langchain_structured_output_recipe_fills_the_model(demo_url: str) -> None:
+    lines = run_recipe("langchain-structured", demo_url)
+    assert lines == ["City(name='example', population=1)"]
