@@ -24,6 +24,7 @@ SELF = Path(__file__).resolve().relative_to(ROOT).as_posix()
 # holds no reference outside the repository itself.
 _FOLDER = "sha" + "red"
 _DESIGN = "DESI" + "GN"
+_ROOT = "/" + "wo" + "rk"  # the machine's root of checkouts, assembled like the names above
 OUTSIDE = {
     "the shared design folder": re.compile(r"\.\./" + _FOLDER + r"\b"),
     "the shared reference folder": re.compile(_FOLDER + "/" + "reference"),
@@ -97,11 +98,12 @@ def test_the_outside_patterns_catch_what_they_are_for() -> None:
         "a shared reference file by name": "a second model call (openai-contract.md §7.3)",
         "a section of the shared reference": "follow the recorded captures (reference §7)",
         "a product decision by number": "without client authentication (decision 7)",
-        "an absolute /work path": f'SEED_PAGE = Path("/work/{_FOLDER}/seed/page.txt")',
+        "an absolute /work path": f'SEED_PAGE = Path("{_ROOT}/{_FOLDER}/seed/page.txt")',
     }
     for what, line in caught.items():
         assert OUTSIDE[what].search(line), what
-    for harmless in ("bench/.work/ is scratch", "/workspace", "network/work/x", "decisions"):
+    harmless_lines = ("bench/.work/ is scratch", f"{_ROOT}space", "network/work/x", "decisions")
+    for harmless in harmless_lines:
         assert not any(pattern.search(harmless) for pattern in OUTSIDE.values()), harmless
 
 
