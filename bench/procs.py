@@ -187,6 +187,16 @@ def cpu_seconds(pid: int, *, with_children: bool = False) -> float:
     return total
 
 
+def cpu_split(pid: int) -> tuple[float, float]:
+    """User and system CPU time consumed so far by `pid`."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0, 0.0
+    return int(fields[11]) / ticks, int(fields[12]) / ticks
+
+
 def run_delay_seconds(pid: int) -> float:
     """Time the process's main thread spent runnable but waiting for a core (schedstat): on a
     machine shared with other work, what the arm lost to it."""

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import orjson
 
-from bench.procs import cpu_seconds, free_port, interrupt, pin, rss_bytes
+from bench.procs import cpu_seconds, cpu_split, free_port, interrupt, pin, rss_bytes
 from bench.spy import start_spy, stop_spy, top_frames
 from bench.stats import percentile
 
@@ -75,6 +75,7 @@ class Run:
     rss_peak_kb: int = 0
     # CPU seconds each process (proxy, upstream, driver) used during the measured part.
     cpu: dict[str, float] = field(default_factory=dict)
+    cpu_split: dict[str, tuple[float, float]] = field(default_factory=dict)  # user, system
     cores: dict[str, float] = field(default_factory=dict)  # busy share of each core
 
 
@@ -85,7 +86,9 @@ def _parse(argv: Sequence[str] | None) -> Options:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--requests", type=int, default=64, help="streams in all")
     parser.add_argument("--seconds", type=float, default=120.0, help="hard limit for the run")
-    parser.add_argument("--profiler", choices=("none", "pyinstrument", "py-spy"), default="none")
+    parser.add_argument(
+        "--profiler", choices=("none", "pyinstrument", "py-spy", "cprofile"), default="none"
+    )
     parser.add_argument(
         "--traffic-log", default="", help="[traffic_log] path for the proxy; empty: off"
     )
@@ -193,6 +196,15 @@ def _proxy_command(options: Options, config: Path, port: int) -> list[str]:
     if options.profiler == "pyinstrument":
         html = str(options.out.with_suffix(".html"))
         return [sys.executable, "-m", "pyinstrument", "-r", "html", "-o", html, *serve]
+    if options.profiler == "cprofile":  # call counts: how many calls a request makes
+        return [
+            sys.executable,
+            "-m",
+            "cProfile",
+            "-o",
+            str(options.out.with_suffix(".prof")),
+            *serve,
+        ]
     return [sys.executable, *serve]
 
 
@@ -308,6 +320,7 @@ async def _drive(options: Options, port: int, pids: dict[str, int]) -> Run:
         run.rss_idle_kb = rss_bytes(pid) // 1024
     budget = [options.requests]
     cpu = {name: cpu_seconds(each) for name, each in pids.items()}
+    split = {name: cpu_split(each) for name, each in pids.items()}
     cores = _cpu_busy()
     started = time.perf_counter()
     workers = [
@@ -322,6 +335,9 @@ async def _drive(options: Options, port: int, pids: dict[str, int]) -> Run:
     await watch
     run.elapsed = time.perf_counter() - started
     run.cpu = {name: cpu_seconds(each) - cpu[name] for name, each in pids.items()}
+    for name, each in pids.items():
+        user, system = cpu_split(each)
+        run.cpu_split[name] = (user - split[name][0], system - split[name][1])
     for name, (busy, total) in _cpu_busy().items():
         before_busy, before_total = cores[name]
         run.cores[name] = (busy - before_busy) / max(1, total - before_total)
@@ -352,6 +368,12 @@ def _report(options: Options, run: Run) -> str:
     lines.append(f"  cores busy     {busy}")
     if run.cpu.get("proxy"):
         lines.append(f"  proxy          {chunks / run.cpu['proxy']:,.0f} chunks per CPU second")
+        user, system = run.cpu_split.get("proxy", (0.0, 0.0))
+        per = 1000 / max(1, len(run.results))
+        lines.append(
+            f"  proxy CPU/req  {run.cpu['proxy'] * per:.2f} ms "
+            f"(user {user * per:.2f}, system {system * per:.2f})"
+        )
     if incomplete and not options.direct:
         lines.append(f"  WARNING: {incomplete} stream(s) did not end with data: [DONE]")
     return "\n".join(lines)

@@ -1,6 +1,7 @@
-"""The Starlette app driven in-process (httpx.ASGITransport), with the simulator as an in-process
-upstream: request validation before anything goes upstream, routes, and error shapes.
-The model routes are also exercised with the real SDK against the loopback proxy."""
+"""The Starlette app driven in-process (httpx.ASGITransport), with the simulator in the same
+event loop as its upstream (behind a loopback server): request validation before anything goes
+upstream, routes, and error shapes. The model routes are also exercised with the real SDK
+against the loopback proxy."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from proxy.config import Settings, UpstreamSettings
 from proxy.server.app import create_app
 from proxy.simulator import ReceivedRequest, create_simulator_app
 from tests.contract import check_sse_bytes
+from tests.loop_upstream import loop_upstream
 
 MODELS = ("qwen3-max-preview", "qwen-plus", "Qwen/Qwen3-Coder-Plus")
 CHAT = "/v1/chat/completions"
@@ -24,14 +26,12 @@ CHAT = "/v1/chat/completions"
 class InProcess:
     """The proxy app and its upstream simulator, both in this event loop."""
 
-    def __init__(self, api_key: str) -> None:
+    def __init__(self, api_key: str, upstream_url: str) -> None:
         self.simulator = create_simulator_app()
         settings = Settings(
-            upstream=UpstreamSettings(base_url="http://dashscope.test", api_key=api_key),
-            models=MODELS,
+            upstream=UpstreamSettings(base_url=upstream_url, api_key=api_key), models=MODELS
         )
-        upstream = httpx.ASGITransport(app=self.simulator)
-        self.app: Starlette = create_app(settings, upstream_transport=upstream)
+        self.app: Starlette = create_app(settings)
 
     @property
     def received(self) -> list[ReceivedRequest]:
@@ -40,7 +40,20 @@ class InProcess:
 
 
 async def _asgi_client(api_key: str) -> AsyncIterator[tuple[InProcess, httpx.AsyncClient]]:
-    proxy = InProcess(api_key)
+    simulator: list[httpx.AsyncClient] = []
+
+    async def upstream(request: httpx.Request) -> httpx.Response:
+        return await simulator[0].send(request, stream=True)
+
+    async with loop_upstream(upstream) as url:
+        proxy = InProcess(api_key, url)
+        simulator.append(httpx.AsyncClient(transport=httpx.ASGITransport(app=proxy.simulator)))
+        async with simulator[0]:
+            async for pair in _proxy_client(proxy):
+                yield pair
+
+
+async def _proxy_client(proxy: InProcess) -> AsyncIterator[tuple[InProcess, httpx.AsyncClient]]:
     transport = httpx.ASGITransport(app=proxy.app)
     async with (
         proxy.app.router.lifespan_context(proxy.app),
@@ -219,14 +232,15 @@ async def test_sse_error_with_request_id_only_in_header(
         headers = {"content-type": "text/event-stream", "x-request-id": "hdr-id-1"}
         return httpx.Response(429, headers=headers, content=body)
 
-    settings = Settings(upstream=UpstreamSettings(base_url="http://dashscope.test", api_key="k"))
-    app = create_app(settings, upstream_transport=httpx.MockTransport(handler))
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://proxy.test") as http,
-    ):
-        response = await http.post(CHAT, json=chat())
+    async with loop_upstream(handler) as url:
+        settings = Settings(upstream=UpstreamSettings(base_url=url, api_key="k"))
+        app = create_app(settings)
+        transport = httpx.ASGITransport(app=app)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="http://proxy.test") as http,
+        ):
+            response = await http.post(CHAT, json=chat())
     error = openai_error(response, 429)
     assert error["code"] == "Arrearage"
     assert response.headers["x-request-id"] == "hdr-id-1"

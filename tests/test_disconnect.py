@@ -6,7 +6,7 @@ The ASGI app is driven by hand so the disconnect arrives exactly after the first
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -15,6 +15,7 @@ import orjson
 from proxy.config import Settings, UpstreamSettings
 from proxy.server.app import create_app
 from proxy.simulator import build_scenario, render_frame
+from tests.loop_upstream import loop_upstream
 
 REQUEST = {
     "model": "qwen3-max-preview",
@@ -44,14 +45,16 @@ class SlowUpstream(httpx.AsyncByteStream):
         self.closed.set()
 
 
-def make_app(upstream: SlowUpstream) -> Any:
+def answer_with(upstream: SlowUpstream) -> Callable[[httpx.Request], httpx.Response]:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=upstream)
 
-    settings = Settings(
-        upstream=UpstreamSettings(base_url="http://upstream.test", api_key="sk-test")
-    )
-    return create_app(settings, upstream_transport=httpx.MockTransport(handler))
+    return handler
+
+
+def make_app(upstream_url: str) -> Any:
+    settings = Settings(upstream=UpstreamSettings(base_url=upstream_url, api_key="sk-test"))
+    return create_app(settings)
 
 
 async def leave_after_first_chunk(
@@ -97,9 +100,9 @@ async def leave_after_first_chunk(
 
 async def test_client_disconnect_closes_the_upstream_stream() -> None:
     upstream = SlowUpstream()
-    app = make_app(upstream)
-    sent = await leave_after_first_chunk(app, orjson.dumps(REQUEST))
-    await asyncio.wait_for(upstream.closed.wait(), timeout=5)
+    async with loop_upstream(answer_with(upstream)) as url:
+        sent = await leave_after_first_chunk(make_app(url), orjson.dumps(REQUEST))
+        await asyncio.wait_for(upstream.closed.wait(), timeout=5)
 
     assert sent[0]["type"] == "http.response.start"
     assert sent[0]["status"] == 200

@@ -23,6 +23,7 @@ from proxy.chat.fields import FIELD_BY_NAME
 from proxy.config import Settings, UpstreamSettings
 from proxy.server.app import create_app
 from tests.faulty_upstream import frames
+from tests.loop_upstream import loop_upstream
 
 NATIVE_STREAM = b"".join(frames("plain_text"))
 FUZZ = settings(
@@ -40,11 +41,12 @@ class InProcessProxy:
             headers = {"content-type": "text/event-stream", "x-request-id": "fuzz-request-id"}
             return httpx.Response(200, headers=headers, content=NATIVE_STREAM)
 
-        self.app: Starlette = create_app(
-            Settings(upstream=UpstreamSettings(base_url="http://dashscope.test", api_key="sk-k")),
-            upstream_transport=httpx.MockTransport(upstream),
-        )
         self.loop = asyncio.new_event_loop()
+        self._upstream = loop_upstream(upstream)
+        url = self.loop.run_until_complete(self._upstream.__aenter__())
+        self.app: Starlette = create_app(
+            Settings(upstream=UpstreamSettings(base_url=url, api_key="sk-k"))
+        )
         # A crash must show as the 500 a real server would send, not as an exception here.
         transport = httpx.ASGITransport(app=self.app, raise_app_exceptions=False)
         self.client = httpx.AsyncClient(transport=transport, base_url="http://proxy.test")
@@ -59,6 +61,7 @@ class InProcessProxy:
     def close(self) -> None:
         self.loop.run_until_complete(self.client.aclose())
         self.loop.run_until_complete(self._lifespan.__aexit__(None, None, None))
+        self.loop.run_until_complete(self._upstream.__aexit__(None, None, None))
         self.loop.close()
 
 

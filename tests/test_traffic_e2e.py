@@ -21,7 +21,8 @@ from proxy.server.traffic_writer import TrafficWriter
 from proxy.simulator import ReceivedRequest
 from proxy.simulator.scripts import MIDSTREAM_PARTIAL, SEED_ANSWER, SEED_SINGLE_RUN_ID
 from tests.conftest import ScenarioText, TrafficProxy, read_jsonl
-from tests.test_disconnect import REQUEST, SlowUpstream, leave_after_first_chunk
+from tests.loop_upstream import loop_upstream
+from tests.test_disconnect import REQUEST, SlowUpstream, answer_with, leave_after_first_chunk
 
 MODEL = "qwen3-max-preview"
 CODE_FLAGS = {"enable_code_interpreter": True, "enable_thinking": True}
@@ -216,19 +217,17 @@ async def test_a_client_that_leaves_mid_stream_is_recorded_as_cancelled(tmp_path
     path = tmp_path / "traffic.jsonl"
     upstream = SlowUpstream()
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=upstream)
-
-    settings = Settings(
-        upstream=UpstreamSettings(base_url="http://upstream.test", api_key="sk-test"),
-        traffic_log=TrafficLogSettings(path=str(path)),
-    )
-    app = create_app(settings, upstream_transport=httpx.MockTransport(handler))
-    async with app.router.lifespan_context(app):  # starts the writer, and closes it after
-        sent = await leave_after_first_chunk(
-            app, orjson.dumps(REQUEST), ((b"x-request-id", b"gone-1"),)
+    async with loop_upstream(answer_with(upstream)) as url:
+        settings = Settings(
+            upstream=UpstreamSettings(base_url=url, api_key="sk-test"),
+            traffic_log=TrafficLogSettings(path=str(path)),
         )
-        await asyncio.wait_for(upstream.closed.wait(), timeout=5)
+        app = create_app(settings)
+        async with app.router.lifespan_context(app):  # starts the writer, and closes it after
+            sent = await leave_after_first_chunk(
+                app, orjson.dumps(REQUEST), ((b"x-request-id", b"gone-1"),)
+            )
+            await asyncio.wait_for(upstream.closed.wait(), timeout=5)
     writer = app.state.traffic_writer
     assert isinstance(writer, TrafficWriter)
     assert (writer.written, writer.dropped) == (1, 0)

@@ -3,9 +3,9 @@ which settings are refused at start (docs/dashscope-protocol.md, "Endpoints and 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 
 from proxy.config import ConfigError, load_settings, settings_from_mapping
@@ -15,24 +15,24 @@ from proxy.server.upstream import UpstreamClient
 TEXT = "/api/v1/services/aigc/text-generation/generation"
 
 
-async def requested(upstream: dict[str, Any], path: str = TEXT_GENERATION_PATH) -> httpx.Request:
+@dataclass(frozen=True)
+class Sent:
+    url: str
+    headers: dict[str, str]
+
+
+def requested(upstream: dict[str, Any], path: str = TEXT_GENERATION_PATH) -> Sent:
     """The request the upstream client sends with these `[upstream]` settings (validated as at
-    start), caught before it leaves the process."""
+    start): its URL (scheme, Host header and target) and headers, from the bytes it writes."""
     settings = settings_from_mapping({"upstream": upstream}).upstream
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=b"")
-
-    client = UpstreamClient(settings, transport=httpx.MockTransport(handler))
-    try:
-        stream = await client.open(path, {"model": "m"}, "sk-test")
-        await stream.aclose()
-    finally:
-        await client.aclose()
-    assert len(seen) == 1
-    return seen[0]
+    client = UpstreamClient(settings)
+    head = client.encode(path, {"model": "m"}, "sk-test").split(b"\r\n\r\n")[0].decode()
+    request_line, *lines = head.split("\r\n")
+    method, target, version = request_line.split(" ")
+    assert (method, version) == ("POST", "HTTP/1.1")
+    headers = {name.lower(): value.strip() for name, value in (x.split(":", 1) for x in lines)}
+    scheme = settings.url.split(":", 1)[0]
+    return Sent(f"{scheme}://{headers['host']}{target}", headers)
 
 
 @pytest.mark.parametrize(
@@ -45,18 +45,18 @@ async def requested(upstream: dict[str, Any], path: str = TEXT_GENERATION_PATH) 
     ],
 )
 async def test_base_url_with_or_without_api_v1_calls_the_same_url(base_url: str) -> None:
-    request = await requested({"base_url": base_url})
+    request = requested({"base_url": base_url})
     assert str(request.url) == f"https://dashscope-intl.aliyuncs.com{TEXT}"
 
 
 async def test_base_url_keeps_a_gateway_path_prefix_and_a_port() -> None:
     for base_url in ("http://127.0.0.1:9000/dashscope", "http://127.0.0.1:9000/dashscope/api/v1/"):
-        request = await requested({"base_url": base_url})
+        request = requested({"base_url": base_url})
         assert str(request.url) == f"http://127.0.0.1:9000/dashscope{TEXT}"
 
 
 async def test_the_multimodal_path_joins_the_same_base() -> None:
-    request = await requested(
+    request = requested(
         {"base_url": "https://dashscope.aliyuncs.com/api/v1"}, MULTIMODAL_GENERATION_PATH
     )
     assert str(request.url) == (
@@ -82,7 +82,7 @@ async def test_base_url_from_the_environment_in_the_vendors_form() -> None:
     ],
 )
 async def test_each_region_calls_its_dashscope_domain(region: str, host: str) -> None:
-    request = await requested({"region": region})
+    request = requested({"region": region})
     assert str(request.url) == f"https://{host}{TEXT}"
     assert "x-dashscope-workspace" not in request.headers
 
@@ -99,13 +99,13 @@ async def test_each_region_calls_its_dashscope_domain(region: str, host: str) ->
     ],
 )
 async def test_a_workspace_selects_the_regions_workspace_domain(region: str, host: str) -> None:
-    request = await requested({"region": region, "workspace": "ws-a1b2"})
+    request = requested({"region": region, "workspace": "ws-a1b2"})
     assert str(request.url) == f"https://{host}{TEXT}"
     assert request.headers["x-dashscope-workspace"] == "ws-a1b2"
 
 
 async def test_base_url_wins_over_the_workspace_domain_and_the_header_stays() -> None:
-    request = await requested(
+    request = requested(
         {
             "region": "singapore",
             "workspace": "llm-xyz",

@@ -1,9 +1,11 @@
-"""The upstream stream's reading: pieces that arrived together are decoded together, the reader
-stops when the consumer falls behind, closing stops it, and pools are split to stay small."""
+"""The upstream stream's reading, over a real loopback connection: bytes that arrived together
+are decoded together, reading stops while the consumer is behind, closing lets the connection
+go, and a broken connection is an error after the frames that came before it."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 
 import httpx
@@ -11,14 +13,20 @@ import pytest
 
 from proxy.config import UpstreamSettings
 from proxy.core.errors import UpstreamUnavailable
+from proxy.core.sse import SSEEvent
 from proxy.server import upstream
 from proxy.server.upstream import UpstreamClient, UpstreamStream
+from tests.loop_upstream import loop_upstream
 
 PATH = "/api/v1/services/aigc/text-generation/generation"
 
 
-def frame(n: int) -> bytes:
-    return b'id:%d\nevent:result\n:HTTP_STATUS/200\ndata:{"n":%d}\n\n' % (n, n)
+def frame(n: int, pad: int = 0) -> bytes:
+    return b'id:%d\nevent:result\n:HTTP_STATUS/200\ndata:{"n":%d%s}\n\n' % (
+        n,
+        n,
+        b',"pad":"%s"' % (b"x" * pad) if pad else b"",
+    )
 
 
 class Body(httpx.AsyncByteStream):
@@ -41,136 +49,141 @@ class Body(httpx.AsyncByteStream):
         self.closed = True
 
 
-def client_for(body: Body | Callable[[], httpx.AsyncByteStream]) -> UpstreamClient:
+@contextlib.asynccontextmanager
+async def client_for(
+    body: Body | Callable[[], httpx.AsyncByteStream],
+) -> AsyncIterator[UpstreamClient]:
     def handler(request: httpx.Request) -> httpx.Response:
         stream = body() if callable(body) else body
         return httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=stream)
 
-    settings = UpstreamSettings(base_url="http://dashscope.test")
-    return UpstreamClient(settings, transport=httpx.MockTransport(handler))
+    async with loop_upstream(handler) as url:
+        client = UpstreamClient(UpstreamSettings(base_url=url))
+        try:
+            yield client
+        finally:
+            await client.aclose()
 
 
 async def open_stream(client: UpstreamClient) -> UpstreamStream:
     return await client.open(PATH, {"model": "m"}, "sk-test")
 
 
-async def test_pieces_that_arrived_together_come_out_as_one_batch() -> None:
-    gate = asyncio.Event()
-    body = Body([frame(1), frame(2), frame(3), frame(4), frame(5)], pauses={2: gate})
-    client = client_for(body)
-    stream = await open_stream(client)
-    first = await stream.first_events()
-    assert [event.data for event in first] == ['{"n":1}']
-    batches = stream.events()
-    batch = await anext(batches)
-    assert [event.data for event in batch] == ['{"n":2}']
-    gate.set()
-    batch = await anext(batches)
-    assert [event.data for event in batch] == ['{"n":3}', '{"n":4}', '{"n":5}']
-    assert await anext(batches, None) is None
-    await stream.aclose()
-    await client.aclose()
+async def test_frames_that_arrived_together_come_out_as_one_batch() -> None:
+    second, third = asyncio.Event(), asyncio.Event()
+    body = Body([frame(1), frame(2), frame(3), frame(4), frame(5)], pauses={1: second, 2: third})
+    async with client_for(body) as client:
+        stream = await open_stream(client)
+        first = await stream.first_events()
+        assert [event.data for event in first] == ['{"n":1}']
+        batches = stream.events()
+        second.set()
+        batch = await anext(batches)
+        assert [event.data for event in batch] == ['{"n":2}']
+        third.set()  # three HTTP chunks, written at once: one network read
+        batch = await anext(batches)
+        assert [event.data for event in batch] == ['{"n":3}', '{"n":4}', '{"n":5}']
+        assert await anext(batches, None) is None
+        await stream.aclose()
 
 
 async def test_a_frame_split_across_pieces_is_decoded_once_whole() -> None:
     whole = frame(1) + frame(2)
-    client = client_for(Body([whole[:7], whole[7:50], whole[50:]]))
-    stream = await open_stream(client)
-    events = await stream.first_events()
-    events += [event for batch in [b async for b in stream.events()] for event in batch]
-    assert [event.data for event in events] == ['{"n":1}', '{"n":2}']
-    await stream.aclose()
-    await client.aclose()
+    async with client_for(Body([whole[:7], whole[7:50], whole[50:]])) as client:
+        stream = await open_stream(client)
+        events = await stream.first_events()
+        events += [event for batch in [b async for b in stream.events()] for event in batch]
+        assert [event.data for event in events] == ['{"n":1}', '{"n":2}']
+        await stream.aclose()
 
 
-async def test_the_reader_waits_while_the_consumer_is_behind(
+async def test_reading_stops_while_the_consumer_is_behind(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(upstream, "_HIGH_WATER", 3 * len(frame(1)))
-    body = Body([frame(n) for n in range(1, 21)])
-    client = client_for(body)
-    stream = await open_stream(client)
-    await stream.first_events()
-    batches = stream.events()
-    await anext(batches)
-    for _ in range(5):
-        await asyncio.sleep(0)
-    # At most the high-water mark is read ahead of a consumer that stopped reading.
-    assert body.served <= 1 + 3 + 3
-    rest = [event for batch in [b async for b in batches] for event in batch]
-    assert body.served == 20
-    assert rest[-1].data == '{"n":20}'
-    await stream.aclose()
-    await client.aclose()
+    monkeypatch.setattr(upstream, "_HIGH_WATER", 64 * 1024)
+    count = 1000  # 64 MB: far more than the sockets' buffers hold
+    body = Body([frame(n, pad=64 * 1024) for n in range(1, count + 1)])
+    async with client_for(body) as client:
+        stream = await open_stream(client)
+        await stream.first_events()
+        batches = stream.events()
+        await anext(batches)
+        await asyncio.sleep(0.3)
+        # The connection stopped reading: the server is held back by full socket buffers.
+        assert body.served < count / 2
+        rest = [event for batch in [b async for b in batches] for event in batch]
+        assert body.served == count
+        assert rest[-1].data.startswith(f'{{"n":{count},')
+        await stream.aclose()
 
 
-async def test_closing_stops_a_pending_read_and_frees_its_pool_slot() -> None:
+async def test_closing_mid_stream_closes_the_connection_and_frees_its_slot() -> None:
     gate = asyncio.Event()
     body = Body([frame(1), frame(2)], pauses={1: gate})
-    client = client_for(body)
-    stream = await open_stream(client)
-    assert client._streams == [1]
-    await stream.first_events()
-    batches = stream.events()
-    waiting = asyncio.ensure_future(anext(batches))
-    await asyncio.sleep(0.01)
-    assert not waiting.done()
-    waiting.cancel()
-    await stream.aclose()
-    assert stream._reader is None
-    assert body.closed
-    assert client._streams == [0]
-    await stream.aclose()  # twice is harmless
-    assert client._streams == [0]
-    await client.aclose()
+    async with client_for(body) as client:
+        stream = await open_stream(client)
+        await stream.first_events()
+        batches = stream.events()
+        waiting = asyncio.ensure_future(anext(batches))
+        await asyncio.sleep(0.01)
+        assert not waiting.done()
+        waiting.cancel()
+        await stream.aclose()
+        await asyncio.wait_for(_until(lambda: body.closed), 5)  # the server saw the close
+        assert client._pool.open == 0
+        await stream.aclose()  # twice is harmless
+        assert client._pool.open == 0
+
+
+async def test_a_stream_read_to_its_end_leaves_its_connection_for_the_next() -> None:
+    bodies = [Body([frame(1), frame(2)]), Body([frame(3)])]
+    async with client_for(lambda: bodies.pop(0)) as client:
+        for expected in (['{"n":1}', '{"n":2}'], ['{"n":3}']):
+            stream = await open_stream(client)
+            events = await stream.first_events()
+            events += [event for batch in [b async for b in stream.events()] for event in batch]
+            assert [event.data for event in events] == expected
+            await stream.aclose()
+            assert client._pool.open == 1  # one connection, kept alive and reused
+
+
+async def _until(check: Callable[[], bool]) -> None:
+    while not check():  # noqa: ASYNC110  # the server's close is seen by polling, no event
+        await asyncio.sleep(0.005)
+
+
+async def _read_all(stream: UpstreamStream, events: list[SSEEvent]) -> None:
+    async for batch in stream.events():
+        events += batch
 
 
 class Failing(httpx.AsyncByteStream):
     async def __aiter__(self) -> AsyncIterator[bytes]:
         yield frame(1)
         yield frame(2)
-        raise httpx.ReadError("connection reset")
+        raise RuntimeError("the server breaks off mid-body")
 
 
-async def test_frames_before_a_failed_read_come_out_before_the_error() -> None:
-    client = client_for(Failing)
-    stream = await open_stream(client)
-    await stream.first_events()
-    batches = stream.events()
-    batch = await anext(batches)
-    assert [event.data for event in batch] == ['{"n":2}']
-    with pytest.raises(UpstreamUnavailable, match="mid-stream: ReadError"):
-        await anext(batches)
-    await stream.aclose()
-    await client.aclose()
+async def test_frames_before_a_broken_connection_come_out_before_the_error() -> None:
+    async with client_for(Failing) as client:
+        stream = await open_stream(client)
+        events = await stream.first_events()
+        with pytest.raises(UpstreamUnavailable, match="failed mid-stream"):
+            await _read_all(stream, events)
+        assert [event.data for event in events] == ['{"n":1}', '{"n":2}']
+        await stream.aclose()
+        assert client._pool.open == 0
 
 
-async def test_a_failed_first_read_is_mapped() -> None:
+async def test_a_connection_broken_before_the_first_frame_is_mapped() -> None:
     class FailsAtOnce(httpx.AsyncByteStream):
         async def __aiter__(self) -> AsyncIterator[bytes]:
-            raise httpx.ReadError("connection reset")
+            raise RuntimeError("the server breaks off")
             yield b""
 
-    client = client_for(FailsAtOnce)
-    stream = await open_stream(client)
-    with pytest.raises(UpstreamUnavailable, match="mid-stream: ReadError"):
-        await stream.first_events()
-    await stream.aclose()
-    assert client._streams == [0]
-    await client.aclose()
-
-
-@pytest.mark.parametrize(
-    ("connections", "sizes"),
-    [(1, [1]), (64, [64]), (65, [33, 32]), (200, [50] * 4), (1016, [64] * 8 + [63] * 8)],
-)
-def test_pools_are_even_and_small_and_add_up(connections: int, sizes: list[int]) -> None:
-    assert upstream._shard_sizes(connections) == sizes
-
-
-async def test_streams_go_to_the_least_busy_pool() -> None:
-    client = UpstreamClient(UpstreamSettings(base_url="http://dashscope.test"))
-    assert len(client._clients) == 4
-    client._streams = [2, 1, 1, 3]
-    assert client._shard() == 1
-    await client.aclose()
+    async with client_for(FailsAtOnce) as client:
+        stream = await open_stream(client)
+        with pytest.raises(UpstreamUnavailable, match="failed mid-stream"):
+            await stream.first_events()
+        await stream.aclose()
+        assert client._pool.open == 0

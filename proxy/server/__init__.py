@@ -1,1 +1,1 @@
-"""The I/O shell: Starlette routes, the exchange, httpx upstream, uvicorn serving."""
+"""The I/O shell: Starlette routes, the exchange, the upstream HTTP client, uvicorn serving."""

@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -44,10 +43,8 @@ def error_response(error: ProxyError, headers: dict[str, str] | None = None) -> 
     return json_response(error.to_body(), error.status, headers)
 
 
-def create_app(
-    settings: Settings, *, upstream_transport: httpx.AsyncBaseTransport | None = None
-) -> Starlette:
-    """Build the proxy. `upstream_transport` lets tests put an in-process DashScope behind it."""
+def create_app(settings: Settings) -> Starlette:
+    """Build the proxy: everything it needs, nothing at import."""
     writer = _writer(settings)
     metrics = Metrics(
         dropped_records=lambda: writer.dropped if writer else 0,
@@ -60,7 +57,7 @@ def create_app(
     )
     metrics.active.set_function(lambda: float(lifecycle.active))
     refusals = Throttle()  # one budget of refusal lines for the app, whoever logs them
-    services = _services(settings, lifecycle, metrics, writer, upstream_transport, refusals)
+    services = _services(settings, lifecycle, metrics, writer, refusals)
     telemetry = services.telemetry = telemetry_from(settings, metrics, services.redactor)
     handlers = Handlers(settings, services, metrics, recording=writer is not None)
     tracing = [Middleware(TraceHeaders)] if telemetry else []
@@ -86,7 +83,6 @@ def _services(
     lifecycle: Lifecycle,
     metrics: Metrics,
     writer: TrafficWriter | None,
-    transport: httpx.AsyncBaseTransport | None,
     refusals: Throttle,
 ) -> Services:
     def on_end(finished: FinishedExchange, secrets: tuple[str, ...]) -> None:
@@ -97,7 +93,7 @@ def _services(
 
     upstream = settings.upstream
     return Services(
-        upstream=UpstreamClient(upstream, transport=transport),
+        upstream=UpstreamClient(upstream),
         lifecycle=lifecycle,
         retry=RetryPolicy(
             retries=upstream.retries, max_wait=upstream.retry_max_wait, budget=upstream.retry_budget

@@ -1,7 +1,8 @@
-"""The one module that owns httpx: opens DashScope native streams and maps transport failures.
+"""The one module that calls DashScope: opens native streams and maps transport failures.
 
-Nothing here buffers a stream: bytes go to the SSE decoder as they arrive. What a response
-head means (an error, a redirect, no event stream) is read in `upstream_answers.py`.
+Nothing here buffers a stream: bytes go to the SSE decoder as they arrive. The connections are
+proxy/server/upstream_http.py; what a response head means (an error, a redirect, no event
+stream) is read in `upstream_answers.py`.
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ import asyncio
 import logging
 import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
-import httpx
 import orjson
 
 from proxy.config import UpstreamSettings
@@ -24,36 +25,48 @@ from proxy.core.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from proxy.core.http1 import Head, request_bytes
 from proxy.core.sse import SSEDecoder, SSEEvent
 from proxy.server.upstream_answers import check_answer
+from proxy.server.upstream_http import (
+    ConnectFailed,
+    Connection,
+    ConnectionBroken,
+    ConnectTimeout,
+    Origin,
+    Pool,
+    PoolFull,
+)
 
 log = logging.getLogger("proxy")
 
 _POOL_FULL_LOG_EVERY = 60.0  # seconds between two "pool full" warnings
-# Bytes read ahead of the consumer before the reader waits for it.
+# Bytes read ahead of the consumer before the connection stops reading for it.
 _HIGH_WATER = 64 * 1024
-# Connections per httpcore pool: its bookkeeping is linear in them, per request.
-_SHARD_CONNECTIONS = 64
+
+
+def upstream_address(url: str) -> tuple[Origin, str]:
+    """Where the native base URL points: the origin, and the path prefix paths are joined to."""
+    parts = urlsplit(url)
+    scheme = parts.scheme
+    port = parts.port or (443 if scheme == "https" else 80)
+    return Origin(scheme, parts.hostname or "", port), parts.path.rstrip("/")
 
 
 class UpstreamClient:
-    """The process's connections to DashScope, in pools of at most `_SHARD_CONNECTIONS`.
+    """The process's connections to DashScope: one pool of at most `max_connections`."""
 
-    httpcore scans every connection of a pool whenever a request starts or a response closes,
-    so one pool of a thousand connections spends most of the proxy's CPU in those scans, and
-    even at 64 streams they stretch the slowest first bytes. A request goes to the pool with
-    the fewest open streams (at one stream at a time, always the first).
-    """
-
-    def __init__(
-        self, settings: UpstreamSettings, *, transport: httpx.AsyncBaseTransport | None = None
-    ) -> None:
+    def __init__(self, settings: UpstreamSettings) -> None:
         self._settings = settings
-        # A given transport (tests) is shared, and each client would close it: one pool then.
-        sizes = [settings.max_connections] if transport else _shard_sizes(settings.max_connections)
-        tls = httpx.create_ssl_context()  # about 1 MB each: the pools share one
-        self._clients = [_client(settings, size, transport, tls) for size in sizes]
-        self._streams = [0] * len(sizes)  # open streams per pool
+        self._origin, self._prefix = upstream_address(settings.url)
+        tls = ssl.create_default_context() if self._origin.scheme == "https" else None
+        self._pool = Pool(
+            self._origin,
+            settings.max_connections,
+            connect_timeout=settings.connect_timeout,
+            pool_timeout=settings.pool_timeout,
+            tls=tls,
+        )
         self._pool_full_count = 0  # refusals since the last warning
         self._pool_full_logged = -_POOL_FULL_LOG_EVERY
 
@@ -61,9 +74,13 @@ class UpstreamClient:
     def settings(self) -> UpstreamSettings:
         return self._settings
 
+    def url(self, path: str) -> str:
+        """The URL a native `path` is requested at."""
+        origin = self._origin
+        return f"{origin.scheme}://{origin.host_header}{self._prefix}{path}"
+
     async def aclose(self) -> None:
-        for client in self._clients:
-            await client.aclose()
+        self._pool.close()
 
     async def open(
         self,
@@ -77,8 +94,21 @@ class UpstreamClient:
         an event stream.
 
         `headers` (forwarded client headers) cannot override the protocol's own. `on_sent` is
-        called when the request starts going out (after the pool and the connection).
+        called when the request goes out (after the pool and the connection).
         """
+        data = self.encode(path, body, api_key, headers)
+        stream = await self._send(data, on_sent)
+        await check_answer(stream)
+        return stream
+
+    def encode(
+        self,
+        path: str,
+        body: Mapping[str, Any],
+        api_key: str,
+        headers: dict[str, str] | None = None,
+    ) -> bytes:
+        """The request's bytes: the native protocol's headers, the forwarded ones, the body."""
         protocol = {
             "Authorization": f"Bearer {api_key}",
             "Content-Type": "application/json",
@@ -91,59 +121,60 @@ class UpstreamClient:
             protocol["X-DashScope-WorkSpace"] = self._settings.workspace
         # Forwarded headers never duplicate or override the protocol's own (case-insensitively).
         own = {name.lower() for name in protocol}
-        forwarded = {k: v for k, v in (headers or {}).items() if k.lower() not in own}
+        forwarded = [(k, v) for k, v in (headers or {}).items() if k.lower() not in own]
         try:
-            # A copy: orjson's result keeps its 4 KiB buffer, held for the stream's whole life.
-            content = bytes(memoryview(orjson.dumps(body)))
+            content = orjson.dumps(body)
         except orjson.JSONEncodeError:
             # The client's JSON parsed, but nests deeper than JSON encoders follow (255 levels).
             raise InvalidRequest("The request nests too deeply to be sent to DashScope.") from None
-        shard = self._shard()
-        self._streams[shard] += 1
         try:
-            response = await self._send(shard, path, content, {**forwarded, **protocol}, on_sent)
-        except BaseException:
-            self._streams[shard] -= 1
-            raise
-        return UpstreamStream(response, self._settings, lambda: self._release(shard))
+            return request_bytes(
+                "POST",
+                self._prefix + path,
+                self._origin.host_header,
+                [*forwarded, *protocol.items()],
+                content,
+            )
+        except ValueError as exc:
+            raise InvalidRequest(f"The request cannot be sent to DashScope: {exc}") from None
 
-    def _shard(self) -> int:
-        return self._streams.index(min(self._streams))
+    async def _send(self, data: bytes, on_sent: Callable[[], None] | None) -> UpstreamStream:
+        """The request on a pooled connection; once more on a new one when a reused connection
+        turns out closed before any byte of an answer (the server closed it while idle)."""
+        pool = self._pool
+        while True:
+            connection, reused = await self._connection()
+            stream = UpstreamStream(connection, pool, self._settings)
+            if on_sent is not None:
+                on_sent()
+            try:
+                stream.head = await connection.send(data, stream)
+            except ConnectionBroken as exc:
+                pool.drop(connection)
+                if reused and not exc.answered:
+                    continue
+                raise UpstreamUnavailable(
+                    f"could not reach DashScope at {self._settings.url}: {exc}"
+                ) from None
+            except BaseException:
+                pool.drop(connection)
+                raise
+            return stream
 
-    def _release(self, shard: int) -> None:
-        self._streams[shard] -= 1
-
-    async def _send(
-        self,
-        shard: int,
-        path: str,
-        content: bytes,
-        headers: dict[str, str],
-        on_sent: Callable[[], None] | None,
-    ) -> httpx.Response:
-        client = self._clients[shard]
-        request = client.build_request("POST", path, content=content, headers=headers)
-        if on_sent is not None:
-            request.extensions["trace"] = _on_request_sent(on_sent)
+    async def _connection(self) -> tuple[Connection, bool]:
         try:
-            response = await client.send(request, stream=True)
-        except httpx.PoolTimeout:
+            return await self._pool.acquire()
+        except PoolFull:
             raise self._pool_full() from None
-        except httpx.ConnectTimeout:
+        except ConnectTimeout:
             raise UpstreamTimeout(
                 f"DashScope did not accept the connection within "
                 f"{self._settings.connect_timeout:g} s"
             ) from None
-        except httpx.TimeoutException:  # the write: the request itself
-            raise UpstreamTimeout(
-                f"DashScope did not take the request within {self._settings.connect_timeout:g} s"
-            ) from None
-        except httpx.HTTPError as exc:
+        except ConnectFailed as exc:
             raise UpstreamUnavailable(
-                f"could not reach DashScope at {self._settings.url}: {type(exc).__name__}"
+                f"could not reach DashScope at {self._settings.url}: {exc}"
             ) from None
-        await check_answer(response)
-        return response
 
     def _pool_full(self) -> Unavailable:
         """Every connection stayed busy for pool_timeout: the proxy's capacity, not DashScope's
@@ -167,55 +198,14 @@ class UpstreamClient:
         )
 
 
-def _on_request_sent(on_sent: Callable[[], None]) -> Callable[[str, Any], Awaitable[None]]:
-    """An httpcore trace callback that calls `on_sent` when the request starts going out:
-    after the wait for a pool slot and the connection, which have timeouts of their own."""
-
-    async def trace(event: str, info: Any) -> None:
-        if event.endswith("send_request_headers.started"):
-            on_sent()
-
-    return trace
-
-
-def _shard_sizes(connections: int) -> list[int]:
-    """`connections` split into as few pools as keep each within `_SHARD_CONNECTIONS`."""
-    shards = -(-connections // _SHARD_CONNECTIONS)
-    return [connections // shards + (i < connections % shards) for i in range(shards)]
-
-
-def _client(
-    settings: UpstreamSettings,
-    connections: int,
-    transport: httpx.AsyncBaseTransport | None,
-    tls: ssl.SSLContext,
-) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        base_url=settings.url,
-        verify=tls,
-        # No read timeout: a socket read's silence is not what read_timeout means (the silence
-        # between frames); the first-frame deadline (attempts.py) and the stream's own clock
-        # (UpstreamStream) bound every read.
-        timeout=httpx.Timeout(
-            connect=settings.connect_timeout,
-            read=None,
-            write=settings.connect_timeout,
-            pool=settings.pool_timeout,
-        ),
-        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-        transport=transport,
-    )
-
-
 class UpstreamStream:
     """An open native SSE stream. Always `aclose()` it, also when the client has gone.
 
-    One reader task per stream pulls bytes off the connection. httpx hands over one piece per
-    HTTP chunk, and DashScope sends one chunk per frame, so a single network read holds dozens
-    of pieces; the reader collects every piece already received before the consumer wakes,
-    and the consumer decodes them at once: one wake-up, one translation batch and one write to
-    the client per network read rather than per frame. It stops reading while `_HIGH_WATER`
-    bytes wait, so a slow client still slows the upstream down.
+    The connection hands over the body of every network read as it arrives (`body`, called
+    by the connection's protocol, with no task per stream); the consumer decodes what came
+    since it last looked at once: one wake-up, one translation batch and one write to the
+    client per network read rather than per frame. The connection stops reading while
+    `_HIGH_WATER` bytes wait, so a slow client still slows the upstream down.
 
     `read_timeout` is the silence between frames, not between bytes: the consumer keeps the
     time of the last frame it decoded and fails when it waits past it, whatever bytes (SSE
@@ -223,146 +213,158 @@ class UpstreamStream:
     for the deadline it saw and re-armed when it fires early, not one per wait.
     """
 
-    def __init__(
-        self,
-        response: httpx.Response,
-        settings: UpstreamSettings,
-        on_close: Callable[[], None] = lambda: None,
-    ) -> None:
-        self._response = response
-        self._on_close: Callable[[], None] | None = on_close
+    __slots__ = (
+        "_arrived",
+        "_connection",
+        "_decoder",
+        "_ended",
+        "_failure",
+        "_last_frame",
+        "_loop",
+        "_paused",
+        "_pending",
+        "_pending_bytes",
+        "_pool",
+        "_read_all",
+        "_settings",
+        "_silence",
+        "head",
+    )
+
+    def __init__(self, connection: Connection, pool: Pool, settings: UpstreamSettings) -> None:
+        self.head: Head | None = None
+        self._connection: Connection | None = connection
+        self._pool = pool
         self._settings = settings
-        self._decoder = SSEDecoder(
-            max_line=settings.max_line_bytes, max_event=settings.max_event_bytes
-        )
-        self._bytes = response.aiter_bytes()
+        self._decoder: SSEDecoder | None = None  # made when the first body bytes are decoded
         self._pending: list[bytes] = []
         self._pending_bytes = 0
-        # Futures only while someone waits (Events would cost a deque each per open stream).
-        self._arrived: asyncio.Future[None] | None = None  # the consumer waits for pieces
-        self._drained: asyncio.Future[None] | None = None  # the reader waits for the consumer
-        self._reader: asyncio.Task[None] | None = None
+        self._arrived: asyncio.Future[None] | None = None  # the consumer waits for bytes
         self._failure: Exception | None = None  # how the reading ended, if not cleanly
         self._read_all = False
         self._ended = False
-        self._last_frame = asyncio.get_running_loop().time()  # when a frame last completed
+        self._paused = False
+        self._loop = asyncio.get_running_loop()
+        self._last_frame = self._loop.time()  # when a frame last completed
         self._silence: asyncio.TimerHandle | None = None  # wakes the consumer at its deadline
 
     @property
     def request_id(self) -> str | None:
-        request_id: str | None = self._response.headers.get("x-request-id")
-        return request_id
+        return self.head.headers.get("x-request-id") if self.head is not None else None
+
+    # The connection's side (upstream_http.BodySink).
+
+    def body(self, piece: bytes) -> None:
+        self._pending.append(piece)
+        self._pending_bytes += len(piece)
+        _wake(self._arrived)
+        if self._pending_bytes >= _HIGH_WATER and not self._paused:
+            self._paused = True
+            if self._connection is not None:
+                self._connection.pause()
+
+    def end(self, failure: Exception | None) -> None:
+        self._read_all = True
+        if failure is not None:
+            self._failure = UpstreamUnavailable(
+                f"the connection to DashScope failed mid-stream: {failure}"
+            )
+        _wake(self._arrived)
+
+    # The consumer's side.
+
+    async def read_body(self, limit: int) -> bytes:
+        """The body as bytes, up to about `limit` (an error answer's: small, never a stream)."""
+        body = b""
+        while len(body) <= limit:
+            await self._wait()
+            if not self._pending:
+                break
+            body += b"".join(self._take())
+        return body
 
     async def first_events(self) -> list[SSEEvent]:
         """Wait for the first complete frame: only then does the proxy commit to a 200. The
-        caller bounds the wait (first_frame_timeout counts from the request, attempts.py).
-
-        Read in the caller's own task: the first frame usually came with the response head,
-        and handing it over through the reader task would cost two loop turns of latency."""
-        while not self._read_all:
-            try:
-                piece = await anext(self._bytes)
-            except StopAsyncIteration:
-                self._read_all = True
-                break
-            except Exception as exc:
-                raise _read_failure(exc) from None
-            events = self._decoder.feed(piece)
-            if events:
-                self._last_frame = asyncio.get_running_loop().time()
+        caller bounds the wait (first_frame_timeout counts from the request, attempts.py)."""
+        while True:
+            events = await self._next(silence=False)
+            if events or self._ended:
                 return events
-        return await self._next()
 
     async def events(self) -> AsyncIterator[list[SSEEvent]]:
         """The remaining frames, in batches as they arrive, ending with the decoder's flush."""
         while not self._ended:
-            events = await self._next()
+            events = await self._next(silence=True)
             if events:
                 yield events
 
-    async def _next(self) -> list[SSEEvent]:
-        loop = asyncio.get_running_loop()
-        if self._reader is None and not self._read_all:
-            self._reader = loop.create_task(self._read())
-        while not self._pending and not self._read_all:
-            self._await_silence(loop)
-            self._arrived = loop.create_future()
-            try:
-                await self._arrived
-            finally:
-                self._arrived = None
+    async def _next(self, *, silence: bool) -> list[SSEEvent]:
+        await self._wait(silence=silence)
+        decoder = self._decoder
+        if decoder is None:
+            settings = self._settings
+            decoder = self._decoder = SSEDecoder(
+                max_line=settings.max_line_bytes, max_event=settings.max_event_bytes
+            )
         if self._pending:
-            pieces, self._pending, self._pending_bytes = self._pending, [], 0
-            _wake(self._drained)
-            events = self._decoder.feed(pieces[0] if len(pieces) == 1 else b"".join(pieces))
+            pieces = self._take()
+            events = decoder.feed(pieces[0] if len(pieces) == 1 else b"".join(pieces))
             if events:
-                self._last_frame = loop.time()
+                self._last_frame = self._loop.time()
             return events
         self._ended = True
         if self._failure is not None:
             raise self._failure
         # A last frame without its blank line whose JSON is cut short was truncated by the
         # connection's end; dropping it lets the translation report the truncation.
-        return [event for event in self._decoder.finish() if _complete(event)]
+        return [event for event in decoder.finish() if _complete(event)]
 
-    def _await_silence(self, loop: asyncio.AbstractEventLoop) -> None:
+    async def _wait(self, *, silence: bool = False) -> None:
+        """Until bytes are pending or the body is over (with `silence`: or read_timeout)."""
+        while not self._pending and not self._read_all:
+            if silence:
+                self._await_silence()
+            self._arrived = self._loop.create_future()
+            try:
+                await self._arrived
+            finally:
+                self._arrived = None
+
+    def _take(self) -> list[bytes]:
+        pieces, self._pending, self._pending_bytes = self._pending, [], 0
+        if self._paused:
+            self._paused = False
+            if self._connection is not None:
+                self._connection.resume()
+        return pieces
+
+    def _await_silence(self) -> None:
         """Raise if the silence since the last frame reached read_timeout; else make sure a
         timer wakes the consumer when it will."""
         deadline = self._last_frame + self._settings.read_timeout
-        if loop.time() >= deadline:
+        if self._loop.time() >= deadline:
             raise UpstreamTimeout(f"DashScope sent no frame for {self._settings.read_timeout:g} s")
         if self._silence is None:
-            self._silence = loop.call_at(deadline, self._silence_over)
+            self._silence = self._loop.call_at(deadline, self._silence_over)
 
     def _silence_over(self) -> None:
         self._silence = None
         _wake(self._arrived)
 
-    async def _read(self) -> None:
-        try:
-            async for piece in self._bytes:
-                self._pending.append(piece)
-                self._pending_bytes += len(piece)
-                _wake(self._arrived)
-                if self._pending_bytes >= _HIGH_WATER:
-                    self._drained = asyncio.get_running_loop().create_future()
-                    try:
-                        await self._drained
-                    finally:
-                        self._drained = None
-        except Exception as exc:  # raised to the consumer once the bytes before it are out
-            self._failure = _read_failure(exc)
-        finally:
-            self._read_all = True
-            _wake(self._arrived)
-
     async def aclose(self) -> None:
+        """Give the connection back (kept for another request only if the body was read to
+        its end) and stop the timer."""
         if self._silence is not None:
             self._silence.cancel()
             self._silence = None
-        reader, self._reader = self._reader, None
-        if reader is not None and not reader.done():
-            reader.cancel()
-            # The read must unwind before its connection is closed under it; `wait` does not
-            # raise the reader's cancellation, only this task's own.
-            await asyncio.wait([reader])
-        on_close, self._on_close = self._on_close, None
-        if on_close is not None:
-            on_close()
-        await self._response.aclose()
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            self._pool.release(connection)
 
 
 def _wake(waiter: asyncio.Future[None] | None) -> None:
     if waiter is not None and not waiter.done():
         waiter.set_result(None)
-
-
-def _read_failure(exc: Exception) -> Exception:
-    if isinstance(exc, httpx.HTTPError):
-        return UpstreamUnavailable(
-            f"the connection to DashScope failed mid-stream: {type(exc).__name__}"
-        )
-    return exc
 
 
 def _complete(event: SSEEvent) -> bool:

@@ -8,42 +8,34 @@ Error bodies (small, and sent before any stream) are the only thing read whole, 
 
 from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING
 
 from proxy.core.error_answer import ErrorAnswer, answered, is_event_stream, is_redirect
 from proxy.core.retry import parse_retry_after
 
+if TYPE_CHECKING:
+    from proxy.server.upstream import UpstreamStream
+
 _MAX_ERROR_BODY = 64 * 1024
 
 
-async def check_answer(response: httpx.Response) -> None:
-    """Return if `response` is a 2xx event stream; else close it and raise what it means."""
-    status = response.status_code
-    headers = response.headers
+async def check_answer(stream: UpstreamStream) -> None:
+    """Return if the stream's head is a 2xx event stream; else close it and raise what it
+    means."""
+    head = stream.head
+    assert head is not None
+    headers = head.headers
     content_type = headers.get("content-type", "")
-    if is_event_stream(status, content_type):
+    if is_event_stream(head.status, content_type):
         return
-    if is_redirect(status):
-        await response.aclose()
+    try:
+        body = b"" if is_redirect(head.status) else await stream.read_body(_MAX_ERROR_BODY)
+    except Exception:  # a body cut short: what came is the answer
         body = b""
-    else:
-        body = await _body(response)
+    finally:
+        await stream.aclose()
     raise answered(
-        ErrorAnswer(status, content_type, body, headers.get("location", "")),
+        ErrorAnswer(head.status, content_type, body[:_MAX_ERROR_BODY], headers.get("location", "")),
         request_id=headers.get("x-request-id"),
         retry_after=parse_retry_after(headers.get("retry-after")),
     )
-
-
-async def _body(response: httpx.Response) -> bytes:
-    try:
-        body = b""
-        async for piece in response.aiter_bytes():
-            body += piece
-            if len(body) > _MAX_ERROR_BODY:
-                break
-    except httpx.HTTPError:
-        pass
-    finally:
-        await response.aclose()
-    return body

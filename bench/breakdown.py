@@ -1,0 +1,96 @@
+"""Where a request's CPU goes: py-spy's collapsed stacks of the proxy, sorted into the jobs of an
+exchange (server HTTP, routing, translation, upstream client, socket writes, ...).
+
+    python -m bench.breakdown bench/.work/c1.txt [more.txt ...]
+
+Each sample goes to the innermost frame of its stack that names a job, so a socket write made
+by uvicorn counts as a write to the client, and a metric updated while a record is built counts
+as metrics. Samples in the event loop's own poll (`select`) are the wait for the network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+# (job, pattern on one frame "function (file:line)"), tried from the innermost frame outwards.
+_JOBS: tuple[tuple[str, str], ...] = (
+    ("poll for network events (select)", r"^EpollSelector\.select|^_PollLikeSelector"),
+    ("socket writes (send)", r"_SelectorSocketTransport\.write|sock_sendall|_SelectorTransport"),
+    ("socket reads (recv)", r"_read_ready__data_received|_read_ready__get_buffer"),
+    ("OpenTelemetry", r"proxy/server/telemetry|opentelemetry/"),
+    ("metrics", r"proxy/server/metrics\.py|prometheus_client/"),
+    ("app log", r"proxy/server/applog\.py|logging/__init__\.py|proxy/cli/logfmt"),
+    ("traffic record", r"proxy/traffic/|proxy/server/traffic_writer\.py|proxy/core/cost\.py"),
+    ("SSE decoding", r"proxy/core/sse\.py"),
+    ("request translation", r"\.translate \(proxy/|proxy/chat/request|proxy/responses/request"),
+    ("stream translation", r"proxy/core/|proxy/chat/|proxy/responses/"),
+    ("heartbeat and deadline", r"proxy/server/heartbeat\.py"),
+    ("admission", r"proxy/server/lifecycle\.py"),
+    ("upstream client (httpx, httpcore, h11)", r"httpx/|httpcore/|proxy/server/upstream"),
+    ("server HTTP (uvicorn, h11)", r"uvicorn/|h11/|proxy/server/connections\.py"),
+    ("routing and middleware (Starlette)", r"starlette/|proxy/server/observe\.py|anyio/"),
+    ("exchange (routes, stream body, attempts)", r"proxy/server/"),
+    ("event loop", r"asyncio/|selectors\.py"),
+)
+_COMPILED = tuple((job, re.compile(pattern)) for job, pattern in _JOBS)
+OTHER = "other"
+
+
+def job_of(frames: Sequence[str]) -> str:
+    for frame in reversed(frames):
+        for job, pattern in _COMPILED:
+            if pattern.search(frame):
+                return job
+    return OTHER
+
+
+def breakdown(collapsed: str) -> tuple[int, collections.Counter[str]]:
+    """Samples in all, and per job."""
+    jobs: collections.Counter[str] = collections.Counter()
+    samples = 0
+    for line in collapsed.splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        samples += count
+        jobs[job_of(stack.split(";"))] += count
+    return samples, jobs
+
+
+def table(named: Sequence[tuple[str, str]], cpu_ms: Sequence[float] | None = None) -> str:
+    """A markdown table, one column per profile: each job's share of the samples, and with
+    `cpu_ms` (CPU per request of each profile's run) its share of that in ms."""
+    columns = [breakdown(text) for _, text in named]
+    order = [job for job, _ in _JOBS] + [OTHER]
+    head = "| job | " + " | ".join(name for name, _ in named) + " |"
+    rows = [head, "|---|" + "---:|" * len(named)]
+    for job in order:
+        cells = []
+        for i, (samples, jobs) in enumerate(columns):
+            share = jobs[job] / samples if samples else 0.0
+            cell = f"{100 * share:.1f} %"
+            if cpu_ms is not None:
+                cell += f" ({share * cpu_ms[i]:.2f} ms)"
+            cells.append(cell)
+        if any(jobs[job] for _, jobs in columns):
+            rows.append(f"| {job} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.breakdown", description=__doc__)
+    parser.add_argument("profiles", nargs="+", type=Path, help="py-spy raw (collapsed) files")
+    parser.add_argument("--cpu-ms", type=float, nargs="*", help="CPU ms per request of each run")
+    args = parser.parse_args(argv)
+    named = [(p.stem, p.read_text()) for p in args.profiles]
+    print(table(named, args.cpu_ms))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
