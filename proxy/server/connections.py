@@ -14,7 +14,7 @@ import logging
 import time
 from typing import Any
 
-from uvicorn.protocols.http.h11_impl import H11Protocol, RequestResponseCycle
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from proxy.server.applog import Throttle
 
@@ -30,8 +30,9 @@ _ACCEPT_FAILED = "socket.accept() out of system resource"
 ACCEPT_LOG_PERIOD = 10.0  # at most one accept-failure line per this many seconds
 
 
-class HeadTimeoutProtocol(H11Protocol):
-    """h11's protocol, with a deadline for each request's head: `head_timeout` seconds from
+class HeadTimeoutProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol (llhttp, in C: a fraction of h11's cost per request and
+    per written chunk, docs/benchmarks.md), with a deadline for each request's head: `head_timeout` seconds from
     the connection, or from the end of the previous response, to the head's last byte. A
     connection that misses it is closed without an answer (no request was made)."""
 
@@ -54,7 +55,7 @@ class HeadTimeoutProtocol(H11Protocol):
         if not self.transport.is_closing():
             self._await_head(self.cycle)
 
-    def _await_head(self, after: RequestResponseCycle | None) -> None:
+    def _await_head(self, after: Any) -> None:
         self._cancel_head_deadline()
         self._head_deadline = self.loop.call_later(self.head_timeout, self._head_late, after)
 
@@ -63,7 +64,7 @@ class HeadTimeoutProtocol(H11Protocol):
             self._head_deadline.cancel()
             self._head_deadline = None
 
-    def _head_late(self, after: RequestResponseCycle | None) -> None:
+    def _head_late(self, after: Any) -> None:
         self._head_deadline = None
         # A new cycle means a head arrived in time; its own response re-arms the deadline.
         waiting = after is None or after.response_complete

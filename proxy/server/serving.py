@@ -76,6 +76,7 @@ def uvicorn_config(
         port=port,
         log_level=log_level,
         lifespan="on",
+        loop="asyncio",
         server_header=False,
         http=head_timeout_protocol(limits.header_timeout),
         timeout_keep_alive=limits.keep_alive_timeout,  # type: ignore[arg-type]  # a float works
