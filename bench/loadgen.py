@@ -23,7 +23,7 @@ import random
 import resource
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,6 +109,49 @@ class Tally:
         }
 
 
+@dataclass(slots=True)
+class CpuUse:
+    """CPU time spent while one arm's requests ran, warm-up included: the simulator's (it
+    serves every arm of a level in turn, so only this arm's batches count) and this
+    process's own (the client side)."""
+
+    upstream_pid: int | None
+    upstream_s: float = 0.0
+    upstream_waited_s: float = 0.0
+    loadgen_s: float = 0.0
+    requests: int = 0
+
+    @contextlib.contextmanager
+    def measure(self, requests: int) -> Iterator[None]:
+        upstream, waited = _scheduled(self.upstream_pid)
+        own = time.process_time()
+        yield
+        self.loadgen_s += time.process_time() - own
+        upstream_after, waited_after = _scheduled(self.upstream_pid)
+        self.upstream_s += upstream_after - upstream
+        self.upstream_waited_s += waited_after - waited
+        self.requests += requests
+
+    def summary(self) -> dict[str, float]:
+        return {
+            "requests": self.requests,
+            "upstream_s": round(self.upstream_s, 4),
+            "upstream_waited_s": round(self.upstream_waited_s, 4),
+            "loadgen_s": round(self.loadgen_s, 4),
+        }
+
+
+def _scheduled(pid: int | None) -> tuple[float, float]:
+    """How long the process's main thread has run on a core and waited for one (/proc's
+    schedstat, in ns): one batch of the simulator's work is a few ms of CPU time, below the
+    10 ms tick of /proc/PID/stat. The simulator does all its work on that thread."""
+    if pid:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{pid}/schedstat").read_text().split()
+            return int(fields[0]) / 1e9, int(fields[1]) / 1e9
+    return 0.0, 0.0
+
+
 async def _exchange(conn: Connection, arm: Arm, time_limit: float) -> tuple[Response, bool]:
     """One request; retried once if a reused connection was closed under it before any
     byte came back (the server's keep-alive timer and our request crossed)."""
@@ -186,43 +229,51 @@ def _connections(arm: Arm, concurrency: int) -> list[Connection]:
 
 
 async def _latency(plan: dict[str, Any], arms: list[Arm], expected: Expected) -> dict[str, Any]:
+    levels = [await _level(plan, level, arms, expected) for level in plan["levels"]]
+    return {"kind": "latency", "levels": levels}
+
+
+async def _level(
+    plan: dict[str, Any], level: dict[str, Any], arms: list[Arm], expected: Expected
+) -> dict[str, Any]:
     time_limit = float(plan.get("timeout", 60))
     budget = float(plan.get("arm_budget", 120))
-    levels = []
-    for level in plan["levels"]:
-        concurrency, rounds, per_round = level["concurrency"], level["rounds"], level["per_round"]
-        pacing = Pacing(level.get("stagger", 0.0), level.get("think", 0.0))
-        names = level.get("arms")
-        level_arms = [arm for arm in arms if names is None or arm.name in names]
-        pools = {arm.name: _connections(arm, concurrency) for arm in level_arms}
-        tallies = {arm.name: Tally() for arm in level_arms}
-        spent = dict.fromkeys(tallies, 0.0)
-        for arm in level_arms:  # warm-up: opens the connections, fills caches; not counted
+    concurrency, rounds, per_round = level["concurrency"], level["rounds"], level["per_round"]
+    pacing = Pacing(level.get("stagger", 0.0), level.get("think", 0.0))
+    names = level.get("arms")
+    level_arms = [arm for arm in arms if names is None or arm.name in names]
+    pools = {arm.name: _connections(arm, concurrency) for arm in level_arms}
+    tallies = {arm.name: Tally() for arm in level_arms}
+    cpu = {arm.name: CpuUse(plan.get("upstream_pid")) for arm in level_arms}
+    spent = dict.fromkeys(tallies, 0.0)
+    for arm in level_arms:  # warm-up: opens the connections, fills caches; not counted
+        with cpu[arm.name].measure(concurrency):
             await _closed_loop(
                 pools[arm.name], arm, expected, count=concurrency, until=None,
                 time_limit=time_limit, tally=Tally(), pacing=pacing,
             )  # fmt: skip
-        for round_no in range(rounds):
-            shift = round_no % len(level_arms)
-            for arm in level_arms[shift:] + level_arms[:shift]:
-                if spent[arm.name] > budget:
-                    continue  # a slow arm may not hold up the whole run
-                began = time.monotonic()
+    for round_no in range(rounds):
+        shift = round_no % len(level_arms)
+        for arm in level_arms[shift:] + level_arms[:shift]:
+            if spent[arm.name] > budget:
+                continue  # a slow arm may not hold up the whole run
+            began = time.monotonic()
+            with cpu[arm.name].measure(per_round):
                 await _closed_loop(
                     pools[arm.name], arm, expected, count=per_round, until=None,
                     time_limit=time_limit, tally=tallies[arm.name],
                     pacing=Pacing(pacing.stagger, pacing.think, seed=round_no),
                 )  # fmt: skip
-                spent[arm.name] += time.monotonic() - began
-        for pool in pools.values():
-            for conn in pool:
-                conn.close()
-        arms_summary = {name: tally.summary() for name, tally in tallies.items()}
-        for name, seconds in spent.items():
-            arms_summary[name]["seconds"] = round(seconds, 3)
-            arms_summary[name]["over_budget"] = seconds > budget
-        levels.append({"concurrency": concurrency, "arms": arms_summary})
-    return {"kind": "latency", "levels": levels}
+            spent[arm.name] += time.monotonic() - began
+    for pool in pools.values():
+        for conn in pool:
+            conn.close()
+    arms_summary = {name: tally.summary() for name, tally in tallies.items()}
+    for name, seconds in spent.items():
+        arms_summary[name]["seconds"] = round(seconds, 3)
+        arms_summary[name]["over_budget"] = seconds > budget
+        arms_summary[name]["cpu"] = cpu[name].summary()
+    return {"concurrency": concurrency, "arms": arms_summary}
 
 
 async def _throughput(plan: dict[str, Any], arms: list[Arm], expected: Expected) -> dict[str, Any]:
@@ -231,6 +282,7 @@ async def _throughput(plan: dict[str, Any], arms: list[Arm], expected: Expected)
     results = {}
     for arm in arms:
         conns = _connections(arm, concurrency)
+        own = time.process_time()
         warm = Tally()
         await _closed_loop(
             conns, arm, expected, count=concurrency, until=None, time_limit=time_limit,
@@ -243,9 +295,11 @@ async def _throughput(plan: dict[str, Any], arms: list[Arm], expected: Expected)
             tally=tally, gaps=False,
         )  # fmt: skip
         elapsed = time.monotonic() - began
+        loadgen_cpu = time.process_time() - own
         for conn in conns:
             conn.close()
         summary = tally.summary()
+        summary["loadgen_cpu_seconds"] = round(loadgen_cpu, 3)
         summary["seconds"] = round(elapsed, 3)
         summary["chunks_per_s"] = round(tally.chunks / elapsed, 1)
         summary["upstream_frames_per_s"] = round(tally.ok * plan["shape"]["frames"] / elapsed, 1)

@@ -88,7 +88,12 @@ QUICK = Profile(
 # A tiny run for the smoke test: seconds, no LiteLLM.
 SMOKE = Profile(
     name="smoke",
-    levels=(Level(1, 2, 3, Shape(8, 16, 0.002)), Level(4, 2, 8, Shape(8, 16, 0.002))),
+    levels=(
+        Level(1, 2, 3, Shape(8, 16, 0.002)),
+        Level(4, 2, 8, Shape(8, 16, 0.002)),
+        # Past the default pool, as FULL's and QUICK's c=256: its own proxy, a larger pool.
+        Level(256, 1, 64, Shape(8, 16, 0.002)),
+    ),
     arm_budget=10.0,
     throughput=Shape(200, 16, 0.0),
     throughput_concurrency=2,

@@ -21,6 +21,7 @@ import orjson
 
 from bench import arms, litellm_arm
 from bench.machine import busy_cpu_seconds, machine, noise, own_cpu_seconds, versions
+from bench.noise import NOISY_SHARE, Sampler
 from bench.procs import (
     Child,
     cpu_seconds,
@@ -31,9 +32,10 @@ from bench.procs import (
     wait_file,
     wait_ready,
 )
-from bench.profiles import THINK, Profile, Shape
+from bench.profiles import THINK, Level, Profile, Shape
 from bench.proxy_factory import CONFIG_VARIABLE
 from bench.upstream import CONFIG_PATH
+from proxy.config import UpstreamSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -63,7 +65,9 @@ class Run:
         self.harness_cpus: frozenset[int] | None = frozenset(cores[:1]) if pinned else None
         self.arm_cpus: frozenset[int] | None = frozenset(cores[1:2]) if pinned else None
         self.children: list[Child] = []
+        self.supervisors: set[int] = set()  # children whose own workers do the work
         self.upstream_port = 0
+        self.upstream_pid = 0
         self._plans = 0
 
     # ---- processes ------------------------------------------------------------------------
@@ -74,6 +78,7 @@ class Run:
         argv = [PYTHON, "-m", "bench.upstream", "--port", "0", "--port-file", str(port_file)]
         child = self._spawn("upstream", argv, self.harness_cpus)
         self.upstream_port = int(wait_file(port_file, 20, child))
+        self.upstream_pid = child.pid
 
     def shape(self, shape: Shape) -> None:
         body = orjson.dumps(
@@ -115,6 +120,7 @@ class Run:
         ]  # fmt: skip
         env = {CONFIG_VARIABLE: str(config)}
         child = self._spawn(f"proxy-workers-{workers}", argv, None, env=env)
+        self.supervisors.add(child.pid)
         wait_ready(child, port, "/healthz", 60)
         return child, port
 
@@ -138,6 +144,11 @@ class Run:
         for child in reversed(self.children):
             child.stop()
         self.children.clear()
+
+    def live(self) -> list[tuple[int, bool]]:
+        """The children running now, and whether each has workers of its own (for
+        `bench.noise.Sampler`, which reads them from another thread: hence the copy)."""
+        return [(child.pid, child.pid in self.supervisors) for child in list(self.children)]
 
     # ---- load -----------------------------------------------------------------------------
 
@@ -172,6 +183,14 @@ def _shape_dict(shape: Shape) -> dict[str, Any]:
 # ---- scenarios ----------------------------------------------------------------------------
 
 
+# The default pool holds 200 upstream connections: at a level above that, streams would wait
+# for a pooled connection a whole stream's length and the level would measure the pool, not the
+# proxy. So such a level (c=256) gets a proxy of its own whose pool is not the limit, as the
+# memory scenario's is.
+DEFAULT_MAX_CONNECTIONS = UpstreamSettings().max_connections
+WIDE_CONFIG = {"upstream.max_connections": "300"}
+
+
 def sweep(
     run: Run,
     arm_specs: list[dict[str, Any]],
@@ -180,47 +199,86 @@ def sweep(
 ) -> dict[str, Any]:
     """Sequential overhead (c=1) and the concurrency sweep, all arms interleaved per round.
     One load-generator process per level, so each arm's CPU time per level can be read."""
-    profile = run.options.profile
     levels = []
-    for level in profile.levels:
+    for level in run.options.profile.levels:
         specs = [
             spec
             for spec in arm_specs
             if spec["name"] not in extra_levels or level.concurrency in extra_levels[spec["name"]]
         ]
-        run.shape(level.shape)
-        stream = level.shape.frames * level.shape.interval if level.concurrency > 1 else 0.0
-        plan = {
-            "kind": "latency",
-            "shape": _shape_dict(level.shape),
-            "arms": specs,
-            "levels": [
-                {"concurrency": level.concurrency, "rounds": level.rounds,
-                 "per_round": level.per_round, "stagger": stream, "think": stream * THINK}
-            ],
-            "timeout": 60,
-            "arm_budget": profile.arm_budget,
-        }  # fmt: skip
-        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-        waited_before = {name: run_delay_seconds(pid) for name, pid in pids.items()}
-        budget = len(specs) * (profile.arm_budget + 60) + 120
-        result = run.load(plan, timeout=budget)["levels"][0]
-        for name, arm in result["arms"].items():
-            if name in pids and arm["requests"]:
-                used = cpu_seconds(pids[name]) - cpu_before[name]
-                waited = run_delay_seconds(pids[name]) - waited_before[name]
-                # Warm-up requests (one per connection) used CPU too.
-                count = arm["requests"] + level.concurrency
-                arm["arm_cpu_ms_per_request"] = round(used / count * 1000, 3)
-                arm["arm_waited_for_cpu_ms_per_request"] = round(waited / count * 1000, 3)
-        result["shape"] = {**_shape_dict(level.shape), "interval_s": level.shape.interval}
-        levels.append(result)
+        if level.concurrency > DEFAULT_MAX_CONNECTIONS:
+            levels.append(_wide_level(run, level, specs, pids))
+        else:
+            levels.append(_level(run, level, specs, pids))
     return {"levels": levels}
+
+
+def _wide_level(
+    run: Run, level: Level, specs: list[dict[str, Any]], pids: dict[str, int]
+) -> dict[str, Any]:
+    """A level past the default pool, against a proxy started with `WIDE_CONFIG`."""
+    child, port = run.start_proxy(f"proxy-c{level.concurrency}", WIDE_CONFIG)
+    try:
+        specs = [arms.proxy(port) if spec["name"] == "proxy" else spec for spec in specs]
+        result = _level(run, level, specs, {**pids, "proxy": child.pid})
+    finally:
+        run.stop(child)
+    result["proxy_config"] = WIDE_CONFIG
+    return result
+
+
+def _level(
+    run: Run, level: Level, specs: list[dict[str, Any]], pids: dict[str, int]
+) -> dict[str, Any]:
+    profile = run.options.profile
+    run.shape(level.shape)
+    stream = level.shape.frames * level.shape.interval if level.concurrency > 1 else 0.0
+    plan = {
+        "kind": "latency",
+        "shape": _shape_dict(level.shape),
+        "arms": specs,
+        "levels": [
+            {"concurrency": level.concurrency, "rounds": level.rounds,
+             "per_round": level.per_round, "stagger": stream, "think": stream * THINK}
+        ],
+        "timeout": 60,
+        "arm_budget": profile.arm_budget,
+        "upstream_pid": run.upstream_pid,
+    }  # fmt: skip
+    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    waited_before = {name: run_delay_seconds(pid) for name, pid in pids.items()}
+    budget = len(specs) * (profile.arm_budget + 60) + 120
+    result: dict[str, Any] = run.load(plan, timeout=budget)["levels"][0]
+    for name, arm in result["arms"].items():
+        cpu = arm.get("cpu", {})
+        count = cpu.get("requests") or arm["requests"] + level.concurrency
+        if name in pids:
+            used = cpu_seconds(pids[name]) - cpu_before[name]
+            waited = run_delay_seconds(pids[name]) - waited_before[name]
+        else:  # a direct arm: the simulator is what serves it
+            used, waited = cpu.get("upstream_s", 0.0), cpu.get("upstream_waited_s", 0.0)
+        _cpu_per_request(arm, name if name in pids else "simulator", used, waited, count)
+    result["shape"] = {**_shape_dict(level.shape), "interval_s": level.shape.interval}
+    return result
+
+
+def _cpu_per_request(
+    arm: dict[str, Any], process: str, used: float, waited: float, count: int
+) -> None:
+    """Per request, warm-up requests included (one per connection: they used CPU too)."""
+    if not arm["requests"]:
+        return
+    cpu = arm.get("cpu", {})
+    arm["arm_process"] = process
+    arm["arm_cpu_ms_per_request"] = round(used / count * 1000, 3)
+    arm["arm_waited_for_cpu_ms_per_request"] = round(waited / count * 1000, 3)
+    arm["upstream_cpu_ms_per_request"] = round(cpu.get("upstream_s", 0.0) / count * 1000, 3)
+    arm["loadgen_cpu_ms_per_request"] = round(cpu.get("loadgen_s", 0.0) / count * 1000, 3)
 
 
 def throughput(run: Run, arm_specs: list[dict[str, Any]], pids: dict[str, int]) -> Any:
     """Zero-delay upstream, long streams; one load-generator process per arm so the arm's
-    CPU time can be read around it."""
+    CPU time (the simulator's, for the direct arm) can be read around it."""
     profile = run.options.profile
     run.shape(profile.throughput)
     results: dict[str, Any] = {}
@@ -233,24 +291,32 @@ def throughput(run: Run, arm_specs: list[dict[str, Any]], pids: dict[str, int]) 
             "duration": profile.throughput_seconds,
             "timeout": 120,
         }
-        pid = pids.get(spec["name"])
-        cpu_before = cpu_seconds(pid) if pid else 0.0
-        waited_before = run_delay_seconds(pid) if pid else 0.0
+        process = spec["name"] if spec["name"] in pids else "simulator"
+        serving = pids.get(spec["name"], run.upstream_pid)
+        before = _usage(run.upstream_pid, serving)
         result = run.load(plan, timeout=profile.throughput_seconds + 300)
+        after = _usage(run.upstream_pid, serving)
+        upstream, used, waited = (end - start for start, end in zip(before, after, strict=True))
         summary = result["arms"][spec["name"]]
-        if pid:
-            used = cpu_seconds(pid) - cpu_before
-            summary["arm_cpu_seconds"] = round(used, 3)
-            summary["arm_waited_for_cpu_seconds"] = round(run_delay_seconds(pid) - waited_before, 3)
-            # What one core fully given to the arm would sustain: robust to other work
-            # sharing the machine, which the wall-clock rate is not.
-            summary["chunks_per_cpu_s"] = round(summary["all_chunks"] / used, 1) if used else None
+        summary["arm_process"] = process
+        summary["arm_cpu_seconds"] = round(used, 3)
+        summary["arm_waited_for_cpu_seconds"] = round(waited, 3)
+        summary["upstream_cpu_seconds"] = round(upstream, 3)
+        # What one core fully given to the arm would sustain: robust to other work sharing
+        # the machine, which the wall-clock rate is not.
+        summary["chunks_per_cpu_s"] = round(summary["all_chunks"] / used, 1) if used else None
         results[spec["name"]] = summary
     return {
         "concurrency": profile.throughput_concurrency,
         "shape": _shape_dict(profile.throughput),
         "arms": results,
     }
+
+
+def _usage(upstream: int, serving: int) -> tuple[float, float, float]:
+    """CPU time so far of the simulator and of the process serving an arm (the simulator
+    itself for the direct arm), and how long the latter waited for a core."""
+    return cpu_seconds(upstream), cpu_seconds(serving), run_delay_seconds(serving)
 
 
 # Raised only for this scenario: the default pool (200 upstream connections) and stream cap
@@ -376,7 +442,10 @@ def execute(options: Options) -> dict[str, Any]:
     run = Run(options)
     began = time.time()
     busy_before, own_before = busy_cpu_seconds(), own_cpu_seconds()
+    sampler = Sampler(run.live)
+    sampler.start()
     results: dict[str, Any] = {
+        "noisy": None,  # set at the end: other work's share of the CPU above NOISY_SHARE
         "meta": {
             "profile": options.profile.name,
             "profile_settings": asdict(options.profile),
@@ -389,7 +458,7 @@ def execute(options: Options) -> dict[str, Any]:
                 "arm_cpus": sorted(run.arm_cpus or []),
             },
             "traffic_log": 'off (the default: [traffic_log] path = "")',
-        }
+        },
     }
     try:
         run.start_upstream()
@@ -421,7 +490,12 @@ def execute(options: Options) -> dict[str, Any]:
             results["scaling"] = scaling(run)
     finally:
         run.stop_all()
-    results["meta"]["loadavg_end"] = os.getloadavg()
-    results["meta"]["seconds"] = round(time.time() - began, 1)
-    results["meta"]["machine_noise"] = noise(busy_before, own_before, time.time() - began)
+        per_second = sampler.stop()
+    meta = results["meta"]
+    meta["loadavg_end"] = os.getloadavg()
+    meta["seconds"] = round(time.time() - began, 1)
+    meta["machine_noise"] = noise(busy_before, own_before, time.time() - began)
+    meta["machine_noise"]["other_cpu_share_per_s"] = per_second
+    meta["machine_noise"]["noisy_above_share"] = NOISY_SHARE
+    results["noisy"] = meta["machine_noise"]["other_cpu_share"] > NOISY_SHARE
     return results

@@ -5,6 +5,8 @@ harness runs end to end, every stream through the proxy arrives complete and in 
 the checker does reject a stream that is not.
 """
 
+import argparse
+import copy
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +15,8 @@ from typing import Any
 import orjson
 import pytest
 
+from bench import report
+from bench.__main__ import PUBLISHED, destinations
 from bench.client import Response
 from bench.content import Shape, expected_content, native_frames
 from bench.verify import NATIVE, OPENAI, examine
@@ -31,8 +35,8 @@ def _run_smoke(directory: Path) -> dict[str, Any]:
         command, cwd=ROOT, capture_output=True, text=True, timeout=180, check=False
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert (out / "table.md").read_text().startswith("Run `smoke`")
     results: dict[str, Any] = orjson.loads((out / "results.json").read_bytes())
+    results["table"] = (out / "table.md").read_text()
     return results
 
 
@@ -112,3 +116,86 @@ def test_checker_wants_the_code_as_one_tool_call() -> None:
     response.reads = [(1.001, len(body))]
     assert examine(response, expected, OPENAI, expect_code=False).ok
     assert not examine(response, expected, OPENAI, expect_code=True).ok
+
+
+def test_the_run_says_whether_it_is_a_reference(smoke_run: dict[str, Any]) -> None:
+    noise = smoke_run["meta"]["machine_noise"]
+    assert isinstance(smoke_run["noisy"], bool)
+    assert smoke_run["noisy"] == (noise["other_cpu_share"] > noise["noisy_above_share"])
+    assert isinstance(noise["other_cpu_share_per_s"], list)
+    head = smoke_run["table"].splitlines()
+    if smoke_run["noisy"]:
+        assert "NOISY RUN: not a reference" in head[0]
+    assert any(line.startswith("Run `smoke`") for line in head[:3])
+
+
+def test_every_target_names_its_two_figures(smoke_run: dict[str, Any]) -> None:
+    found = {t["target"]: t for t in smoke_run["derived"]["targets"]}
+    for target in found.values():
+        assert target["status"] in {"met", "missed", "not measured", "reported"}
+        assert (target["met"] is None) == (target["status"] in {"not measured", "reported"})
+        assert target["reached"] in smoke_run["table"]
+    issue = [t for t in found.values() if not t["extra"]]
+    assert len(issue) == 6
+    assert all(len(t["figures"]) == 2 for t in issue)
+    # The smoke run has no LiteLLM: its ratios are not measured, never passed.
+    litellm = [t for t in issue if "LiteLLM" in t["target"]]
+    assert len(litellm) == 2
+    assert all(t["status"] == "not measured" and t["met"] is None for t in litellm)
+    wide = found["proxy added TTFB p99 at c=256 / the stream's length"]
+    assert wide["status"] in {"met", "missed"}
+    assert " / " in wide["reached"]
+    assert " = " in wide["reached"]
+
+
+def test_cpu_per_request_for_every_arm(smoke_run: dict[str, Any]) -> None:
+    for level in smoke_run["latency"]["levels"]:
+        for name, arm in level["arms"].items():
+            for key in ("arm_cpu", "upstream_cpu", "loadgen_cpu", "arm_waited_for_cpu"):
+                assert arm[f"{key}_ms_per_request"] >= 0, (level["concurrency"], name, key)
+            assert arm["arm_process"] == ("simulator" if name.startswith("direct") else name)
+    for name, arm in smoke_run["throughput"]["arms"].items():
+        for key in ("arm_cpu_seconds", "upstream_cpu_seconds", "loadgen_cpu_seconds"):
+            assert arm[key] >= 0, (name, key)
+
+
+def test_the_level_past_the_default_pool_has_a_larger_pool(smoke_run: dict[str, Any]) -> None:
+    wide = [level for level in smoke_run["latency"]["levels"] if level["concurrency"] == 256]
+    assert len(wide) == 1
+    assert wide[0]["proxy_config"] == {"upstream.max_connections": "300"}
+    assert (
+        "At c=256 the proxy is one started with `[upstream] max_connections = 300`"
+        in (smoke_run["table"])
+    )
+
+
+def test_the_report_draws_results_older_than_its_fields(smoke_run: dict[str, Any]) -> None:
+    old = copy.deepcopy(smoke_run)
+    for key in ("noisy", "derived", "table"):
+        old.pop(key)
+    old["meta"].pop("machine_noise")
+    for level in old["latency"]["levels"]:
+        level.pop("proxy_config", None)
+        for arm in level["arms"].values():
+            for key in [
+                k for k in arm if k.endswith("_per_request") or k in ("cpu", "arm_process")
+            ]:
+                del arm[key]
+    derived = report.derive(old)
+    assert derived["noisy"] is None
+    table = report.markdown(old, derived)
+    assert "NOISY" not in table
+    assert "was not recorded" in table
+
+
+def test_a_noisy_run_is_kept_from_the_published_results(tmp_path: Path) -> None:
+    docs = tmp_path / "docs.md"
+
+    def args(allow_noisy: bool) -> argparse.Namespace:
+        return argparse.Namespace(
+            out=PUBLISHED, work=tmp_path, docs=str(docs), allow_noisy=allow_noisy
+        )
+
+    assert destinations(args(False), noisy=False) == (PUBLISHED.resolve(), docs, False)
+    assert destinations(args(False), noisy=True) == (tmp_path / "noisy-results", None, True)
+    assert destinations(args(True), noisy=True) == (PUBLISHED.resolve(), docs, False)
