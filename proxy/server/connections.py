@@ -1,7 +1,7 @@
 """What a client connection may hold of the server, below the app: how long it may take to send
 a request's head, and how often an accept failure (out of file descriptors) is logged.
 
-uvicorn bounds a head's size (h11: 16 KiB, then a 400) and closes a connection idle after a
+uvicorn bounds a head's size (then a 400) and closes a connection idle after a
 response (`timeout_keep_alive`), but nothing bounds the time a client takes to send a head: a
 client that trickles one byte every few seconds (a slowloris), or connects and sends nothing,
 holds its connection and file descriptor forever. `HeadTimeoutProtocol` closes it.
@@ -32,8 +32,8 @@ ACCEPT_LOG_PERIOD = 10.0  # at most one accept-failure line per this many second
 
 class HeadTimeoutProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol (llhttp, in C: a fraction of h11's cost per request and
-    per written chunk, docs/benchmarks.md), with a deadline for each request's head: `head_timeout` seconds from
-    the connection, or from the end of the previous response, to the head's last byte. A
+    per written chunk, docs/benchmarks.md), with a deadline for each request's head:
+    `head_timeout` seconds from the connection, or from the end of the previous response, to the head's last byte. A
     connection that misses it is closed without an answer (no request was made)."""
 
     head_timeout = 10.0
