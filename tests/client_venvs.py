@@ -3,7 +3,7 @@
 integration needs `openai<3`, the project pins 3.x). docs/clients.md's recipes for them run
 under those venvs' Python (tests/test_docs_recipes.py).
 
-Each venv is installed from a hash-locked requirements file, tests/client_venvs/NAME/
+Each venv is installed from a hash-locked requirements file, tests/client_locks/NAME/
 requirements.txt, with `pip install --require-hashes --no-deps` (`bench.locked_venv`, as the
 benchmark's LiteLLM arm), into tests/.work/NAME-venv, and reused while the file is unchanged.
 Only the install reaches beyond this machine, to the package registry. When it fails (no
@@ -28,7 +28,7 @@ from bench.locked_venv import ensure, lock
 from tests.conftest import exclusive
 
 HERE = Path(__file__).parent
-LOCKS = HERE / "client_venvs"
+LOCKS = HERE / "client_locks"
 WORK = HERE / ".work"
 # What each venv holds: the slim packages a recipe imports, not meta-packages (`llama-index`
 # would bring every integration it ships with), so the install stays short.
