@@ -53,7 +53,8 @@ def client_python(name: str) -> Path:
         try:
             built = ensure(env_dir, requirements(name), timeout=_INSTALL_TIMEOUT)
         except RuntimeError as exc:
-            why = f"could not install the {name} venv from {requirements(name).name}: {exc}"
+            lock_file = requirements(name).relative_to(HERE.parent)
+            why = f"could not install the {name} venv from {lock_file}: {exc}"
             if os.environ.get("CI") == "true":
                 pytest.fail(f"{why}; under CI it is required")
             pytest.skip(why)
