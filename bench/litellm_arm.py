@@ -8,13 +8,11 @@ results say why.
 
 from __future__ import annotations
 
-import hashlib
-import subprocess
-import venv
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.content import MODEL
+from bench.locked_venv import ensure
 from bench.procs import Child, free_port, wait_ready
 
 REQUIREMENTS = Path(__file__).parent / "litellm" / "requirements.txt"
@@ -37,22 +35,8 @@ def pinned_version() -> str:
 
 def ensure_venv(env_dir: Path) -> LiteLLMSetup:
     """Build (or reuse) the venv: `pip install --require-hashes --no-deps -r requirements`."""
-    env_dir = env_dir.resolve()
-    marker = env_dir / "requirements.sha256"
-    digest = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
-    executable = env_dir / "bin" / "litellm"
-    if executable.exists() and marker.exists() and marker.read_text().strip() == digest:
-        return LiteLLMSetup(pinned_version(), executable)
-    venv.create(env_dir, with_pip=True, clear=True)
-    pip = [str(env_dir / "bin" / "python"), "-m", "pip"]
-    command = [*pip, "install", "--quiet", "--require-hashes", "--no-deps", "-r", str(REQUIREMENTS)]
-    done = subprocess.run(
-        command, capture_output=True, text=True, timeout=_INSTALL_TIMEOUT, check=False
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"pip install failed ({done.returncode}): {done.stderr[-2000:]}")
-    marker.write_text(digest)
-    return LiteLLMSetup(pinned_version(), executable)
+    ensure(env_dir, REQUIREMENTS, timeout=_INSTALL_TIMEOUT)
+    return LiteLLMSetup(pinned_version(), env_dir.resolve() / "bin" / "litellm")
 
 
 def config_text(upstream_port: int) -> str:

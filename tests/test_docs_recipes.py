@@ -1,7 +1,11 @@
-"""The Responses API recipes in docs/clients.md, run exactly as written against
+"""The Python recipes in docs/clients.md, run exactly as written against
 `dashscope-proxy demo --serve`, as a new user would: only the port differs.
 
-Tracing is disabled by the recipes themselves (it would export to the internet).
+Tracing is disabled by the recipes themselves (it would export to the internet). Each recipe
+runs with every proxy variable pointing at a closed loopback port, loopback itself excepted, so
+a library that reaches for the internet (a tokenizer download, telemetry) fails the test
+instead of leaving the machine. instructor and llama-index run under the Python of their own
+venvs (tests/client_venvs.py).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.client_venvs import client_python
 from tests.conftest import fenced_python, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,15 +65,25 @@ def _wait_until_listening(port: int, demo: subprocess.Popen[bytes]) -> None:
     pytest.fail("dashscope-proxy demo --serve did not start listening")
 
 
-def run_recipe(name: str, url: str) -> list[str]:
+# Port 9 (discard) is closed here: whatever goes through a proxy fails at once.
+_NOWHERE = "http://127.0.0.1:9"
+_PROXIES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
+LOOPBACK_ONLY = {
+    **dict.fromkeys(_PROXIES, _NOWHERE),
+    **dict.fromkeys(("NO_PROXY", "no_proxy"), "127.0.0.1,localhost"),
+}
+
+
+def run_recipe(name: str, url: str, python: Path | str = sys.executable) -> list[str]:
     code = recipe(name).replace(DOCS_URL, url)
     done = subprocess.run(
-        [sys.executable, "-c", code],
+        [str(python), "-c", code],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
+        env={**os.environ, **LOOPBACK_ONLY},
     )
     assert done.returncode == 0, done.stderr
     return done.stdout.splitlines()
@@ -122,3 +137,18 @@ def test_the_langgraph_interpreter_recipe_shows_the_run_and_leaves_nothing_to_ex
 def test_the_langchain_structured_output_recipe_fills_the_model(demo_url: str) -> None:
     lines = run_recipe("langchain-structured", demo_url)
     assert lines == ["City(name='example', population=1)"]
+
+
+CITY = "City(name='example', population=1, districts=[District(name='example')])"
+
+
+def test_the_instructor_recipe_validates_the_forced_call_into_the_model(demo_url: str) -> None:
+    """instructor's TOOLS mode forces the model's function; the simulator's arguments, made
+    from the schema (the nested model through `$defs`, `gt=0`), validate into `City`."""
+    lines = run_recipe("instructor-tools", demo_url, client_python("instructor"))
+    assert lines == [CITY]
+
+
+def test_the_llama_index_recipe_builds_the_model_from_the_function_call(demo_url: str) -> None:
+    lines = run_recipe("llama-index-structured", demo_url, client_python("llama-index"))
+    assert lines == [CITY]

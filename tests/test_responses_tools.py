@@ -265,12 +265,54 @@ def test_allowed_tools_required_with_one_tool_forces_it() -> None:
     assert notes[-1] == "tool_choice: required sent as the only tool, by name"
 
 
-def test_allowed_tools_of_hosted_tools_only_offers_no_function() -> None:
+@pytest.mark.parametrize("kind", ["web_search", "web_search_preview"])
+def test_allowed_tools_requiring_only_web_search_forces_the_search(kind: str) -> None:
+    """Only the search may be called, and a call is required: DashScope's forced search, with
+    no function offered and no `tool_choice` that would let the model skip the search."""
+    choice = {"type": "allowed_tools", "mode": "required", "tools": [{"type": kind}]}
+    parameters, notes = translated(tool_choice=choice, tools=[FN, {"type": kind}])
+    assert parameters["enable_search"] is True
+    assert parameters["search_options"]["forced_search"] is True
+    assert "tools" not in parameters
+    assert "tool_choice" not in parameters
+    assert notes == (
+        "tool_choice: allowed_tools sent as 0 of 1 function(s), mode required as "
+        "search_options.forced_search",
+    )
+
+
+def test_allowed_tools_requiring_a_search_that_searches_nothing_is_dropped() -> None:
     choice = {"type": "allowed_tools", "mode": "required", "tools": [{"type": "web_search"}]}
+    cached = {"type": "web_search", "external_web_access": False}
+    parameters, notes = translated(tool_choice=choice, tools=[FN, cached])
+    assert ("enable_search" in parameters, "tool_choice" in parameters) == (False, False)
+    assert notes[-1] == "tool_choice: dropped (it names a web search that searches nothing)"
+
+
+@pytest.mark.parametrize(
+    ("allowed", "sent"),
+    [
+        ([{"type": "web_search"}, {"type": "code_interpreter"}], "auto"),
+        ([{"type": "web_search"}, {"type": "function", "name": "run"}], _named("run")),
+    ],
+)
+def test_allowed_tools_requiring_a_call_among_others_does_not_force_the_search(
+    allowed: Any, sent: Any
+) -> None:
+    """The required call may be another tool than the search, so the search is not forced."""
+    choice = {"type": "allowed_tools", "mode": "required", "tools": allowed}
+    parameters, _ = translated(tool_choice=choice, tools=[FN, {"type": "web_search"}])
+    assert "forced_search" not in parameters["search_options"]
+    assert parameters["tool_choice"] == sent
+
+
+def test_allowed_tools_of_web_search_in_auto_mode_leaves_the_model_free() -> None:
+    choice = {"type": "allowed_tools", "mode": "auto", "tools": [{"type": "web_search"}]}
     parameters, notes = translated(tool_choice=choice, tools=[FN, {"type": "web_search"}])
     assert "tools" not in parameters
     assert parameters["tool_choice"] == "auto"
-    assert "tool_choice: allowed_tools sent as 0 of 1 function(s), mode required" in notes
+    assert "forced_search" not in parameters["search_options"]
+    assert notes == ("tool_choice: allowed_tools sent as 0 of 1 function(s), mode auto",)
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,8 @@ from openai.types.responses import ResponseCustomToolCall, ResponseFunctionToolC
 
 from proxy.simulator import ReceivedRequest
 from proxy.simulator.request_view import text_of
-from proxy.simulator.tool_use import ANSWER_PREFIX, example
+from proxy.simulator.schema_example import example
+from proxy.simulator.tool_use import ANSWER_PREFIX
 from tests.test_responses_tools_golden import FREEFORM_PATCH as PATCH
 
 MODEL = "qwen3-coder-plus"
@@ -108,13 +109,3 @@ def test_the_simulator_calls_a_built_in_by_directive_without_arguments(
     (call,) = response.output
     assert call.type == "shell_call"
     assert call.action.commands == ["example"]
-
-
-def test_schema_examples() -> None:
-    assert example({"type": "array", "items": {"type": "integer"}}) == [1]
-    assert example({"anyOf": [{"type": "number"}, {"type": "string"}]}) == 1
-    assert example({"type": ["boolean", "null"]}) is True
-    assert example({"properties": {"a": {"type": "null"}}}) == {"a": None}
-    assert example({"type": "object"}) == {}
-    assert example(None) == "example"
-    assert example({"type": "string", "format": "uri"}) == "example"

@@ -79,6 +79,29 @@ def test_no_live_web_access_means_no_search_and_a_note(
     assert all(item["type"] != "web_search_call" for item in response.json()["output"])
 
 
+def test_allowed_tools_requiring_only_the_search_forces_it(
+    client: openai.OpenAI, received: list[ReceivedRequest]
+) -> None:
+    """`allowed_tools` with mode `required` and web search alone, as the SDK sends it: the
+    search is forced upstream, the function is not offered, and the answer cites its sources."""
+    function: Any = {"type": "function", "name": "lookup", "parameters": {"type": "object"}}
+    only_search: Any = {
+        "type": "allowed_tools",
+        "mode": "required",
+        "tools": [{"type": "web_search"}],
+    }
+    response = client.responses.create(
+        model=MODEL,
+        input="Weather in Hangzhou?",
+        tools=[function, {"type": "web_search"}],
+        tool_choice=only_search,
+    )
+    enabled, options = upstream_search(received)
+    assert (enabled, options["forced_search"]) == (True, True)
+    assert "tools" not in received[-1].body["parameters"]
+    assert [item.type for item in response.output] == ["web_search_call", "message"]
+
+
 def test_chat_web_search_options_stream_and_fold_the_annotations(
     client: openai.OpenAI, received: list[ReceivedRequest]
 ) -> None:

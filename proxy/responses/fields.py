@@ -58,8 +58,9 @@ RESPONSES_FIELDS: tuple[Field, ...] = (
         "`auto`, `none`, `required` as in chat completions; a `function` or `custom` tool by "
         "name, or a `local_shell`, `shell` or `apply_patch` type, as its function by name (a "
         "function in thinking mode included); `allowed_tools` offers only the allowed tools "
-        "upstream, then its `mode` (reported); a web search tool sets "
-        "`search_options.forced_search` (dropped, reported, when nothing is searched); "
+        "upstream, then its `mode` (reported); a web search tool, or `allowed_tools` of web "
+        "search tools alone with mode `required`, sets `search_options.forced_search` "
+        "(dropped, reported, when nothing is searched); "
         "`code_interpreter` is sent as `auto` (reported); a tool `tools` does not declare is a "
         "400",
     ),
@@ -181,7 +182,7 @@ _COMES_BACK = "its call comes back as"
 _CANNOT = "400 naming the tool:"
 _WEB_SEARCH = (
     "`enable_search`, with `search_options` asking for sources and citation marks, and "
-    "`forced_search` when `tool_choice` names the tool"
+    "`forced_search` when `tool_choice` names the tool or allows it alone with mode `required`"
 )
 # Every type of the openai SDK's `Tool` union (tests/test_responses_tools.py checks it): what
 # it is called upstream (a function DashScope's model calls by that name, or a parameter for

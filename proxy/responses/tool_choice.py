@@ -4,9 +4,10 @@ DashScope takes `auto`, `none` or one function by name (`proxy/core/parameters.p
 `required` into the only tool, or `auto`). A named tool of any client-executed type is its
 function upstream (`proxy/responses/tools.py`). `allowed_tools` has no native form: the tools
 offered upstream are cut down to the allowed ones, which is what the model may call, and its
-`mode` is then read as `auto` or `required` (reported). A web search tool by type is
-DashScope's `search_options.forced_search` (`proxy/core/search.py`); the code interpreter cannot
-be forced: `auto` (reported).
+`mode` is then read as `auto` or `required` (reported). A web search tool by type, or
+`allowed_tools` of web search tools alone with mode `required`, is DashScope's
+`search_options.forced_search` (`proxy/core/search.py`); the code interpreter cannot be forced:
+`auto` (reported).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from proxy.core.errors import InvalidRequest
 from proxy.core.parameters import Draft, set_tool_choice
 from proxy.responses.tools import BUILT_INS, client_tools
-from proxy.responses.web_search import WEB_SEARCH_TYPES
+from proxy.responses.web_search import WEB_SEARCH_TYPES, searches_only
 
 _HOSTED = ("code_interpreter", *WEB_SEARCH_TYPES)
 _SHAPES = (
@@ -74,10 +75,14 @@ def _allowed(value: dict[str, Any], names: dict[tuple[str, ...], str], draft: Dr
     draft.parameters["tools"] = [t for t in functions if t["function"]["name"] in keep]
     if not draft.parameters["tools"]:
         del draft.parameters["tools"]
-    draft.notes.append(
-        f"tool_choice: allowed_tools sent as {len(keep)} of {len(functions)} function(s), "
-        f"mode {mode}"
-    )
+    sent = f"tool_choice: allowed_tools sent as {len(keep)} of {len(functions)} function(s)"
+    if mode == "required" and searches_only(allowed):
+        # A call is required and only the search may be it: DashScope's forced search, which
+        # settle_search sets (or drops, reported, when the request searches nothing). A
+        # `tool_choice` of auto here would let the model answer without searching.
+        draft.notes.append(f"{sent}, mode required as search_options.forced_search")
+        return
+    draft.notes.append(f"{sent}, mode {mode}")
     allowed_names: list[str | None] = [*sorted(keep)]
     set_tool_choice(mode, allowed_names, draft)
 

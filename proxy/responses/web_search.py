@@ -5,7 +5,8 @@
 `url_citation` annotations and a `web_search_call` item. `external_web_access: false` asks for
 no live access to the web; DashScope's search has no cached-only mode, so nothing is searched
 then, and the notes say so. The tools' filters, location and context size have no DashScope
-parameter: reported. A `tool_choice` naming a web search tool becomes `forced_search`.
+parameter: reported. A `tool_choice` naming a web search tool, or allowing only web search tools
+with mode `required`, becomes `forced_search`.
 """
 
 from __future__ import annotations
@@ -35,9 +36,30 @@ def web_search_tool(tool: dict[str, Any], where: str, notes: list[str]) -> None:
 
 
 def forced_search(body: dict[str, Any]) -> bool:
-    """Whether `tool_choice` names a web search tool: DashScope's `forced_search`."""
+    """Whether `tool_choice` wants a search whatever the model thinks (DashScope's
+    `forced_search`): it names a web search tool, or allows web search tools alone and
+    requires a call."""
     choice = body.get("tool_choice")
-    return isinstance(choice, dict) and choice.get("type") in WEB_SEARCH_TYPES
+    if not isinstance(choice, dict):
+        return False
+    if choice.get("type") in WEB_SEARCH_TYPES:
+        return True
+    return (
+        choice.get("type") == "allowed_tools"
+        and choice.get("mode") == "required"
+        and searches_only(choice.get("tools"))
+    )
+
+
+def searches_only(allowed: Any) -> bool:
+    """Whether an `allowed_tools` list names web search tools and nothing else."""
+    return (
+        isinstance(allowed, list)
+        and bool(allowed)
+        and all(
+            isinstance(entry, dict) and entry.get("type") in WEB_SEARCH_TYPES for entry in allowed
+        )
+    )
 
 
 def live_search(tools: Any) -> bool:

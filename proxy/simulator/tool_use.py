@@ -5,7 +5,8 @@ from that function's JSON schema, and once the conversation ends with the tool's
 answers by quoting it. A directive in the last user message chooses the call:
 `[sim-call:NAME]`, or `[sim-call:NAME {"json": "arguments"}]`, so a test can have a coding
 agent run a harmless command (`[sim-call:exec_command {"cmd": "echo hi"}]`). Without one it
-calls the first declared function.
+calls the function `tool_choice` names, else the first declared one. Its arguments fit the
+function's schema (`proxy.simulator.schema_example`).
 """
 
 import json
@@ -14,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from proxy.simulator.request_view import last_user_text, messages, parameters, text_of
+from proxy.simulator.schema_example import example
 from proxy.simulator.scripts import Script
 from proxy.simulator.timeline import CallDelta, Step, call, finish, say_text, think_text
 
@@ -49,13 +51,13 @@ def tool_use(body: Mapping[str, Any], thinking: bool) -> Script:
 
 
 def chosen_call(body: Mapping[str, Any]) -> tuple[str, str]:
-    """The tool to call and its arguments (JSON text): the directive's, else the first tool's
-    with arguments from its schema."""
+    """The tool to call and its arguments (JSON text): the directive's, else the one
+    `tool_choice` names, else the first tool, with arguments from its schema."""
     tools = {_name(tool): tool for tool in _tools(body)}
     text = last_user_text(body)
     match = DIRECTIVE.search(text)
     if match is None:
-        name = next(iter(tools), "")
+        name = _forced(body) if _forced(body) in tools else next(iter(tools), "")
         return name, json.dumps(example(_schema(tools.get(name))))
     name = match.group(1)
     rest = text[match.end() :].lstrip()
@@ -63,28 +65,6 @@ def chosen_call(body: Mapping[str, Any]) -> tuple[str, str]:
         arguments, _ = json.JSONDecoder().raw_decode(rest)
         return name, json.dumps(arguments)
     return name, json.dumps(example(_schema(tools.get(name))))
-
-
-def example(schema: Any) -> Any:
-    """A value that fits a JSON schema: its required properties (all of them when none is
-    required), an enum's first value, a string, a number, ..."""
-    if not isinstance(schema, dict):
-        return "example"
-    if "enum" in schema and isinstance(schema["enum"], list) and schema["enum"]:
-        return schema["enum"][0]
-    for key in ("anyOf", "oneOf"):
-        if isinstance(schema.get(key), list) and schema[key]:
-            return example(schema[key][0])
-    kind = schema.get("type")
-    kind = kind[0] if isinstance(kind, list) and kind else kind
-    if kind == "object" or "properties" in schema:
-        properties = schema.get("properties") or {}
-        required = schema.get("required") or list(properties)
-        return {name: example(properties.get(name)) for name in required}
-    simple = {"integer": 1, "number": 1, "boolean": True, "null": None}
-    if kind == "array":
-        return [example(schema.get("items"))]
-    return simple.get(kind, "example") if isinstance(kind, str) else "example"
 
 
 def _answer(text: str, thinking: bool) -> Script:
@@ -103,6 +83,14 @@ def _tools(body: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def _name(tool: dict[str, Any]) -> str:
     function = tool.get("function")
+    name = function.get("name") if isinstance(function, dict) else None
+    return name if isinstance(name, str) else ""
+
+
+def _forced(body: Mapping[str, Any]) -> str:
+    """The function `tool_choice` names (instructor and llama-index force their schema's)."""
+    choice = parameters(body).get("tool_choice")
+    function = choice.get("function") if isinstance(choice, dict) else None
     name = function.get("name") if isinstance(function, dict) else None
     return name if isinstance(name, str) else ""
 
