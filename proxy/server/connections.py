@@ -33,8 +33,9 @@ ACCEPT_LOG_PERIOD = 10.0  # at most one accept-failure line per this many second
 class HeadTimeoutProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol (llhttp, in C: a fraction of h11's cost per request and
     per written chunk, docs/benchmarks.md), with a deadline for each request's head:
-    `head_timeout` seconds from the connection, or from the end of the previous response, to the head's last byte. A
-    connection that misses it is closed without an answer (no request was made)."""
+    `head_timeout` seconds from the connection, or from the end of the previous response, to
+    the head's last byte. A connection that misses it is closed without an answer (no request
+    was made)."""
 
     head_timeout = 10.0
 
