@@ -35,11 +35,10 @@ from proxy.core.sse import SSEEvent
 from proxy.core.summary import EMPTY_SUMMARY
 from proxy.core.translation import Item, Translation
 from proxy.server.attempts import Deadline, UpstreamAttempts, UpstreamCall
-from proxy.server.heartbeat import Stopped, stop_at, with_heartbeat
 from proxy.server.lifecycle import Lifecycle
 from proxy.server.stream_body import stream_body
 from proxy.server.telemetry import Telemetry
-from proxy.server.upstream import UpstreamClient
+from proxy.server.upstream import Stopped, UpstreamClient
 from proxy.traffic.apis import Api
 from proxy.traffic.record import ExchangeRecorder, FinishedExchange
 from proxy.traffic.record_shape import Outcome
@@ -225,12 +224,18 @@ class Exchange:
         assert stream is not None
         assert translation is not None
         interval = self._services.keepalive if stream_mode else 0
-        with stop_at(self._deadline, self._services.lifecycle.expired) as stop:
-            try:
-                async for events in with_heartbeat(stream.events(), interval, stop=stop):
-                    yield None if events is None else self._translate(translation, events)
-            except Stopped:
-                raise self._stopped() from None
+        timer = asyncio.get_running_loop().call_later(
+            max(0.0, self._deadline - time.monotonic()), stream.stop
+        )
+        unwatch = self._services.lifecycle.on_expired(stream.stop)
+        try:
+            async for events in stream.events(interval):
+                yield None if events is None else self._translate(translation, events)
+        except Stopped:
+            raise self._stopped() from None
+        finally:
+            timer.cancel()
+            unwatch()
         chunks = translation.finish()
         self._recorder.chunks(chunks)
         yield chunks

@@ -27,6 +27,8 @@ class Lifecycle:
         self._watcher: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()  # no exchange in progress
         self._idle.set()
+        # Called once when the drain time is over: the streams in flight end themselves.
+        self._on_expired: set[Callable[[], None]] = set()
 
     def bind(self) -> None:
         """Called on the serving loop at startup: events belong to one loop."""
@@ -52,9 +54,26 @@ class Lifecycle:
         loop, expired = self._loop, self._expired
         assert loop is not None
         assert expired is not None
-        loop.call_later(self.drain_timeout, expired.set)
+        loop.call_later(self.drain_timeout, self._expire)
         if on_drained is not None:
             self._watcher = loop.create_task(self._watch(on_drained, expired))
+
+    def on_expired(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call `callback` when the drain time is over (soon, if it is already); returns what
+        takes it back. A set of callbacks rather than a task waiting per stream."""
+        expired = self._expired
+        if expired is not None and expired.is_set():
+            asyncio.get_running_loop().call_soon(callback)
+            return lambda: None
+        self._on_expired.add(callback)
+        return lambda: self._on_expired.discard(callback)
+
+    def _expire(self) -> None:
+        assert self._expired is not None
+        self._expired.set()
+        callbacks, self._on_expired = self._on_expired, set()
+        for callback in callbacks:
+            callback()
 
     async def _watch(self, on_drained: Callable[[], None], expired: asyncio.Event) -> None:
         idle = self._idle

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -51,6 +52,10 @@ def upstream_address(url: str) -> tuple[Origin, str]:
     scheme = parts.scheme
     port = parts.port or (443 if scheme == "https" else 80)
     return Origin(scheme, parts.hostname or "", port), parts.path.rstrip("/")
+
+
+class Stopped(Exception):
+    """`UpstreamStream.stop()` was called while frames were still coming."""
 
 
 class UpstreamClient:
@@ -209,8 +214,9 @@ class UpstreamStream:
 
     `read_timeout` is the silence between frames, not between bytes: the consumer keeps the
     time of the last frame it decoded and fails when it waits past it, whatever bytes (SSE
-    comments, a frame that never ends) came in between. One timer per stream wakes it, armed
-    for the deadline it saw and re-armed when it fires early, not one per wait.
+    comments, a frame that never ends) came in between. Keep-alives for the client and the
+    exchange's own stop (its deadline, a shutdown's drain) are waited for in the same wait, so
+    a stream costs no task: one timer wakes the consumer for the first deadline.
     """
 
     __slots__ = (
@@ -219,6 +225,7 @@ class UpstreamStream:
         "_decoder",
         "_ended",
         "_failure",
+        "_last_beat",
         "_last_frame",
         "_loop",
         "_paused",
@@ -227,7 +234,8 @@ class UpstreamStream:
         "_pool",
         "_read_all",
         "_settings",
-        "_silence",
+        "_stopped",
+        "_timer",
         "head",
     )
 
@@ -246,7 +254,9 @@ class UpstreamStream:
         self._paused = False
         self._loop = asyncio.get_running_loop()
         self._last_frame = self._loop.time()  # when a frame last completed
-        self._silence: asyncio.TimerHandle | None = None  # wakes the consumer at its deadline
+        self._last_beat = self._last_frame  # when a batch or a keep-alive last went out
+        self._timer: asyncio.TimerHandle | None = None  # wakes the consumer at its deadline
+        self._stopped = False
 
     @property
     def request_id(self) -> str | None:
@@ -287,19 +297,29 @@ class UpstreamStream:
         """Wait for the first complete frame: only then does the proxy commit to a 200. The
         caller bounds the wait (first_frame_timeout counts from the request, attempts.py)."""
         while True:
-            events = await self._next(silence=False)
+            events = await self._next(silence=False) or []  # no keep-alive: never None
             if events or self._ended:
                 return events
 
-    async def events(self) -> AsyncIterator[list[SSEEvent]]:
-        """The remaining frames, in batches as they arrive, ending with the decoder's flush."""
+    async def events(self, keepalive: float = 0.0) -> AsyncIterator[list[SSEEvent] | None]:
+        """The remaining frames, in batches as they arrive, ending with the decoder's flush;
+        None after every `keepalive` seconds without a batch (0: never). Raises `Stopped` as
+        soon as `stop()` was called."""
+        self._last_beat = self._loop.time()
         while not self._ended:
-            events = await self._next(silence=True)
-            if events:
+            events = await self._next(silence=True, keepalive=keepalive)
+            if events is None or events:
+                self._last_beat = self._loop.time()
                 yield events
 
-    async def _next(self, *, silence: bool) -> list[SSEEvent]:
-        await self._wait(silence=silence)
+    def stop(self) -> None:
+        """End `events()` with `Stopped` (the exchange's deadline, a shutdown's drain)."""
+        self._stopped = True
+        _wake(self._arrived)
+
+    async def _next(self, *, silence: bool, keepalive: float = 0.0) -> list[SSEEvent] | None:
+        if not await self._wait(silence=silence, keepalive=keepalive):
+            return None
         decoder = self._decoder
         if decoder is None:
             settings = self._settings
@@ -319,16 +339,43 @@ class UpstreamStream:
         # connection's end; dropping it lets the translation report the truncation.
         return [event for event in decoder.finish() if _complete(event)]
 
-    async def _wait(self, *, silence: bool = False) -> None:
-        """Until bytes are pending or the body is over (with `silence`: or read_timeout)."""
+    async def _wait(self, *, silence: bool = False, keepalive: float = 0.0) -> bool:
+        """True once bytes are pending or the body is over; False when a keep-alive is due.
+        With `silence`, raises at read_timeout. One timer wakes the consumer for whichever
+        is first, re-armed only when it fires early (deadlines only move later)."""
+        loop = self._loop
         while not self._pending and not self._read_all:
+            if self._stopped:
+                raise Stopped
+            now, due = loop.time(), math.inf
             if silence:
-                self._await_silence()
-            self._arrived = self._loop.create_future()
+                due = self._last_frame + self._settings.read_timeout
+                if now >= due:
+                    raise UpstreamTimeout(
+                        f"DashScope sent no frame for {self._settings.read_timeout:g} s"
+                    )
+            if keepalive > 0:
+                beat = self._last_beat + keepalive
+                if now >= beat:
+                    return False
+                due = min(due, beat)
+            self._arm(due)
+            self._arrived = loop.create_future()
             try:
                 await self._arrived
             finally:
                 self._arrived = None
+        if self._stopped:
+            raise Stopped
+        return True
+
+    def _arm(self, due: float) -> None:
+        timer = self._timer
+        if due == math.inf or (timer is not None and timer.when() <= due):
+            return
+        if timer is not None:
+            timer.cancel()
+        self._timer = self._loop.call_at(due, self._timer_over)
 
     def _take(self) -> list[bytes]:
         pieces, self._pending, self._pending_bytes = self._pending, [], 0
@@ -338,25 +385,16 @@ class UpstreamStream:
                 self._connection.resume()
         return pieces
 
-    def _await_silence(self) -> None:
-        """Raise if the silence since the last frame reached read_timeout; else make sure a
-        timer wakes the consumer when it will."""
-        deadline = self._last_frame + self._settings.read_timeout
-        if self._loop.time() >= deadline:
-            raise UpstreamTimeout(f"DashScope sent no frame for {self._settings.read_timeout:g} s")
-        if self._silence is None:
-            self._silence = self._loop.call_at(deadline, self._silence_over)
-
-    def _silence_over(self) -> None:
-        self._silence = None
+    def _timer_over(self) -> None:
+        self._timer = None
         _wake(self._arrived)
 
     async def aclose(self) -> None:
         """Give the connection back (kept for another request only if the body was read to
         its end) and stop the timer."""
-        if self._silence is not None:
-            self._silence.cancel()
-            self._silence = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         connection, self._connection = self._connection, None
         if connection is not None:
             self._pool.release(connection)
