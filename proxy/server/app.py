@@ -24,6 +24,7 @@ from proxy.core.retry import RetryPolicy
 from proxy.server.applog import Throttle, log_exchange
 from proxy.server.exchange import Services
 from proxy.server.keys import key_identity, keyring
+from proxy.server.lane import ExchangeLane
 from proxy.server.lifecycle import Lifecycle
 from proxy.server.metrics import Metrics
 from proxy.server.observe import ResponseCounter
@@ -61,9 +62,14 @@ def create_app(settings: Settings) -> Starlette:
     telemetry = services.telemetry = telemetry_from(settings, metrics, services.redactor)
     handlers = Handlers(settings, services, metrics, recording=writer is not None)
     tracing = [Middleware(TraceHeaders)] if telemetry else []
+    table = routes(handlers)
     app = Starlette(
-        routes=routes(handlers),
-        middleware=[*tracing, Middleware(ResponseCounter, metrics=metrics, throttle=refusals)],
+        routes=table,
+        middleware=[
+            *tracing,
+            Middleware(ResponseCounter, metrics=metrics, throttle=refusals),
+            Middleware(ExchangeLane, routes=table, error_response=error_response),
+        ],
         exception_handlers={
             ProxyError: _proxy_error,
             HTTPException: _http_error,
