@@ -137,6 +137,7 @@ class NativeStreamTranslator:
         self._finished: set[int] = set()
         self._calls: dict[tuple[int, int], _CallArguments] = {}
         self._searched = False
+        self._unsettled = 0  # runs not yet done
         self.request_id: str | None = None
 
     @property
@@ -288,6 +289,7 @@ class NativeStreamTranslator:
             run = self._runs.get(position)
             if run is None:
                 run = self._runs[position] = _Run()
+                self._unsettled += 1
             if run.done or code == run.latest:
                 continue
             # A new run with code settles the earlier ones: the interpreter runs them in order.
@@ -301,12 +303,15 @@ class NativeStreamTranslator:
     def _settle_runs(
         self, out: list[Event], *, before: int | None = None, include_empty: bool = False
     ) -> None:
+        if not self._unsettled:  # answer text comes in every frame after a run: keep it cheap
+            return
         for position, run in sorted(self._runs.items()):
             if before is not None and position >= before:
                 break
             if run.done or not (run.shown or include_empty):
                 continue
             run.done = True
+            self._unsettled -= 1
             out.append(CodeDone(0, position, run.latest))
 
 
