@@ -229,7 +229,8 @@ class EventStream:
         ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": self._headers})
+        headers, self._headers = self._headers, []  # not held for the stream's life
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
         task = asyncio.current_task()
         assert task is not None
         state = {"gone": False, "over": False}
