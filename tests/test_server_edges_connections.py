@@ -158,3 +158,21 @@ def test_out_of_file_descriptors_accept_failures_are_logged_once_in_a_while(
     text = log.read_text()
     assert "Traceback" not in text
     assert text.count("accept") == 1, text[:2000]
+
+
+def test_a_request_head_over_16_kib_is_refused_and_a_large_body_is_not() -> None:
+    with serve() as server:
+        with connect(server.url) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (20 * 1024))
+            answer = read_response(sock)
+        assert answer.startswith(b"HTTP/1.1 431 ")
+        assert b'"code":"request_header_too_large"' in answer
+        body = b'{"model": "qwen-plus", "messages": [], "pad": "' + b"b" * (200 * 1024) + b'"}'
+        with connect(server.url) as sock:  # a head and a big body's start in one read
+            sock.sendall(
+                b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-fake"
+                b"\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                % (len(body), body)
+            )
+            answer = read_response(sock)
+        assert answer.startswith(b"HTTP/1.1 400 ")  # the app's answer (no messages), not a 431

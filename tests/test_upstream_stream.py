@@ -14,7 +14,7 @@ import pytest
 from proxy.config import UpstreamSettings
 from proxy.core.errors import UpstreamUnavailable
 from proxy.core.sse import SSEEvent
-from proxy.server import upstream
+from proxy.server import upstream_stream
 from proxy.server.upstream import UpstreamClient, UpstreamStream
 from tests.loop_upstream import loop_upstream
 
@@ -79,9 +79,11 @@ async def test_frames_that_arrived_together_come_out_as_one_batch() -> None:
         batches = stream.events()
         second.set()
         batch = await anext(batches)
+        assert batch is not None
         assert [event.data for event in batch] == ['{"n":2}']
         third.set()  # three HTTP chunks, written at once: one network read
         batch = await anext(batches)
+        assert batch is not None
         assert [event.data for event in batch] == ['{"n":3}', '{"n":4}', '{"n":5}']
         assert await anext(batches, None) is None
         await stream.aclose()
@@ -92,7 +94,7 @@ async def test_a_frame_split_across_pieces_is_decoded_once_whole() -> None:
     async with client_for(Body([whole[:7], whole[7:50], whole[50:]])) as client:
         stream = await open_stream(client)
         events = await stream.first_events()
-        events += [event for batch in [b async for b in stream.events()] for event in batch]
+        events += await rest(stream)
         assert [event.data for event in events] == ['{"n":1}', '{"n":2}']
         await stream.aclose()
 
@@ -100,7 +102,7 @@ async def test_a_frame_split_across_pieces_is_decoded_once_whole() -> None:
 async def test_reading_stops_while_the_consumer_is_behind(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(upstream, "_HIGH_WATER", 64 * 1024)
+    monkeypatch.setattr(upstream_stream, "_HIGH_WATER", 64 * 1024)
     count = 1000  # 64 MB: far more than the sockets' buffers hold
     body = Body([frame(n, pad=64 * 1024) for n in range(1, count + 1)])
     async with client_for(body) as client:
@@ -111,9 +113,9 @@ async def test_reading_stops_while_the_consumer_is_behind(
         await asyncio.sleep(0.3)
         # The connection stopped reading: the server is held back by full socket buffers.
         assert body.served < count / 2
-        rest = [event for batch in [b async for b in batches] for event in batch]
+        tail = [event for batch in [b async for b in batches] if batch for event in batch]
         assert body.served == count
-        assert rest[-1].data.startswith(f'{{"n":{count},')
+        assert tail[-1].data.startswith(f'{{"n":{count},')
         await stream.aclose()
 
 
@@ -141,7 +143,7 @@ async def test_a_stream_read_to_its_end_leaves_its_connection_for_the_next() -> 
         for expected in (['{"n":1}', '{"n":2}'], ['{"n":3}']):
             stream = await open_stream(client)
             events = await stream.first_events()
-            events += [event for batch in [b async for b in stream.events()] for event in batch]
+            events += await rest(stream)
             assert [event.data for event in events] == expected
             await stream.aclose()
             assert client._pool.open == 1  # one connection, kept alive and reused
@@ -153,8 +155,16 @@ async def _until(check: Callable[[], bool]) -> None:
 
 
 async def _read_all(stream: UpstreamStream, events: list[SSEEvent]) -> None:
+    events += await rest(stream)
+
+
+async def rest(stream: UpstreamStream) -> list[SSEEvent]:
+    """The frames after the first, to the end (no keep-alives are asked for)."""
+    out: list[SSEEvent] = []
     async for batch in stream.events():
-        events += batch
+        assert batch is not None
+        out += batch
+    return out
 
 
 class Failing(httpx.AsyncByteStream):

@@ -1,10 +1,11 @@
-"""What a client connection may hold of the server, below the app: how long it may take to send
-a request's head, and how often an accept failure (out of file descriptors) is logged.
+"""What a client connection may hold of the server, below the app: how large a request's head
+may be and how long it may take to send it, and how often an accept failure (out of file
+descriptors) is logged.
 
-uvicorn bounds a head's size (then a 400) and closes a connection idle after a
-response (`timeout_keep_alive`), but nothing bounds the time a client takes to send a head: a
-client that trickles one byte every few seconds (a slowloris), or connects and sends nothing,
-holds its connection and file descriptor forever. `HeadTimeoutProtocol` closes it.
+uvicorn closes a connection idle after a response (`timeout_keep_alive`), but nothing bounds
+the time a client takes to send a head: a client that trickles one byte every few seconds (a
+slowloris), or connects and sends nothing, holds its connection and file descriptor forever,
+and its httptools parser sets no bound on a head's size. `HeadTimeoutProtocol` adds both.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import logging
 import time
 from typing import Any
 
+import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from proxy.server.applog import Throttle
@@ -28,6 +30,17 @@ _PER_REQUEST_WARNINGS = frozenset({"Exceeded concurrency limit.", "Invalid HTTP 
 # ENFILE) or memory: it retries every second, and logs a traceback for each attempt.
 _ACCEPT_FAILED = "socket.accept() out of system resource"
 ACCEPT_LOG_PERIOD = 10.0  # at most one accept-failure line per this many seconds
+MAX_HEAD = 16 * 1024  # a request head larger than this is refused (431), as h11 refused it
+_HEAD_TOO_LARGE = orjson.dumps(
+    {
+        "error": {
+            "message": f"The request head is larger than {MAX_HEAD} bytes.",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "request_header_too_large",
+        }
+    }
+)
 
 
 class HeadTimeoutProtocol(HttpToolsProtocol):
@@ -42,10 +55,33 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._head_deadline: asyncio.TimerHandle | None = None
+        # Bytes received while a head is still incomplete; llhttp sets no bound of its own.
+        self._head_bytes: int | None = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._await_head(None)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        # Counted after parsing: a head and the start of its body often come in one read.
+        if self._head_bytes is not None and not self.transport.is_closing():
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEAD:
+                self._refuse_head()
+
+    def on_headers_complete(self) -> None:
+        self._head_bytes = None
+        super().on_headers_complete()
+
+    def _refuse_head(self) -> None:
+        self._head_bytes = None
+        body = _HEAD_TOO_LARGE
+        self.transport.write(
+            b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
+            b"connection: close\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body)
+        )
+        self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_head_deadline()
@@ -54,6 +90,7 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
     def on_response_complete(self) -> None:
         super().on_response_complete()
         if not self.transport.is_closing():
+            self._head_bytes = 0
             self._await_head(self.cycle)
 
     def _await_head(self, after: Any) -> None:

@@ -7,12 +7,10 @@ stream) is read in `upstream_answers.py`.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import math
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,8 +24,7 @@ from proxy.core.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from proxy.core.http1 import Head, request_bytes
-from proxy.core.sse import SSEDecoder, SSEEvent
+from proxy.core.http1 import request_bytes
 from proxy.server.upstream_answers import check_answer
 from proxy.server.upstream_http import (
     ConnectFailed,
@@ -38,12 +35,11 @@ from proxy.server.upstream_http import (
     Pool,
     PoolFull,
 )
+from proxy.server.upstream_stream import Stopped, UpstreamStream
 
 log = logging.getLogger("proxy")
 
 _POOL_FULL_LOG_EVERY = 60.0  # seconds between two "pool full" warnings
-# Bytes read ahead of the consumer before the connection stops reading for it.
-_HIGH_WATER = 64 * 1024
 
 
 def upstream_address(url: str) -> tuple[Origin, str]:
@@ -52,10 +48,6 @@ def upstream_address(url: str) -> tuple[Origin, str]:
     scheme = parts.scheme
     port = parts.port or (443 if scheme == "https" else 80)
     return Origin(scheme, parts.hostname or "", port), parts.path.rstrip("/")
-
-
-class Stopped(Exception):
-    """`UpstreamStream.stop()` was called while frames were still coming."""
 
 
 class UpstreamClient:
@@ -203,213 +195,4 @@ class UpstreamClient:
         )
 
 
-class UpstreamStream:
-    """An open native SSE stream. Always `aclose()` it, also when the client has gone.
-
-    The connection hands over the body of every network read as it arrives (`body`, called
-    by the connection's protocol, with no task per stream); the consumer decodes what came
-    since it last looked at once: one wake-up, one translation batch and one write to the
-    client per network read rather than per frame. The connection stops reading while
-    `_HIGH_WATER` bytes wait, so a slow client still slows the upstream down.
-
-    `read_timeout` is the silence between frames, not between bytes: the consumer keeps the
-    time of the last frame it decoded and fails when it waits past it, whatever bytes (SSE
-    comments, a frame that never ends) came in between. Keep-alives for the client and the
-    exchange's own stop (its deadline, a shutdown's drain) are waited for in the same wait, so
-    a stream costs no task: one timer wakes the consumer for the first deadline.
-    """
-
-    __slots__ = (
-        "_arrived",
-        "_connection",
-        "_decoder",
-        "_ended",
-        "_failure",
-        "_last_beat",
-        "_last_frame",
-        "_loop",
-        "_paused",
-        "_pending",
-        "_pending_bytes",
-        "_pool",
-        "_read_all",
-        "_settings",
-        "_stopped",
-        "_timer",
-        "head",
-    )
-
-    def __init__(self, connection: Connection, pool: Pool, settings: UpstreamSettings) -> None:
-        self.head: Head | None = None
-        self._connection: Connection | None = connection
-        self._pool = pool
-        self._settings = settings
-        self._decoder: SSEDecoder | None = None  # made when the first body bytes are decoded
-        self._pending: list[bytes] = []
-        self._pending_bytes = 0
-        self._arrived: asyncio.Future[None] | None = None  # the consumer waits for bytes
-        self._failure: Exception | None = None  # how the reading ended, if not cleanly
-        self._read_all = False
-        self._ended = False
-        self._paused = False
-        self._loop = asyncio.get_running_loop()
-        self._last_frame = self._loop.time()  # when a frame last completed
-        self._last_beat = self._last_frame  # when a batch or a keep-alive last went out
-        self._timer: asyncio.TimerHandle | None = None  # wakes the consumer at its deadline
-        self._stopped = False
-
-    @property
-    def request_id(self) -> str | None:
-        return self.head.headers.get("x-request-id") if self.head is not None else None
-
-    # The connection's side (upstream_http.BodySink).
-
-    def body(self, piece: bytes) -> None:
-        self._pending.append(piece)
-        self._pending_bytes += len(piece)
-        _wake(self._arrived)
-        if self._pending_bytes >= _HIGH_WATER and not self._paused:
-            self._paused = True
-            if self._connection is not None:
-                self._connection.pause()
-
-    def end(self, failure: Exception | None) -> None:
-        self._read_all = True
-        if failure is not None:
-            self._failure = UpstreamUnavailable(
-                f"the connection to DashScope failed mid-stream: {failure}"
-            )
-        _wake(self._arrived)
-
-    # The consumer's side.
-
-    async def read_body(self, limit: int) -> bytes:
-        """The body as bytes, up to about `limit` (an error answer's: small, never a stream)."""
-        body = b""
-        while len(body) <= limit:
-            await self._wait()
-            if not self._pending:
-                break
-            body += b"".join(self._take())
-        return body
-
-    async def first_events(self) -> list[SSEEvent]:
-        """Wait for the first complete frame: only then does the proxy commit to a 200. The
-        caller bounds the wait (first_frame_timeout counts from the request, attempts.py)."""
-        while True:
-            events = await self._next(silence=False) or []  # no keep-alive: never None
-            if events or self._ended:
-                return events
-
-    async def events(self, keepalive: float = 0.0) -> AsyncIterator[list[SSEEvent] | None]:
-        """The remaining frames, in batches as they arrive, ending with the decoder's flush;
-        None after every `keepalive` seconds without a batch (0: never). Raises `Stopped` as
-        soon as `stop()` was called."""
-        self._last_beat = self._loop.time()
-        while not self._ended:
-            events = await self._next(silence=True, keepalive=keepalive)
-            if events is None or events:
-                self._last_beat = self._loop.time()
-                yield events
-
-    def stop(self) -> None:
-        """End `events()` with `Stopped` (the exchange's deadline, a shutdown's drain)."""
-        self._stopped = True
-        _wake(self._arrived)
-
-    async def _next(self, *, silence: bool, keepalive: float = 0.0) -> list[SSEEvent] | None:
-        if not await self._wait(silence=silence, keepalive=keepalive):
-            return None
-        decoder = self._decoder
-        if decoder is None:
-            settings = self._settings
-            decoder = self._decoder = SSEDecoder(
-                max_line=settings.max_line_bytes, max_event=settings.max_event_bytes
-            )
-        if self._pending:
-            pieces = self._take()
-            events = decoder.feed(pieces[0] if len(pieces) == 1 else b"".join(pieces))
-            if events:
-                self._last_frame = self._loop.time()
-            return events
-        self._ended = True
-        if self._failure is not None:
-            raise self._failure
-        # A last frame without its blank line whose JSON is cut short was truncated by the
-        # connection's end; dropping it lets the translation report the truncation.
-        return [event for event in decoder.finish() if _complete(event)]
-
-    async def _wait(self, *, silence: bool = False, keepalive: float = 0.0) -> bool:
-        """True once bytes are pending or the body is over; False when a keep-alive is due.
-        With `silence`, raises at read_timeout. One timer wakes the consumer for whichever
-        is first, re-armed only when it fires early (deadlines only move later)."""
-        loop = self._loop
-        while not self._pending and not self._read_all:
-            if self._stopped:
-                raise Stopped
-            now, due = loop.time(), math.inf
-            if silence:
-                due = self._last_frame + self._settings.read_timeout
-                if now >= due:
-                    raise UpstreamTimeout(
-                        f"DashScope sent no frame for {self._settings.read_timeout:g} s"
-                    )
-            if keepalive > 0:
-                beat = self._last_beat + keepalive
-                if now >= beat:
-                    return False
-                due = min(due, beat)
-            self._arm(due)
-            self._arrived = loop.create_future()
-            try:
-                await self._arrived
-            finally:
-                self._arrived = None
-        if self._stopped:
-            raise Stopped
-        return True
-
-    def _arm(self, due: float) -> None:
-        timer = self._timer
-        if due == math.inf or (timer is not None and timer.when() <= due):
-            return
-        if timer is not None:
-            timer.cancel()
-        self._timer = self._loop.call_at(due, self._timer_over)
-
-    def _take(self) -> list[bytes]:
-        pieces, self._pending, self._pending_bytes = self._pending, [], 0
-        if self._paused:
-            self._paused = False
-            if self._connection is not None:
-                self._connection.resume()
-        return pieces
-
-    def _timer_over(self) -> None:
-        self._timer = None
-        _wake(self._arrived)
-
-    async def aclose(self) -> None:
-        """Give the connection back (kept for another request only if the body was read to
-        its end) and stop the timer."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            self._pool.release(connection)
-
-
-def _wake(waiter: asyncio.Future[None] | None) -> None:
-    if waiter is not None and not waiter.done():
-        waiter.set_result(None)
-
-
-def _complete(event: SSEEvent) -> bool:
-    if event.event == "error" or not event.data:
-        return True
-    try:
-        orjson.loads(event.data)
-    except orjson.JSONDecodeError:
-        return False
-    return True
+__all__ = ["Stopped", "UpstreamClient", "UpstreamStream", "upstream_address"]

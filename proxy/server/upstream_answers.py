@@ -14,7 +14,7 @@ from proxy.core.error_answer import ErrorAnswer, answered, is_event_stream, is_r
 from proxy.core.retry import parse_retry_after
 
 if TYPE_CHECKING:
-    from proxy.server.upstream import UpstreamStream
+    from proxy.server.upstream_stream import UpstreamStream
 
 _MAX_ERROR_BODY = 64 * 1024
 
