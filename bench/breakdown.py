@@ -3,9 +3,11 @@ exchange (server HTTP, routing, translation, upstream client, socket writes, ...
 
     python -m bench.breakdown bench/.work/c1.txt [more.txt ...]
 
-Each sample goes to the innermost frame of its stack that names a job, so a socket write made
-by uvicorn counts as a write to the client, and a metric updated while a record is built counts
-as metrics. Samples in the event loop's own poll (`select`) are the wait for the network.
+Each sample goes to the innermost frame of its stack that names a job, so a metric updated
+while a record is built counts as metrics, and h11's or anyio's frames count for whoever called
+them (uvicorn, or the upstream client). Socket writes, reads and the event loop's poll
+(`select`) are their own rows: on a virtual machine a `send()` that wakes a process on the
+other core takes tens of microseconds of wall time, most of which is not the proxy's CPU.
 """
 
 from __future__ import annotations
@@ -26,15 +28,27 @@ _JOBS: tuple[tuple[str, str], ...] = (
     ("app log", r"proxy/server/applog\.py|logging/__init__\.py|proxy/cli/logfmt"),
     ("traffic record", r"proxy/traffic/|proxy/server/traffic_writer\.py|proxy/core/cost\.py"),
     ("SSE decoding", r"proxy/core/sse\.py"),
+    ("request body and JSON parse", r"^_body \(proxy/server/routes|^_json \(proxy/server/exchange"),
     ("request translation", r"\.translate \(proxy/|proxy/chat/request|proxy/responses/request"),
+    (
+        "keep-alives and deadlines",
+        r"proxy/server/heartbeat\.py|UpstreamStream\._wait|UpstreamStream\._arm|stop_at",
+    ),
+    (
+        "upstream client (request, connection pool, HTTP/1.1)",
+        r"httpx/|httpcore/|proxy/server/upstream|proxy/core/http1\.py",
+    ),
     ("stream translation", r"proxy/core/|proxy/chat/|proxy/responses/"),
-    ("heartbeat and deadline", r"proxy/server/heartbeat\.py"),
     ("admission", r"proxy/server/lifecycle\.py"),
-    ("upstream client (httpx, httpcore, h11)", r"httpx/|httpcore/|proxy/server/upstream"),
-    ("server HTTP (uvicorn, h11)", r"uvicorn/|h11/|proxy/server/connections\.py"),
-    ("routing and middleware (Starlette)", r"starlette/|proxy/server/observe\.py|anyio/"),
+    ("exchange end (close, hand the record off)", r"Exchange\.ended|Exchange\._record"),
+    ("server HTTP (uvicorn)", r"uvicorn/|proxy/server/connections\.py"),
+    (
+        "routing and middleware (Starlette, ASGI)",
+        r"starlette/|proxy/server/(observe|lane|serving)\.py",
+    ),
     ("exchange (routes, stream body, attempts)", r"proxy/server/"),
-    ("event loop", r"asyncio/|selectors\.py"),
+    # Last: h11, anyio and sniffio frames count for whoever called them (server or client).
+    ("event loop", r"asyncio/|selectors\.py|contextlib"),
 )
 _COMPILED = tuple((job, re.compile(pattern)) for job, pattern in _JOBS)
 OTHER = "other"
@@ -62,10 +76,16 @@ def breakdown(collapsed: str) -> tuple[int, collections.Counter[str]]:
     return samples, jobs
 
 
+POLL = _JOBS[0][0]
+
+
 def table(named: Sequence[tuple[str, str]], cpu_ms: Sequence[float] | None = None) -> str:
     """A markdown table, one column per profile: each job's share of the samples, and with
-    `cpu_ms` (CPU per request of each profile's run) its share of that in ms."""
+    `cpu_ms` (CPU per request of each profile's run) its share of that in ms; the poll's
+    samples, waits for the network, are then left out of the shares."""
     columns = [breakdown(text) for _, text in named]
+    if cpu_ms is not None:
+        columns = [(samples - jobs.pop(POLL, 0), jobs) for samples, jobs in columns]
     order = [job for job, _ in _JOBS] + [OTHER]
     head = "| job | " + " | ".join(name for name, _ in named) + " |"
     rows = [head, "|---|" + "---:|" * len(named)]

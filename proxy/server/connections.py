@@ -55,8 +55,9 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._head_deadline: asyncio.TimerHandle | None = None
-        # Bytes received while a head is still incomplete; llhttp sets no bound of its own.
-        self._head_bytes: int | None = 0
+        # Bytes received while a head is incomplete (None: no head begun, or it is whole);
+        # llhttp sets no bound of its own.
+        self._head_bytes: int | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -69,6 +70,10 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
             self._head_bytes += len(data)
             if self._head_bytes > MAX_HEAD:
                 self._refuse_head()
+
+    def on_message_begin(self) -> None:
+        self._head_bytes = 0  # counted from the read its first byte came in
+        super().on_message_begin()
 
     def on_headers_complete(self) -> None:
         self._head_bytes = None
@@ -90,7 +95,6 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
     def on_response_complete(self) -> None:
         super().on_response_complete()
         if not self.transport.is_closing():
-            self._head_bytes = 0
             self._await_head(self.cycle)
 
     def _await_head(self, after: Any) -> None:
