@@ -79,36 +79,45 @@ def breakdown(collapsed: str) -> tuple[int, collections.Counter[str]]:
 POLL = _JOBS[0][0]
 
 
-def table(named: Sequence[tuple[str, str]], cpu_ms: Sequence[float] | None = None) -> str:
+def table(
+    named: Sequence[tuple[str, str]], requests: Sequence[int] | None = None, rate: int = 1000
+) -> str:
     """A markdown table, one column per profile: each job's share of the samples, and with
-    `cpu_ms` (CPU per request of each profile's run) its share of that in ms; the poll's
-    samples, waits for the network, are then left out of the shares."""
+    `requests` (how many each profile's run served) its milliseconds of busy time per request
+    (py-spy samples busy threads `rate` times a second). The poll's samples, the wait for
+    the network, are left out of the shares."""
     columns = [breakdown(text) for _, text in named]
-    if cpu_ms is not None:
-        columns = [(samples - jobs.pop(POLL, 0), jobs) for samples, jobs in columns]
+    columns = [(samples - jobs.pop(POLL, 0), jobs) for samples, jobs in columns]
     order = [job for job, _ in _JOBS] + [OTHER]
     head = "| job | " + " | ".join(name for name, _ in named) + " |"
     rows = [head, "|---|" + "---:|" * len(named)]
     for job in order:
         cells = []
         for i, (samples, jobs) in enumerate(columns):
-            share = jobs[job] / samples if samples else 0.0
-            cell = f"{100 * share:.1f} %"
-            if cpu_ms is not None:
-                cell += f" ({share * cpu_ms[i]:.2f} ms)"
+            cell = f"{100 * jobs[job] / samples if samples else 0.0:.1f} %"
+            if requests is not None:
+                cell += f" ({1000 * jobs[job] / rate / requests[i]:.2f} ms)"
             cells.append(cell)
         if any(jobs[job] for _, jobs in columns):
             rows.append(f"| {job} | " + " | ".join(cells) + " |")
+    totals = (
+        [f"{1000 * samples / rate / requests[i]:.2f} ms" for i, (samples, _) in enumerate(columns)]
+        if requests is not None
+        else []
+    )
+    if totals:
+        rows.append("| busy time per request, all jobs | " + " | ".join(totals) + " |")
     return "\n".join(rows)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.breakdown", description=__doc__)
     parser.add_argument("profiles", nargs="+", type=Path, help="py-spy raw (collapsed) files")
-    parser.add_argument("--cpu-ms", type=float, nargs="*", help="CPU ms per request of each run")
+    parser.add_argument("--requests", type=int, nargs="*", help="requests each run served")
+    parser.add_argument("--rate", type=int, default=1000, help="py-spy samples per second")
     args = parser.parse_args(argv)
     named = [(p.stem, p.read_text()) for p in args.profiles]
-    print(table(named, args.cpu_ms))
+    print(table(named, args.requests, args.rate))
     return 0
 
 
