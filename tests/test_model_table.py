@@ -271,3 +271,30 @@ def test_module_prints_the_table() -> None:
         timeout=30,
     ).stdout
     assert printed == render_markdown(MODEL_TABLE)
+
+
+def test_patterns_match_at_the_start_ignoring_case_also_with_inline_flags() -> None:
+    from proxy.core.models import ModelFamily, ModelTable
+
+    plain = ModelFamily(name="plain", patterns=("qwen3-", "qwq"))
+    flagged = ModelFamily(name="flagged", patterns=("(?i)deep", "seek$"))
+    table = ModelTable(families=(plain, flagged))
+    assert table.family_of("QWEN3-max").name == "plain"
+    assert table.family_of("qwq-32b").name == "plain"
+    assert table.family_of("x-qwen3-max").name == "unknown"  # at the start only
+    assert table.family_of("DeepSeek-r1").name == "flagged"  # joined would be invalid here
+    assert table.family_of("seek").name == "flagged"
+    assert table.family_of("other").name == "unknown"
+    assert ModelFamily(name="none", patterns=()).matches("anything") is False
+    # Looked up again: the same answer, from what the table remembers.
+    assert table.family_of("QWEN3-max") is plain
+
+
+def test_the_names_a_table_remembers_are_bounded() -> None:
+    from proxy.core import models
+
+    table = models.ModelTable(families=(models.ModelFamily(name="q", patterns=("q",)),))
+    for n in range(models._MAX_REMEMBERED + 10):  # client-chosen names: many
+        table.family_of(f"q-{n}")
+    assert len(table._found) == models._MAX_REMEMBERED
+    assert table.family_of("q-last").name == "q"  # still answered, just not remembered

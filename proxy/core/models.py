@@ -10,9 +10,10 @@ families (`[[models.family]]`, parsed by `proxy/core/model_config.py`).
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 # `compatible-only`: served only by DashScope's OpenAI-compatible mode, which the proxy does not
@@ -94,7 +95,7 @@ class ModelFamily:
     prices: tuple[Prices, ...] = ()
 
     def matches(self, model: str) -> bool:
-        return any(re.match(pattern, model, re.IGNORECASE) for pattern in self.patterns)
+        return _matcher(self.patterns)(model)
 
     @property
     def thinks_by_default(self) -> bool:
@@ -103,6 +104,23 @@ class ModelFamily:
 
     def price(self, currency: Currency) -> Prices | None:
         return next((p for p in self.prices if p.currency == currency), None)
+
+
+_MAX_REMEMBERED = 1024  # model names whose family ModelTable.family_of keeps
+
+
+@functools.cache
+def _matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
+    """A family's patterns as one expression, matched at the start, ignoring case (compiled
+    once per family, not looked up in `re`'s cache per pattern and call). Patterns that cannot
+    be joined (a global inline flag not at the start) are tried one by one."""
+    joined = "|".join(f"(?:{p})" for p in patterns) or "(?!)"  # no patterns: matches nothing
+    try:
+        expression = re.compile(joined, re.IGNORECASE)
+    except re.error:
+        compiled = [re.compile(p, re.IGNORECASE) for p in patterns]
+        return lambda model: any(c.match(model) for c in compiled)
+    return lambda model: expression.match(model) is not None
 
 
 # What a name no family matches is taken to be: the text endpoint, thinking off unless asked,
@@ -116,9 +134,19 @@ class ModelTable:
 
     families: tuple[ModelFamily, ...]
     default: ModelFamily = UNKNOWN
+    # Names already looked up: a request looks its model up several times, and a scan of the
+    # families' patterns was a tenth of a request's setup. Bounded: clients choose the names.
+    _found: dict[str, ModelFamily] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
 
     def family_of(self, model: str) -> ModelFamily:
-        return next((f for f in self.families if f.matches(model)), self.default)
+        found = self._found.get(model)
+        if found is None:
+            found = next((f for f in self.families if f.matches(model)), self.default)
+            if len(self._found) < _MAX_REMEMBERED:
+                self._found[model] = found
+        return found
 
     def named(self, name: str) -> ModelFamily | None:
         return next((f for f in self.families if f.name == name), None)
