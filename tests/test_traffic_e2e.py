@@ -250,7 +250,10 @@ async def test_500_concurrent_exchanges_give_500_valid_records(
 ) -> None:
     proxy, path = start(traffic_proxy, tmp_path)
     gate = asyncio.Semaphore(50)
-    limits = httpx.Limits(max_connections=50)
+    # Idle connections expire on the client before the server closes them (keep_alive_timeout,
+    # 5 s): a request sent on one the server is closing that moment is reset, a race of the
+    # client's keep-alive, not of the proxy.
+    limits = httpx.Limits(max_connections=50, keepalive_expiry=1.0)
     headers = {"authorization": "Bearer sk-client-key"}
 
     async def one(http: httpx.AsyncClient, n: int) -> str:
