@@ -1,6 +1,6 @@
 """`python -m bench [--quick]`: run every scenario and write bench/results/ (and the docs table).
 
-See docs/benchmarks.md for the method. The default run takes about 8 minutes on a 2-core
+See docs/benchmarks.md for the method. The default run takes about 9 minutes on a 2-core
 machine, `--quick` about 2.5; both stop by themselves. A noisy run (other work took more than
 10% of the CPU) replaces neither bench/results/ nor the docs table unless `--allow-noisy`.
 """
