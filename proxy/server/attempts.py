@@ -20,7 +20,8 @@ from proxy.core.retry import RetryPolicy, retry_delay
 from proxy.core.sse import SSEEvent
 from proxy.core.translation import Item
 from proxy.server.shielded import shielded
-from proxy.server.upstream import UpstreamClient, UpstreamStream
+from proxy.server.upstream import UpstreamClient
+from proxy.server.upstream_stream import UpstreamStream
 
 
 @dataclass(frozen=True, slots=True)

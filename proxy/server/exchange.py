@@ -38,7 +38,8 @@ from proxy.server.attempts import Deadline, UpstreamAttempts, UpstreamCall
 from proxy.server.lifecycle import Lifecycle
 from proxy.server.stream_body import stream_body
 from proxy.server.telemetry import Telemetry
-from proxy.server.upstream import Stopped, UpstreamClient
+from proxy.server.upstream import UpstreamClient
+from proxy.server.upstream_stream import Stopped
 from proxy.traffic.apis import Api
 from proxy.traffic.record import ExchangeRecorder, FinishedExchange
 from proxy.traffic.record_shape import Outcome

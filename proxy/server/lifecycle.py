@@ -2,7 +2,8 @@
 
 On SIGTERM the server (proxy/server/serving.py) calls `begin_drain`: readiness turns 503, new
 exchanges are refused with a 503, and exchanges in flight may go on for `drain_timeout`
-seconds; then `expired` is set and their streams end with an in-band error and [DONE].
+seconds; then the streams still open are told (`on_expired`) and end with an in-band error
+and [DONE].
 """
 
 from __future__ import annotations
@@ -34,10 +35,6 @@ class Lifecycle:
         """Called on the serving loop at startup: events belong to one loop."""
         self._loop = asyncio.get_running_loop()
         self._expired = asyncio.Event()
-
-    @property
-    def expired(self) -> asyncio.Event | None:
-        return self._expired
 
     def begin_drain(self, on_drained: Callable[[], None] | None = None) -> None:
         """Safe to call from a signal handler: the work is scheduled on the serving loop.

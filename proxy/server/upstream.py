@@ -35,7 +35,7 @@ from proxy.server.upstream_http import (
     Pool,
     PoolFull,
 )
-from proxy.server.upstream_stream import Stopped, UpstreamStream
+from proxy.server.upstream_stream import UpstreamStream
 
 log = logging.getLogger("proxy")
 
@@ -70,11 +70,6 @@ class UpstreamClient:
     @property
     def settings(self) -> UpstreamSettings:
         return self._settings
-
-    def url(self, path: str) -> str:
-        """The URL a native `path` is requested at."""
-        origin = self._origin
-        return f"{origin.scheme}://{origin.host_header}{self._prefix}{path}"
 
     async def aclose(self) -> None:
         self._pool.close()
@@ -193,6 +188,3 @@ class UpstreamClient:
             f"(max_connections) stayed busy for {self._settings.pool_timeout:g} s; retry shortly.",
             code=POOL_FULL,
         )
-
-
-__all__ = ["Stopped", "UpstreamClient", "UpstreamStream", "upstream_address"]

@@ -268,17 +268,13 @@ class Pool:
                     ssl=self._tls,
                     server_hostname=origin.host if self._tls else None,
                 )
-        except TimeoutError:
-            self.open -= 1
+        except BaseException as exc:
+            self.open -= 1  # the slot taken above is free again, for a waiter if any
             self._wake_one()
-            raise ConnectTimeout from None
-        except (OSError, ssl.SSLError) as exc:
-            self.open -= 1
-            self._wake_one()
-            raise ConnectFailed(type(exc).__name__) from None
-        except BaseException:
-            self.open -= 1
-            self._wake_one()
+            if isinstance(exc, TimeoutError):
+                raise ConnectTimeout from None
+            if isinstance(exc, OSError | ssl.SSLError):
+                raise ConnectFailed(type(exc).__name__) from None
             raise
         return connection
 
