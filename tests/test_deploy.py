@@ -72,7 +72,7 @@ PROXY_CONTAINER = "dashscope-proxy"
 # Seconds a grace period keeps beyond the preStop sleeps and the drain.
 GRACE_MARGIN = 10
 
-SERVER_KEY = "sk-test-deploy-smoke-server-key-0123456789"
+SERVER_KEY = "sk-fake-deploy-smoke-server-key-0123456789"
 PROXY_KEY = "proxy-key-deploy-smoke-abcdefghijklmnop"
 
 

@@ -9,7 +9,7 @@ import asyncio
 import pytest
 
 from proxy.server.lifecycle import Lifecycle
-from proxy.server.upstream import Stopped
+from proxy.server.upstream_stream import Stopped
 from tests.test_upstream_stream import Body, client_for, frame, open_stream
 
 

@@ -24,10 +24,10 @@ from tests.conftest import TrafficProxy, read_jsonl
     "secret",
     [
         "sk-fake0123456789abcdef",
-        "sk-proj_AbC-dEf_123456",
+        "sk-fakeproj_AbC-dEf_123456",
         "Bearer eyJhbGciOi.payload.sig",
         "bearer   abcdefgh12345678",
-        "AKIAIOSFODNN7EXAMPLE",
+        "AKIAFAKE0000FAKE0000",
     ],
 )
 def test_well_known_key_formats_are_masked_and_the_text_around_them_stays(secret: str) -> None:

@@ -15,7 +15,8 @@ from proxy.config import UpstreamSettings
 from proxy.core.errors import UpstreamUnavailable
 from proxy.core.sse import SSEEvent
 from proxy.server import upstream_stream
-from proxy.server.upstream import UpstreamClient, UpstreamStream
+from proxy.server.upstream import UpstreamClient
+from proxy.server.upstream_stream import UpstreamStream
 from tests.loop_upstream import loop_upstream
 
 PATH = "/api/v1/services/aigc/text-generation/generation"
