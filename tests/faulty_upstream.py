@@ -246,15 +246,22 @@ class FaultyUpstream:
 async def _send(writer: asyncio.StreamWriter, data: bytes, connection: Connection) -> None:
     writer.write(data)
     connection.sent += len(data)
-    with contextlib.suppress(ConnectionError):
+    try:
         await writer.drain()
+    except ConnectionError:
+        # The proxy let go while we wrote. Said here, not only by `_watch`: the script may end
+        # and cancel the watcher before it has run to see the same reset.
+        connection.peer_closed.set()
 
 
 async def _trickle(
     writer: asyncio.StreamWriter, step: Trickle, connection: Connection, gone: asyncio.Event
 ) -> None:
     for n in range(step.times):
-        if gone.is_set() or writer.transport.is_closing():
+        if gone.is_set():
+            return
+        if writer.transport.is_closing():  # only the proxy's close does that mid-trickle
+            connection.peer_closed.set()
             return
         if n and step.interval:
             await asyncio.sleep(step.interval)

@@ -19,7 +19,9 @@ from bench import report
 from bench.__main__ import PUBLISHED, destinations
 from bench.client import Response
 from bench.content import Shape, expected_content, native_frames
+from bench.pipeline import response_bytes, run_once
 from bench.verify import NATIVE, OPENAI, examine
+from proxy.traffic.apis import CHAT, RESPONSES
 from tests.conftest import once_per_run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -199,3 +201,14 @@ def test_a_noisy_run_is_kept_from_the_published_results(tmp_path: Path) -> None:
     assert destinations(args(False), noisy=False) == (PUBLISHED.resolve(), docs, False)
     assert destinations(args(False), noisy=True) == (tmp_path / "noisy-results", None, True)
     assert destinations(args(True), noisy=True) == (PUBLISHED.resolve(), docs, False)
+
+
+def test_the_pipeline_tool_runs_every_frame_through_the_translation() -> None:
+    raw = response_bytes(12, 16)
+    for api in (CHAT, RESPONSES):
+        # Any read size gives every frame and the same answer bytes.
+        results = {run_once(api, raw, size) for size in (7, 100, len(raw))}
+        assert len(results) == 1
+        [(frames, written)] = results
+        assert frames == 12
+        assert written > 12 * 16

@@ -5,6 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from proxy.core.errors import FrameTooLarge
 from proxy.core.sse import DONE, SSEDecoder, SSEEvent, encode_data
 from tests.contract import check_sse_bytes
 
@@ -214,3 +215,58 @@ def test_only_a_leading_byte_order_mark_is_special() -> None:
     decoder = SSEDecoder()
     events = decoder.feed(b"data:a\n\n\xef\xbb\xbfdata:b\n\n") + decoder.finish()
     assert [event.data for event in events] == ["a"]
+
+
+# Frames as DashScope writes them, and shapes next to that one: a space after a colon, no
+# status comment, data on two lines, an empty event name, a comment between frames.
+_MIXED_FRAMES = (
+    SEED_FRAME_1,
+    b'id:2\nevent:result\n:HTTP_STATUS/200\ndata:{"a":"caf\xc3\xa9"}\n\n',
+    b"id: 3\nevent:result\n:HTTP_STATUS/200\ndata:{}\n\n",
+    b"id:4\nevent:\n:HTTP_STATUS/200\ndata:\n\n",
+    b"id:5\nevent:result\ndata:{}\n\n",
+    b": keep-alive\n\n",
+    b"id:6\nevent:result\n:HTTP_STATUS/200\ndata:one\ndata:two\n\n",
+    b"id:7\nevent:result\n:HTTP_STATUS/200\ndata: {}\n\n",
+    ERROR_FRAME,
+    b"id:8\nevent:result\n:HTTP_STATUS/200\ndata:\xff\n\n\n",
+    b"id:9\nevent:result\n:HTTP_STATUS/200\ndata:{}\n\n",
+)
+
+
+def _line_order_swapped(frame: bytes) -> bytes:
+    # Same fields, another order: a frame the decoder can only read line by line.
+    lines = frame.split(b"\n")
+    if lines[0].startswith(b"id:") and lines[1].startswith(b"event:"):
+        lines[0], lines[1] = lines[1], lines[0]
+    return b"\n".join(lines)
+
+
+def test_frames_in_dashscopes_layout_decode_as_any_other_order_of_their_lines() -> None:
+    native = b"".join(_MIXED_FRAMES)
+    swapped = b"".join(_line_order_swapped(frame) for frame in _MIXED_FRAMES)
+    events = decode(native)
+    assert len(events) == 10  # the keep-alive comment alone is no event
+    assert events == decode(swapped)
+    assert [e.id for e in events[:4]] == ["1", "2", "3", "4"]
+    assert events[3].event == "message"
+    assert events[3].data == ""
+    assert events[5].data == "one\ntwo"
+    assert events[6].data == "{}"
+
+
+def test_frames_in_dashscopes_layout_give_the_same_events_at_every_three_way_split() -> None:
+    body = b"".join(_MIXED_FRAMES)
+    whole = decode(body)
+    for first in range(0, len(body), 7):
+        for second in range(first, len(body), 23):
+            assert decode(body[:first], body[first:second], body[second:]) == whole
+
+
+def test_the_limits_hold_for_frames_in_dashscopes_layout() -> None:
+    frame = b"id:1\nevent:result\n:HTTP_STATUS/200\ndata:" + b"x" * 100 + b"\n\n"
+    with pytest.raises(FrameTooLarge, match="more than 64 bytes of data"):
+        SSEDecoder(max_line=1000, max_event=64).feed(frame)
+    with pytest.raises(FrameTooLarge, match="line longer than 80 bytes"):
+        SSEDecoder(max_line=80).feed(frame)
+    assert SSEDecoder(max_line=120, max_event=100).feed(frame)[0].data == "x" * 100

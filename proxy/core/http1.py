@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 MAX_HEAD = 64 * 1024  # a response head larger than this is refused
 _MAX_CHUNK_LINE = 4096  # a chunk-size line (with extensions) longer than this is refused
-_HEX = frozenset(b"0123456789abcdefABCDEF")
+_HEX_DIGITS = b"0123456789abcdefABCDEF"
 
 
 class ProtocolError(Exception):
@@ -141,16 +141,22 @@ class ResponseParser:
             self.head = Head(head.status, head.reason, head.headers, keep_alive=False)
 
     def _chunked(self, data: bytes) -> bytes:
+        # The state in locals while the loop runs: a chunk per frame is three turns of it.
         buffer = self._buffer + data if self._buffer else data
         pieces: list[bytes] = []
         pos, size = 0, len(buffer)
-        while pos < size and not self.done:
-            if self._left:
-                take = min(self._left, size - pos)
+        left, crlf, trailers, done = self._left, self._crlf, self._trailers, self.done
+        while pos < size and not done:
+            if left:
+                take = min(left, size - pos)
                 pieces.append(buffer[pos : pos + take])
                 pos += take
-                self._left -= take
-                self._crlf = self._left == 0
+                left -= take
+                if not left:  # the CRLF after the data, usually in the same read
+                    if buffer.startswith(b"\r\n", pos):
+                        pos += 2
+                    else:
+                        crlf = True
                 continue
             end = buffer.find(b"\r\n", pos)
             if end < 0:
@@ -159,24 +165,27 @@ class ResponseParser:
                 break
             line = buffer[pos:end]
             pos = end + 2
-            if self._crlf:
+            if crlf:
                 if line:
                     raise ProtocolError("chunk data longer than its size")
-                self._crlf = False
-            elif self._trailers:
-                self.done = not line  # trailer fields are skipped; an empty line ends them
+                crlf = False
+            elif trailers:
+                done = not line  # trailer fields are skipped; an empty line ends them
             else:
-                self._left = _chunk_size(line)
-                self._trailers = self._left == 0
-        if self.done and pos < size:
+                left = _chunk_size(line)
+                trailers = left == 0
+        self._left, self._crlf, self._trailers, self.done = left, crlf, trailers, done
+        if done and pos < size:
             raise ProtocolError("bytes after the end of the response")
         self._buffer = buffer[pos:]
         return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
 def _chunk_size(line: bytes) -> int:
+    if 0 < len(line) <= 15 and not line.translate(None, _HEX_DIGITS):
+        return int(line, 16)  # the usual line: only the size, no extension, no blanks
     digits = line.split(b";", 1)[0].strip()
-    if not digits or len(digits) > 15 or not _HEX.issuperset(digits):
+    if not digits or len(digits) > 15 or digits.translate(None, _HEX_DIGITS):
         raise ProtocolError(f"bad chunk size {line[:40]!r}")
     return int(digits, 16)
 

@@ -29,7 +29,6 @@ from proxy.core.events import (
 from proxy.core.native_frame import (
     FrameChoice,
     FrameMessage,
-    FrameOutput,
     FrameToolCall,
     NativeFrame,
     ToolInfo,
@@ -157,17 +156,19 @@ class NativeStreamTranslator:
             return []
         out: list[Event] = []
         output = payload.get("output")
+        if not isinstance(output, dict):
+            output = None
+        choices = output.get("choices") if output is not None else None
         usage = payload.get("usage")
         if isinstance(usage, dict) and usage:  # a search answer's first frame sends `{}`
-            self._usage.add(self._frame_choice(output), usage)
-        if not isinstance(output, dict):
+            self._usage.add(self._frame_choice(choices), usage)
+        if output is None:
             return out
         if "search_info" in output:
             self._search_info(output["search_info"], out)
         tool_info = output.get("tool_info")
         if isinstance(tool_info, list) and tool_info:
             self._diff_runs(tool_info, out)
-        choices = output.get("choices")
         if isinstance(choices, list):
             for position, choice in enumerate(choices):
                 if isinstance(choice, dict):
@@ -187,10 +188,9 @@ class NativeStreamTranslator:
             out.append(usage)
         return out
 
-    def _frame_choice(self, output: FrameOutput | None) -> int:
+    def _frame_choice(self, choices: object) -> int:
         """The choice a frame's usage counts: its first choice's index (a frame carries one),
         else the last one seen (frames with no choices belong to the answer in progress)."""
-        choices = output.get("choices") if isinstance(output, dict) else None
         if isinstance(choices, list) and choices and isinstance(choices[0], dict):
             index = choices[0].get("index", 0)
             self._usage_choice = index if isinstance(index, int) else 0
@@ -214,9 +214,10 @@ class NativeStreamTranslator:
             )
         if payload.get("code") and "output" not in payload:
             raise native_error(event.data, status)
-        request_id = payload.get("request_id")
-        if self.request_id is None and isinstance(request_id, str):
-            self.request_id = request_id
+        if self.request_id is None:
+            request_id = payload.get("request_id")
+            if isinstance(request_id, str):
+                self.request_id = request_id
         return cast(NativeFrame, payload)
 
     def _choice(self, choice: FrameChoice, position: int, out: list[Event]) -> None:
@@ -255,7 +256,9 @@ class NativeStreamTranslator:
             for call in tool_calls:
                 if isinstance(call, dict):
                     self._function_call(index, call, out)
-        content = _text(message.get("content"))
+        content = message.get("content")
+        if not isinstance(content, str):
+            content = _text(content)
         if content or logprobs:
             if index == 0:
                 self._settle_runs(out)
