@@ -17,6 +17,7 @@ from starlette.applications import Starlette
 from proxy.config import load_settings
 from proxy.server.app import create_app
 from proxy.server.applog import configure_logging
+from proxy.server.serving import tune_gc
 
 CONFIG_VARIABLE = "BENCH_PROXY_CONFIG"
 
@@ -24,4 +25,6 @@ CONFIG_VARIABLE = "BENCH_PROXY_CONFIG"
 def create() -> Starlette:
     settings = load_settings(os.environ.get(CONFIG_VARIABLE) or None, os.environ)
     configure_logging(settings.server.log_level)
-    return create_app(settings)
+    app = create_app(settings)
+    tune_gc(settings.server.gc_threshold)  # as `serve` does once its app has started
+    return app

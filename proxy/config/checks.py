@@ -74,6 +74,8 @@ def _check_limits(server: ServerSettings) -> None:
         raise ConfigError("[server] max_concurrent_streams must be 0 (no limit) or more")
     if server.max_client_connections < 1:
         raise ConfigError("[server] max_client_connections must be at least 1")
+    if server.gc_threshold < 0:
+        raise ConfigError("[server] gc_threshold must be 0 (Python's default) or more")
     for key in ("keep_alive_timeout", "header_timeout", "body_timeout"):
         if getattr(server, key) <= 0:
             raise ConfigError(f"[server] {key} must be positive")

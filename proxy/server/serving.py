@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import socket
@@ -117,6 +118,10 @@ class DrainingServer(Server):
     drain deadline, uvicorn shuts down as usual. A second signal stops at once. The process
     then exits 0 instead of dying by the signal again."""
 
+    def __init__(self, config: uvicorn.Config, *, gc_threshold: int = 0) -> None:
+        super().__init__(config)
+        self._gc_threshold = gc_threshold
+
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         lifecycle = getattr(getattr(self.config.app, "state", None), "lifecycle", None)
         if lifecycle is None or not self.started:
@@ -136,6 +141,7 @@ class DrainingServer(Server):
         self._cutting = False
         self.config.loaded_app = _CutQuietly(self.config.loaded_app, lambda: self._cutting)
         await super().startup(sockets)
+        tune_gc(self._gc_threshold)
         # uvicorn names the address only when it binds the sockets itself.
         if self.started and sockets:
             log.info("Listening on %s (Ctrl-C or SIGTERM drains and stops)", _url(sockets[0]))
@@ -211,7 +217,21 @@ def serve_forever(app: Any, server: ServerSettings) -> None:
     taken, raised before the app starts or anything is logged."""
     host, port = server.host, server.port
     config = uvicorn_config(app, host, port, server.log_level, server=server, own_logging=True)
-    DrainingServer(config).run(sockets=listen(host, port))
+    DrainingServer(config, gc_threshold=server.gc_threshold).run(sockets=listen(host, port))
+
+
+def tune_gc(threshold: int) -> None:
+    """The process's garbage collector for serving, once the app has started (0: untouched).
+
+    Every frame makes a few dozen short-lived containers; with Python's young threshold (700)
+    a batch of frames outlives several young collections, gets promoted, and full collections
+    then scan the whole heap: about a tenth of a busy stream's CPU and pauses of tens of ms
+    (docs/operations.md). Freezing what startup made takes it out of every later scan."""
+    if threshold:
+        gc.collect()
+        gc.freeze()
+        _, middle, old = gc.get_threshold()
+        gc.set_threshold(threshold, middle, old)
 
 
 class BackgroundServer:
