@@ -78,6 +78,8 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._head_bytes = None
         super().on_headers_complete()
+        if self.cycle is not None:
+            self.cycle.transport = HeadWithBody(self.transport, self.loop)
 
     def _refuse_head(self) -> None:
         self._head_bytes = None
@@ -112,6 +114,47 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
         waiting = after is None or after.response_complete
         if self.cycle is after and waiting and not self.transport.is_closing():
             self.transport.close()
+
+
+class HeadWithBody(asyncio.Transport):
+    """A response's view of its connection: the head goes out with the first body bytes, in
+    one `send()`, rather than alone just before them. The client then wakes once for both, and
+    the proxy saves a system call per response (docs/benchmarks.md). A head with no body right
+    behind it (in the same turn of the loop) goes out alone, as before; a 100 Continue goes at
+    once, as the client waits for it."""
+
+    __slots__ = ("_head", "_loop", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__()
+        self._transport = transport
+        self._loop = loop
+        self._head: bytes | None = None
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        head, self._head = self._head, None
+        if head is not None:
+            self._transport.write(head + data)
+        elif data[:9] == b"HTTP/1.1 " and data[9:13] != b"100 ":
+            self._head = bytes(data)
+            self._loop.call_soon(self._flush)
+        else:
+            self._transport.write(data)
+
+    def _flush(self) -> None:
+        head, self._head = self._head, None
+        if head is not None:
+            self._transport.write(head)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self._transport.get_extra_info(name, default)
 
 
 def head_timeout_protocol(seconds: float) -> type[HeadTimeoutProtocol]:
