@@ -79,7 +79,7 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
         self._head_bytes = None
         super().on_headers_complete()
         if self.cycle is not None:
-            self.cycle.transport = HeadWithBody(self.transport, self.loop)
+            self.cycle.transport = CoalescedWrites(self.transport, self.loop)
 
     def _refuse_head(self) -> None:
         self._head_bytes = None
@@ -116,35 +116,32 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
             self.transport.close()
 
 
-class HeadWithBody(asyncio.Transport):
-    """A response's view of its connection: the head goes out with the first body bytes, in
-    one `send()`, rather than alone just before them. The client then wakes once for both, and
-    the proxy saves a system call per response (docs/benchmarks.md). A head with no body right
-    behind it (in the same turn of the loop) goes out alone, as before; a 100 Continue goes at
-    once, as the client waits for it."""
+class CoalescedWrites(asyncio.Transport):
+    """A response's view of its connection: what it writes in one turn of the event loop goes
+    out in one `send()` at the end of that turn. The head and the first chunk of a stream, or
+    the last frame's chunk, the closing chunks, `[DONE]` and the end of the chunked body, are
+    each one write: the client wakes once for them, and the proxy saves a system call per
+    write it folds (a `send()` to a sleeping client was the largest cost of a short stream,
+    docs/benchmarks.md)."""
 
-    __slots__ = ("_head", "_loop", "_transport")
+    __slots__ = ("_held", "_loop", "_transport")
 
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__()
         self._transport = transport
         self._loop = loop
-        self._head: bytes | None = None
+        self._held: list[bytes | bytearray | memoryview] = []
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        head, self._head = self._head, None
-        if head is not None:
-            self._transport.write(head + data)
-        elif data[:9] == b"HTTP/1.1 " and data[9:13] != b"100 ":
-            self._head = bytes(data)
+        held = self._held
+        if not held:
             self._loop.call_soon(self._flush)
-        else:
-            self._transport.write(data)
+        held.append(data)
 
     def _flush(self) -> None:
-        head, self._head = self._head, None
-        if head is not None:
-            self._transport.write(head)
+        held, self._held = self._held, []
+        if held and not self._transport.is_closing():
+            self._transport.write(held[0] if len(held) == 1 else b"".join(held))
 
     def close(self) -> None:
         self._flush()
