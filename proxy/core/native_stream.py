@@ -330,9 +330,8 @@ def _run_code(entry: object) -> str | None:
 
 
 def _text(content: object) -> str:
-    """Text of a message's content: a string (text endpoint) or `[{"text": ...}]` (multimodal)."""
-    if isinstance(content, str):
-        return content
+    """Text of a multimodal message's content, `[{"text": ...}]` (the text endpoint's is a
+    string, read as it is)."""
     if isinstance(content, list):
         return "".join(
             part["text"]
