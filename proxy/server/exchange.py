@@ -232,6 +232,7 @@ class Exchange:
         try:
             async for events in stream.events(interval):
                 yield None if events is None else self._translate(translation, events)
+                del events  # not held while the next ones are awaited
         except Stopped:
             raise self._stopped() from None
         finally:

@@ -229,8 +229,9 @@ class EventStream:
         ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers, self._headers = self._headers, []  # not held for the stream's life
+        headers, self._headers = self._headers, []
         await send({"type": "http.response.start", "status": 200, "headers": headers})
+        del headers  # not held for the stream's life
         task = asyncio.current_task()
         assert task is not None
         state = {"gone": False, "over": False}
@@ -245,6 +246,7 @@ class EventStream:
         try:
             async for chunk in self._body:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                del chunk  # nor the last chunk, while the next one is awaited
             state["over"] = True
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except asyncio.CancelledError:

@@ -132,6 +132,7 @@ class UpstreamStream:
             if events is None or events:
                 self._last_beat = self._loop.time()
                 yield events
+            del events  # not held while the next ones are awaited
 
     def stop(self) -> None:
         """End `events()` with `Stopped` (the exchange's deadline, a shutdown's drain)."""
