@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import orjson
@@ -99,7 +100,10 @@ class Handlers:
 
     def _recorder(self, request: Request, api: Api) -> ExchangeRecorder:
         traffic = self.settings.traffic_log
-        kind = ExchangeRecorder if self.recording else NullRecorder
+        if self.recording:
+            kind: Callable[..., ExchangeRecorder] = ExchangeRecorder
+        else:  # spans read the bodies, when telemetry is on
+            kind = partial(NullRecorder, bodies=self.services.telemetry is not None)
         return kind(
             exchange_id=new_exchange_id(),
             started_at=time.time(),
