@@ -14,6 +14,7 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any, cast
 
 import orjson
@@ -31,6 +32,7 @@ _PER_REQUEST_WARNINGS = frozenset({"Exceeded concurrency limit.", "Invalid HTTP 
 # ENFILE) or memory: it retries every second, and logs a traceback for each attempt.
 _ACCEPT_FAILED = "socket.accept() out of system resource"
 ACCEPT_LOG_PERIOD = 10.0  # at most one accept-failure line per this many seconds
+DISCONNECT_HOOK = "dashscope_proxy.disconnect"  # the scope key of a `DisconnectHook`
 MAX_HEAD = 16 * 1024  # a request head larger than this is refused (431), as h11 refused it
 _HEAD_TOO_LARGE = orjson.dumps(
     {
@@ -54,13 +56,14 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
     # uvicorn's protocol sets 28 attributes; one or two more and CPython 3.11 gives up the
     # class's shared instance layout (at most 30 keys) for a dict of its own per connection,
     # 1.3 KB more per open stream. Ours are slots.
-    __slots__ = ("_head_bytes", "_head_deadline")
+    __slots__ = ("_disconnect", "_head_bytes", "_head_deadline")
 
     head_timeout = 10.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.pipeline = cast(deque[Any], _Pipeline())
+        self._disconnect = DisconnectHook()
         self._head_deadline: asyncio.TimerHandle | None = None
         # Bytes received while a head is incomplete (None: no head begun, or it is whole);
         # llhttp sets no bound of its own.
@@ -82,6 +85,7 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         self._head_bytes = 0  # counted from the read its first byte came in
         super().on_message_begin()
+        cast(dict[str, Any], self.scope)[DISCONNECT_HOOK] = self._disconnect
 
     def on_headers_complete(self) -> None:
         self._head_bytes = None
@@ -102,6 +106,7 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_head_deadline()
         super().connection_lost(exc)
+        self._disconnect.fire()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
@@ -123,6 +128,32 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
         waiting = after is None or after.response_complete
         if self.cycle is after and waiting and not self.transport.is_closing():
             self.transport.close()
+
+
+class DisconnectHook:
+    """A server extension, in each request's scope under `DISCONNECT_HOOK`: what `watch` was
+    given is called once the client's connection is lost (at once if it already is). A
+    streamed answer would otherwise need a task per stream waiting for `http.disconnect`
+    (about 1.3 KB per open stream)."""
+
+    __slots__ = ("_callback", "_lost")
+
+    def __init__(self) -> None:
+        self._callback: Callable[[], None] | None = None
+        self._lost = False
+
+    def watch(self, callback: Callable[[], None] | None) -> None:
+        """Call `callback` when the connection is lost; None: no longer."""
+        if callback is not None and self._lost:
+            callback()
+            return
+        self._callback = callback
+
+    def fire(self) -> None:
+        self._lost = True
+        callback, self._callback = self._callback, None
+        if callback is not None:
+            callback()
 
 
 class Signal:
