@@ -225,10 +225,9 @@ class Exchange:
         assert stream is not None
         assert translation is not None
         interval = self._services.keepalive if stream_mode else 0
-        timer = asyncio.get_running_loop().call_later(
-            max(0.0, self._deadline - time.monotonic()), stream.stop
-        )
-        unwatch = self._services.lifecycle.on_expired(stream.stop)
+        lifecycle = self._services.lifecycle
+        stream.stop_in(self._deadline - time.monotonic())
+        lifecycle.on_expired(stream.stop)
         try:
             async for events in stream.events(interval):
                 yield None if events is None else self._translate(translation, events)
@@ -236,8 +235,7 @@ class Exchange:
         except Stopped:
             raise self._stopped() from None
         finally:
-            timer.cancel()
-            unwatch()
+            lifecycle.forget(stream.stop)
         chunks = translation.finish()
         self._recorder.chunks(chunks)
         yield chunks

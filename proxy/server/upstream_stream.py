@@ -55,6 +55,7 @@ class UpstreamStream:
         "_pool",
         "_read_all",
         "_settings",
+        "_stop_at",
         "_stopped",
         "_timer",
         "head",
@@ -78,6 +79,7 @@ class UpstreamStream:
         self._last_beat = self._last_frame  # when a batch or a keep-alive last went out
         self._timer: asyncio.TimerHandle | None = None  # wakes the consumer at its deadline
         self._stopped = False
+        self._stop_at = math.inf  # when `events()` stops by itself (the exchange's deadline)
 
     @property
     def request_id(self) -> str | None:
@@ -135,9 +137,14 @@ class UpstreamStream:
             del events  # not held while the next ones are awaited
 
     def stop(self) -> None:
-        """End `events()` with `Stopped` (the exchange's deadline, a shutdown's drain)."""
+        """End `events()` with `Stopped` (a shutdown's drain)."""
         self._stopped = True
         _wake(self._arrived)
+
+    def stop_in(self, seconds: float) -> None:
+        """End `events()` with `Stopped` once `seconds` are over (the exchange's deadline),
+        waited for in the consumer's own wait rather than by a timer of its own."""
+        self._stop_at = self._loop.time() + seconds
 
     async def _next(self, *, silence: bool, keepalive: float = 0.0) -> list[SSEEvent] | None:
         if not await self._wait(silence=silence, keepalive=keepalive):
@@ -167,15 +174,16 @@ class UpstreamStream:
         is first, re-armed only when it fires early (deadlines only move later)."""
         loop = self._loop
         while not self._pending and not self._read_all:
-            if self._stopped:
+            now, due = loop.time(), self._stop_at
+            if self._stopped or now >= due:
                 raise Stopped
-            now, due = loop.time(), math.inf
             if silence:
-                due = self._last_frame + self._settings.read_timeout
-                if now >= due:
+                silent = self._last_frame + self._settings.read_timeout
+                if now >= silent:
                     raise UpstreamTimeout(
                         f"DashScope sent no frame for {self._settings.read_timeout:g} s"
                     )
+                due = min(due, silent)
             if keepalive > 0:
                 beat = self._last_beat + keepalive
                 if now >= beat:
@@ -187,7 +195,7 @@ class UpstreamStream:
                 await self._arrived
             finally:
                 self._arrived = None
-        if self._stopped:
+        if self._stopped or (self._stop_at < math.inf and loop.time() >= self._stop_at):
             raise Stopped
         return True
 
