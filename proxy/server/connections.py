@@ -93,6 +93,7 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
         super().on_headers_complete()
         if self.cycle is not previous:  # a new request (not an upgrade): nothing waits on it yet
             self.cycle.message_event = cast(asyncio.Event, Signal())
+            self._cancel_head_deadline()  # in time: not held (nor the last request) meanwhile
 
     def _refuse_head(self) -> None:
         self._head_bytes = None
