@@ -227,6 +227,8 @@ class EventStream:
 
     __slots__ = ("_body", "_gone", "_headers", "_over", "_task")
 
+    status_code = 200
+
     def __init__(self, body: AsyncIterator[bytes], headers: dict[str, str]) -> None:
         self._body = body
         self._headers = [
