@@ -229,7 +229,7 @@ class Exchange:
         stream.stop_in(self._deadline - time.monotonic())
         lifecycle.on_expired(stream.stop)
         try:
-            async for events in stream.events(interval):
+            while (events := await stream.next_events(interval)) != []:
                 yield None if events is None else self._translate(translation, events)
                 del events  # not held while the next ones are awaited
         except Stopped:
