@@ -65,10 +65,14 @@ def make_app(upstream_url: str) -> Any:
 
 
 async def leave_after_first_chunk(
-    app: Any, body: bytes, headers: tuple[tuple[bytes, bytes], ...] = ()
+    app: Any,
+    body: bytes,
+    headers: tuple[tuple[bytes, bytes], ...] = (),
+    seen: Callable[[dict[str, Any]], None] = lambda scope: None,
 ) -> list[dict[str, Any]]:
     """Drive `app` by hand as a client that sends `body`, then disconnects as soon as the
-    first chunk of the response arrives; returns the ASGI messages the app sent."""
+    first chunk of the response arrives (`seen` gets the request's scope then); returns the
+    ASGI messages the app sent."""
     disconnect = asyncio.Event()
     sent: list[dict[str, Any]] = []
     requested = False
@@ -84,6 +88,7 @@ async def leave_after_first_chunk(
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
         if message["type"] == "http.response.body" and message.get("body"):
+            seen(scope)
             disconnect.set()
 
     scope = {
@@ -116,6 +121,20 @@ async def test_client_disconnect_closes_the_upstream_stream() -> None:
     chunks = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     assert chunks.startswith(b"data: ")
     assert b"[DONE]" not in chunks  # the client left; nothing more was written for it
+
+
+async def test_a_stream_does_not_hold_the_requests_headers() -> None:
+    upstream = SlowUpstream()
+    streaming: list[object] = []
+    async with loop_upstream(answer_with(upstream)) as url:
+        await leave_after_first_chunk(
+            make_app(url),
+            orjson.dumps(REQUEST),
+            ((b"x-request-id", b"r-1"),),
+            seen=lambda scope: streaming.append(scope["headers"]),
+        )
+        await asyncio.wait_for(upstream.closed.wait(), timeout=5)
+    assert streaming == [()]
 
 
 class HeldUpstream(SlowUpstream):

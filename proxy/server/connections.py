@@ -94,6 +94,9 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
         if self.cycle is not previous:  # a new request (not an upgrade): nothing waits on it yet
             self.cycle.message_event = cast(asyncio.Event, Signal())
             self._cancel_head_deadline()  # in time: not held (nor the last request) meanwhile
+            # The request's scope has its headers; an app that is done with them can let go
+            # of them (lane.py), as this protocol no longer reads them.
+            self.headers = []
 
     def _refuse_head(self) -> None:
         self._head_bytes = None

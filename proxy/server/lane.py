@@ -94,6 +94,7 @@ class ExchangeLane:
                 log.error("unexpected error on %s", scope["path"], exc_info=exc)
                 response = self._error_response(ProxyError("internal error in the proxy"))
             status = response.status_code  # an answer's first message is its start
+            scope["headers"] = ()  # read by the handler: not held for the stream's life
             await response(scope, receive, send)
         finally:
             count_response(self._metrics, self._throttle, scope, notes, status)
