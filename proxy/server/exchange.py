@@ -93,6 +93,29 @@ class Caller:
 
 
 class Exchange:
+    # Slots: an exchange lives as long as its stream.
+    __slots__ = (
+        "_admitted",
+        "_api",
+        "_caller",
+        "_deadline",
+        "_headers",
+        "_interval",
+        "_key",
+        "_options",
+        "_outcome",
+        "_recorded",
+        "_recorder",
+        "_rest_over",
+        "_services",
+        "_trace",
+        "_translation",
+        "_upstream",
+        "_watching",
+        "id",
+        "model",
+    )
+
     def __init__(
         self,
         services: Services,

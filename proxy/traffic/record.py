@@ -160,6 +160,28 @@ def _message(choice: ChoiceSummary) -> Message:
 class ExchangeRecorder:
     """Collects one exchange's moments as they happen; `finish()` once, at its end."""
 
+    # Slots: a recorder lives as long as its stream.
+    __slots__ = (
+        "_chunks",
+        "_client_request_id",
+        "_clock",
+        "_endpoint",
+        "_first_byte",
+        "_first_frame",
+        "_frames",
+        "_model",
+        "_notes",
+        "_request",
+        "_started_at",
+        "_strategy",
+        "_stream",
+        "_t0",
+        "_translation",
+        "_upstream",
+        "_upstream_request_id",
+        "exchange_id",
+    )
+
     keeps_text = True  # the record holds what was thought, run and answered
 
     def __init__(
@@ -307,6 +329,8 @@ class NullRecorder(ExchangeRecorder):
     finished exchange, but nothing is captured, whatever the settings say. Without `bodies`
     (nothing reads them: no telemetry either) the client's body, the upstream request and the
     translation's settings are not held for the exchange's life, a stream's whole length."""
+
+    __slots__ = ("_bodies",)
 
     keeps_text = False
 
