@@ -16,7 +16,6 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from proxy.config import Settings
 from proxy.core.cost import Pricing, billing_region
@@ -25,7 +24,7 @@ from proxy.core.retry import RetryPolicy
 from proxy.server.applog import Throttle, log_exchange
 from proxy.server.exchange import Services
 from proxy.server.keys import key_identity, keyring
-from proxy.server.lane import ExchangeLane
+from proxy.server.lane import ExchangeLane, ProxyApp
 from proxy.server.lifecycle import Lifecycle
 from proxy.server.metrics import Metrics
 from proxy.server.observe import ResponseCounter
@@ -64,10 +63,9 @@ def create_app(settings: Settings) -> Starlette:
     handlers = Handlers(settings, services, metrics, recording=writer is not None)
     tracing = [Middleware(TraceHeaders)] if telemetry else []
     table = routes(handlers)
-    lane = ExchangeLane(table, error_response, metrics, refusals)
+    lane = ExchangeLane(table, error_response, metrics, refusals, tracing=telemetry is not None)
     app = ProxyApp(
         lane=lane,
-        exchanges=TraceHeaders(lane) if telemetry else lane,
         routes=table,
         middleware=[*tracing, Middleware(ResponseCounter, metrics=metrics, throttle=refusals)],
         exception_handlers={
@@ -82,24 +80,6 @@ def create_app(settings: Settings) -> Starlette:
     app.state.metrics = metrics
     app.state.telemetry = telemetry
     return app
-
-
-class ProxyApp(Starlette):
-    """The Starlette app, its exchange routes' lane (lane.py) in front: a POST to an exchange
-    path goes to `exchanges` (the lane, behind the trace-context middleware when telemetry is
-    on) without Starlette's own layers, whose frames would be held for a stream's life."""
-
-    def __init__(self, *, lane: ExchangeLane, exchanges: ASGIApp, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._lane = lane
-        self._exchanges = exchanges
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self._lane.takes(scope):
-            scope["app"] = self  # as Starlette would set it
-            await self._exchanges(scope, receive, send)
-        else:
-            await super().__call__(scope, receive, send)
 
 
 def _services(
