@@ -1,6 +1,7 @@
 """Keep-alives and stops in the upstream stream's own wait: while DashScope is silent (a code
 run), the stream yields None every keep-alive interval and keeps every frame in order; `stop()`
-(the exchange's deadline, a shutdown's drain) ends it at once; and a stream costs no task."""
+(a shutdown's drain) ends it at once, `stop_in()` (the exchange's deadline) once its time is
+over; and a stream costs no task."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 
 from proxy.server.lifecycle import Lifecycle
 from proxy.server.upstream_stream import Stopped
-from tests.test_upstream_stream import Body, client_for, frame, open_stream
+from tests.test_upstream_stream import Body, batches_of, client_for, frame, open_stream
 
 
 async def test_keep_alives_while_the_upstream_is_silent_then_the_frames_in_order() -> None:
@@ -18,7 +19,7 @@ async def test_keep_alives_while_the_upstream_is_silent_then_the_frames_in_order
     async with client_for(Body([frame(1), frame(2), frame(3)], pauses={1: gate})) as client:
         stream = await open_stream(client)
         await stream.first_events()
-        batches = stream.events(keepalive=0.02)
+        batches = batches_of(stream, keepalive=0.02)
         assert await anext(batches) is None
         assert await anext(batches) is None  # one per interval, not only the first
         gate.set()
@@ -36,7 +37,7 @@ async def test_no_interval_means_no_keep_alives(keepalive: float) -> None:
     async with client_for(Body([frame(1), frame(2)], pauses={1: gate})) as client:
         stream = await open_stream(client)
         await stream.first_events()
-        batches = stream.events(keepalive=keepalive)
+        batches = batches_of(stream, keepalive=keepalive)
         waiting = asyncio.ensure_future(anext(batches))
         await asyncio.sleep(0.05)
         assert not waiting.done()
@@ -53,7 +54,7 @@ async def test_stop_ends_a_waiting_stream_at_once_and_runs_no_task() -> None:
         stream = await open_stream(client)
         await stream.first_events()
         tasks = len(asyncio.all_tasks())
-        batches = stream.events(keepalive=30)
+        batches = batches_of(stream, keepalive=30)
         waiting = asyncio.ensure_future(anext(batches))
         await asyncio.sleep(0.01)
         assert len(asyncio.all_tasks()) == tasks + 1  # only the test's own `waiting`
@@ -70,7 +71,32 @@ async def test_stop_wins_over_frames_that_are_waiting() -> None:
         await asyncio.sleep(0.01)
         stream.stop()
         with pytest.raises(Stopped):
-            await anext(stream.events())
+            await stream.next_events()
+        await stream.aclose()
+
+
+async def test_stop_in_ends_a_waiting_stream_at_its_deadline_with_no_timer_of_its_own() -> None:
+    gate = asyncio.Event()
+    async with client_for(Body([frame(1), frame(2)], pauses={1: gate})) as client:
+        stream = await open_stream(client)
+        await stream.first_events()
+        stream.stop_in(0.05)
+        batches = batches_of(stream, keepalive=0.02)
+        assert await anext(batches) is None  # keep-alives until the deadline
+        with pytest.raises(Stopped):
+            async for _ in batches:
+                pass
+        await stream.aclose()
+
+
+async def test_a_deadline_that_passed_wins_over_frames_that_are_waiting() -> None:
+    async with client_for(Body([frame(1), frame(2)])) as client:
+        stream = await open_stream(client)
+        await stream.first_events()
+        stream.stop_in(0.0)
+        await asyncio.sleep(0.01)
+        with pytest.raises(Stopped):
+            await stream.next_events()
         await stream.aclose()
 
 
@@ -79,11 +105,12 @@ async def test_the_drain_deadline_calls_each_watcher_once_and_late_ones_soon() -
     lifecycle.bind()
     called: list[str] = []
     lifecycle.on_expired(lambda: called.append("a"))
-    unwatch = lifecycle.on_expired(lambda: called.append("b"))
-    unwatch()  # taken back: not called
+    lifecycle.on_expired(called.clear)
+    lifecycle.forget(called.clear)  # taken back (by an equal bound method): not called
     lifecycle.begin_drain()
     await asyncio.sleep(0.05)
     assert called == ["a"]
-    lifecycle.on_expired(lambda: called.append("late"))()
+    lifecycle.on_expired(lambda: called.append("late"))
+    lifecycle.forget(called.clear)  # nothing to take back
     await asyncio.sleep(0)
     assert called == ["a", "late"]

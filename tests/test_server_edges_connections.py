@@ -4,11 +4,14 @@ An idle keep-alive connection is closed after `keep_alive_timeout`; one that sen
 trickles it (a slowloris), after `header_timeout`; a body that does not arrive within
 `body_timeout` gets a 408; past `max_client_connections` requests get a 503 and nothing more.
 Out of file descriptors, the failed accepts are logged once in a while, not a traceback each.
+Pipelined requests are answered in order (uvicorn's queue of them is ours, a list).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
 import resource
 import signal
 import socket
@@ -23,6 +26,7 @@ import pytest
 
 from proxy.config import ServerSettings, Settings, UpstreamSettings
 from proxy.server.app import create_app
+from proxy.server.connections import Signal
 from proxy.server.serving import BackgroundServer
 from tests.conftest import free_port
 from tests.test_server_edges import read_response
@@ -176,3 +180,31 @@ def test_a_request_head_over_16_kib_is_refused_and_a_large_body_is_not() -> None
             )
             answer = read_response(sock)
         assert answer.startswith(b"HTTP/1.1 400 ")  # the app's answer (no messages), not a 431
+
+
+def test_pipelined_requests_are_answered_in_order() -> None:
+    with serve() as server, connect(server.url) as sock:
+        sock.sendall(HEALTH + b"GET /nowhere HTTP/1.1\r\nhost: x\r\n\r\n" + HEALTH)
+        data = b""
+        while data.count(b"HTTP/1.1 ") < 3 or not data.endswith(b'{"status":"ok"}'):
+            data += sock.recv(65536)
+    assert re.findall(rb"HTTP/1.1 (\d+) ", data) == [b"200", b"404", b"200"]
+
+
+async def test_the_connection_signal_wakes_every_waiter_and_stays_set_until_cleared() -> None:
+    signal_ = Signal()
+    waiters = [asyncio.ensure_future(signal_.wait()) for _ in range(2)]
+    cancelled = asyncio.ensure_future(signal_.wait())
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    await asyncio.sleep(0)
+    assert not signal_.is_set()
+    assert not any(w.done() for w in waiters)
+    signal_.set()
+    signal_.set()  # a second set wakes no one twice
+    assert await asyncio.gather(*waiters) == [True, True]
+    assert signal_.is_set()
+    assert await signal_.wait()  # set: no wait at all
+    signal_.clear()
+    assert not signal_.is_set()
+    assert Signal(is_set=True).is_set()

@@ -18,6 +18,7 @@ from proxy.core.model_table import MODEL_TABLE
 from proxy.core.sse import SSEEvent
 from proxy.core.summary import ChoiceSummary, ExchangeSummary, FunctionCall
 from proxy.traffic.record import ExchangeRecorder, NullRecorder
+from proxy.traffic.record_shape import UpstreamRequest
 
 # The fields of docs/traffic-log.md that every record carries (frames and chunks only
 # with capture).
@@ -288,6 +289,23 @@ def test_the_null_recorder_keeps_the_summary_but_no_captures() -> None:
     assert "frames" not in finished.record()
 
 
+def test_the_null_recorder_lets_go_of_the_bodies_unless_telemetry_reads_them() -> None:
+    upstream: UpstreamRequest = {"path": "/api/v1/x", "body": {"model": "qwen-plus"}}
+    kept = NullRecorder(exchange_id="x", started_at=0.0, clock=FakeClock(), endpoint="/v1/x")
+    dropped = bare(FakeClock())
+    for rec in (kept, dropped):
+        rec.request({"model": "qwen-plus", "stream": True})
+        rec.plan(upstream=upstream, notes=["a note"], translation={"api": "chat.completions"})
+    finished = kept.finish(status=200, outcome="ok")
+    assert finished.request == {"model": "qwen-plus", "stream": True}
+    assert finished.upstream_request == upstream
+    assert finished.translation == {"api": "chat.completions"}
+    finished = dropped.finish(status=200, outcome="ok")
+    assert (finished.request, finished.upstream_request, finished.translation) == (None,) * 3
+    # What metrics and the app log read is still there.
+    assert (finished.model, finished.stream, finished.notes) == ("qwen-plus", True, ("a note",))
+
+
 def test_a_retried_attempts_frames_give_way_to_the_last_attempts() -> None:
     clock = FakeClock()
     recording = recorder(clock, frames=True)
@@ -340,8 +358,17 @@ def test_the_record_names_the_proxy_key_and_never_holds_the_key() -> None:
     assert recorder(FakeClock()).finish(status=200, outcome="ok").record()["key"] is None
 
 
-def test_the_cost_is_computed_from_the_model_the_usage_and_the_search_strategy() -> None:
-    rec = recorder(FakeClock())
+def bare(clock: FakeClock) -> ExchangeRecorder:
+    return NullRecorder(
+        bodies=False, exchange_id="x", started_at=0.0, clock=clock, endpoint="/v1/responses"
+    )
+
+
+@pytest.mark.parametrize("make", [recorder, bare], ids=["recorder", "bare"])
+def test_the_cost_is_computed_from_the_model_the_usage_and_the_search_strategy(
+    make: Any,
+) -> None:
+    rec = make(FakeClock())
     rec.request({"model": "qwen3-max", "messages": []})
     parameters = {"enable_search": True, "search_options": {"search_strategy": "agent"}}
     rec.plan(

@@ -77,7 +77,7 @@ async def test_frames_that_arrived_together_come_out_as_one_batch() -> None:
         stream = await open_stream(client)
         first = await stream.first_events()
         assert [event.data for event in first] == ['{"n":1}']
-        batches = stream.events()
+        batches = batches_of(stream)
         second.set()
         batch = await anext(batches)
         assert batch is not None
@@ -109,7 +109,7 @@ async def test_reading_stops_while_the_consumer_is_behind(
     async with client_for(body) as client:
         stream = await open_stream(client)
         await stream.first_events()
-        batches = stream.events()
+        batches = batches_of(stream)
         await anext(batches)
         await asyncio.sleep(0.3)
         # The connection stopped reading: the server is held back by full socket buffers.
@@ -126,7 +126,7 @@ async def test_closing_mid_stream_closes_the_connection_and_frees_its_slot() -> 
     async with client_for(body) as client:
         stream = await open_stream(client)
         await stream.first_events()
-        batches = stream.events()
+        batches = batches_of(stream)
         waiting = asyncio.ensure_future(anext(batches))
         await asyncio.sleep(0.01)
         assert not waiting.done()
@@ -162,10 +162,18 @@ async def _read_all(stream: UpstreamStream, events: list[SSEEvent]) -> None:
 async def rest(stream: UpstreamStream) -> list[SSEEvent]:
     """The frames after the first, to the end (no keep-alives are asked for)."""
     out: list[SSEEvent] = []
-    async for batch in stream.events():
+    async for batch in batches_of(stream):
         assert batch is not None
         out += batch
     return out
+
+
+async def batches_of(
+    stream: UpstreamStream, keepalive: float = 0.0
+) -> AsyncIterator[list[SSEEvent] | None]:
+    """`next_events()` until the stream is over."""
+    while (batch := await stream.next_events(keepalive)) != []:
+        yield batch
 
 
 class Failing(httpx.AsyncByteStream):

@@ -24,7 +24,7 @@ from proxy.core.retry import RetryPolicy
 from proxy.server.applog import Throttle, log_exchange
 from proxy.server.exchange import Services
 from proxy.server.keys import key_identity, keyring
-from proxy.server.lane import ExchangeLane
+from proxy.server.lane import ExchangeLane, ProxyApp
 from proxy.server.lifecycle import Lifecycle
 from proxy.server.metrics import Metrics
 from proxy.server.observe import ResponseCounter
@@ -63,13 +63,11 @@ def create_app(settings: Settings) -> Starlette:
     handlers = Handlers(settings, services, metrics, recording=writer is not None)
     tracing = [Middleware(TraceHeaders)] if telemetry else []
     table = routes(handlers)
-    app = Starlette(
+    lane = ExchangeLane(table, error_response, metrics, refusals, tracing=telemetry is not None)
+    app = ProxyApp(
+        lane=lane,
         routes=table,
-        middleware=[
-            *tracing,
-            Middleware(ResponseCounter, metrics=metrics, throttle=refusals),
-            Middleware(ExchangeLane, routes=table, error_response=error_response),
-        ],
+        middleware=[*tracing, Middleware(ResponseCounter, metrics=metrics, throttle=refusals)],
         exception_handlers={
             ProxyError: _proxy_error,
             HTTPException: _http_error,

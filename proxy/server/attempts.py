@@ -44,6 +44,8 @@ class UpstreamAttempts:
     """One exchange's upstream stream: `stream` is the open one (for its request id and the
     rest of its frames) until `close()`."""
 
+    __slots__ = ("_on_retry", "_policy", "_upstream", "stream")
+
     def __init__(
         self, upstream: UpstreamClient, policy: RetryPolicy, on_retry: Callable[[], None]
     ) -> None:

@@ -93,6 +93,29 @@ class Caller:
 
 
 class Exchange:
+    # Slots: an exchange lives as long as its stream.
+    __slots__ = (
+        "_admitted",
+        "_api",
+        "_caller",
+        "_deadline",
+        "_headers",
+        "_interval",
+        "_key",
+        "_options",
+        "_outcome",
+        "_recorded",
+        "_recorder",
+        "_rest_over",
+        "_services",
+        "_trace",
+        "_translation",
+        "_upstream",
+        "_watching",
+        "id",
+        "model",
+    )
+
     def __init__(
         self,
         services: Services,
@@ -119,6 +142,10 @@ class Exchange:
         self._outcome: Outcome = "ok"
         self._deadline = time.monotonic() + services.total_timeout
         self._trace = services.telemetry.begin() if services.telemetry else None
+        # The frames after the first, read by iterating the exchange (`__anext__`).
+        self._interval = 0.0  # seconds of silence before a keep-alive (0: none)
+        self._watching = False  # the deadline and the drain's end are watched
+        self._rest_over = False  # the closing items went out
 
     async def run(self, raw_body: bytes) -> Reply:
         """Everything up to the first byte. Errors become replies with their status, recorded."""
@@ -169,7 +196,8 @@ class Exchange:
         first, chunks = await self._upstream.first_frame(call, self._first_items, deadline)
         self._recorder.chunks(chunks)
         self._recorder.upstream_request_id(translation.request_id or self._upstream.request_id)
-        rest = self._rest(plan.stream) if first else None
+        self._interval = self._services.keepalive if plan.stream else 0
+        rest = self if first else None
         if plan.stream:
             return self._reply(plan, chunks, rest, "ok")
         try:
@@ -177,6 +205,7 @@ class Exchange:
                 async for batch in rest:
                     chunks.extend(batch or ())
         finally:
+            self._unwatch()
             await self._upstream.close()
         return self._reply(plan, chunks, None, "ok")
 
@@ -217,29 +246,45 @@ class Exchange:
         self._record(status=200, outcome=outcome)
         return Reply(self._headers, body=reply)
 
-    async def _rest(self, stream_mode: bool) -> AsyncIterator[list[Item] | None]:
+    # The frames after the first (`rest` of the stream body): the exchange is their async
+    # iterator itself. An async generator's frame and its registration with the loop would be
+    # held for the stream's whole life.
+
+    def __aiter__(self) -> Exchange:
+        return self
+
+    async def __anext__(self) -> list[Item] | None:
         """The items of the frames after the first, then the closing ones; None while the
         upstream is silent for the keep-alive interval. Ends early, with an error, at the
         exchange's total deadline or when a shutdown's drain time is over."""
+        if self._rest_over:
+            raise StopAsyncIteration
         stream, translation = self._upstream.stream, self._translation
         assert stream is not None
         assert translation is not None
-        interval = self._services.keepalive if stream_mode else 0
-        timer = asyncio.get_running_loop().call_later(
-            max(0.0, self._deadline - time.monotonic()), stream.stop
-        )
-        unwatch = self._services.lifecycle.on_expired(stream.stop)
+        if not self._watching:
+            self._watching = True
+            stream.stop_in(self._deadline - time.monotonic())
+            self._services.lifecycle.on_expired(stream.stop)
         try:
-            async for events in stream.events(interval):
-                yield None if events is None else self._translate(translation, events)
+            events = await stream.next_events(self._interval)
         except Stopped:
             raise self._stopped() from None
-        finally:
-            timer.cancel()
-            unwatch()
+        if events is None:
+            return None
+        if events:
+            return self._translate(translation, events)
+        self._rest_over = True
+        self._unwatch()
         chunks = translation.finish()
         self._recorder.chunks(chunks)
-        yield chunks
+        return chunks
+
+    def _unwatch(self) -> None:
+        stream = self._upstream.stream
+        if self._watching and stream is not None:
+            self._watching = False
+            self._services.lifecycle.forget(stream.stop)
 
     def _translate(self, translation: Translation, events: list[SSEEvent]) -> list[Item]:
         self._recorder.frames(events)
@@ -271,6 +316,7 @@ class Exchange:
         return self._translation.failure(self._masked(error))
 
     async def ended(self, error: ProxyError | None) -> None:
+        self._unwatch()
         await self._upstream.close()
         # Neither an error nor a finished translation: the client went away mid-stream.
         finished = self._translation is not None and self._translation.finished

@@ -55,15 +55,18 @@ class Lifecycle:
         if on_drained is not None:
             self._watcher = loop.create_task(self._watch(on_drained, expired))
 
-    def on_expired(self, callback: Callable[[], None]) -> Callable[[], None]:
-        """Call `callback` when the drain time is over (soon, if it is already); returns what
-        takes it back. A set of callbacks rather than a task waiting per stream."""
+    def on_expired(self, callback: Callable[[], None]) -> None:
+        """Call `callback` when the drain time is over (soon, if it is already), unless it is
+        `forget`-ten first. A set of callbacks rather than a task waiting per stream."""
         expired = self._expired
         if expired is not None and expired.is_set():
             asyncio.get_running_loop().call_soon(callback)
-            return lambda: None
+            return
         self._on_expired.add(callback)
-        return lambda: self._on_expired.discard(callback)
+
+    def forget(self, callback: Callable[[], None]) -> None:
+        """Take back a callback; an equal one will do (a bound method got again)."""
+        self._on_expired.discard(callback)
 
     def _expire(self) -> None:
         assert self._expired is not None

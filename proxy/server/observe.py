@@ -1,10 +1,11 @@
 """The one place every response is counted and logged, whatever route answered and however.
 
-A pure ASGI middleware around the routes: a 401 before an exchange starts, a 413 while the body
-is read, a 404 for an unknown path and a stream that ended are all counted once, by route
-template (never the raw path, which the client chooses). An exchange writes its own app-log
-line from its record; the other responses get a short line here. Refusals anyone can provoke
-(401, 404, 405, 408, 413) are counted each, but their lines are rate-limited (applog.py).
+A pure ASGI middleware around the routes (and `count_response` in the exchange routes' lane,
+lane.py, which passes it by): a 401 before an exchange starts, a 413 while the body is read, a
+404 for an unknown path and a stream that ended are all counted once, by route template (never
+the raw path, which the client chooses). An exchange writes its own app-log line from its
+record; the other responses get a short line here. Refusals anyone can provoke (401, 404, 405,
+408, 413) are counted each, but their lines are rate-limited (applog.py).
 """
 
 from __future__ import annotations
@@ -30,6 +31,12 @@ class Observed:
     logged: bool = False  # the exchange wrote its own app-log line
 
 
+def begin_notes(scope: Scope) -> Observed:
+    """The request's notes, fresh: a route handler fills them in for the counter."""
+    notes = scope[_SCOPE_KEY] = Observed()
+    return notes
+
+
 def observed(request: Request) -> Observed:
     """The request's notes for the counter (a fresh one when no counter wraps the app)."""
     notes = request.scope.get(_SCOPE_KEY)
@@ -48,7 +55,7 @@ class ResponseCounter:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        notes = scope[_SCOPE_KEY] = Observed()
+        notes = begin_notes(scope)
         status = 500  # what the server answers if the app raises before it starts a response
 
         async def watch(message: Message) -> None:
@@ -60,10 +67,17 @@ class ResponseCounter:
         try:
             await self.app(scope, receive, watch)
         finally:
-            route = _route_template(scope)
-            self.metrics.response(route, notes.model, status)
-            if not notes.logged and route not in _QUIET:
-                log_route(route, status, self.throttle)
+            count_response(self.metrics, self.throttle, scope, notes, status)
+
+
+def count_response(
+    metrics: Metrics, throttle: Throttle | None, scope: Scope, notes: Observed, status: int
+) -> None:
+    """The one count (and, unless the exchange logged itself, log line) of a response."""
+    route = _route_template(scope)
+    metrics.response(route, notes.model, status)
+    if not notes.logged and route not in _QUIET:
+        log_route(route, status, throttle)
 
 
 def _route_template(scope: Scope) -> str:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import orjson
@@ -19,6 +20,7 @@ from proxy.chat.code_runs import FORMATS
 from proxy.config import Settings
 from proxy.core.errors import NotFound, PayloadTooLarge, ProxyError
 from proxy.core.plan import TranslationOptions
+from proxy.server.connections import DISCONNECT_HOOK, DisconnectHook
 from proxy.server.exchange import (
     Caller,
     Exchange,
@@ -99,7 +101,10 @@ class Handlers:
 
     def _recorder(self, request: Request, api: Api) -> ExchangeRecorder:
         traffic = self.settings.traffic_log
-        kind = ExchangeRecorder if self.recording else NullRecorder
+        if self.recording:
+            kind: Callable[..., ExchangeRecorder] = ExchangeRecorder
+        else:  # spans read the bodies, when telemetry is on
+            kind = partial(NullRecorder, bodies=self.services.telemetry is not None)
         return kind(
             exchange_id=new_exchange_id(),
             started_at=time.time(),
@@ -212,13 +217,17 @@ class EventStream:
     """A streamed answer, sent as it is made: the ASGI response Starlette's route runs.
 
     Starlette's StreamingResponse runs the body and a listener for the client's disconnect as
-    two tasks in an anyio task group per stream; here the body runs in the request's own task
-    and one small task waits for the disconnect, cancelling the body if the client goes (so
-    the upstream stream is let go at once, also while DashScope is silent). That task group
-    was 5 % of a request's CPU and a few KB per open stream (docs/benchmarks.md).
+    two tasks in an anyio task group per stream; here the body runs in the request's own task,
+    and the client's leaving cancels it (so the upstream stream is let go at once, also while
+    DashScope is silent). That task group was 5 % of a request's CPU and a few KB per open
+    stream (docs/benchmarks.md). The proxy's own server calls back when the connection is lost
+    (connections.DisconnectHook); under another server, one small task waits for
+    `http.disconnect`.
     """
 
-    __slots__ = ("_body", "_headers")
+    __slots__ = ("_body", "_gone", "_headers", "_over", "_task")
+
+    status_code = 200
 
     def __init__(self, body: AsyncIterator[bytes], headers: dict[str, str]) -> None:
         self._body = body
@@ -227,33 +236,49 @@ class EventStream:
             *((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()),
             *_SSE_RAW_HEADERS,
         ]
+        self._task: asyncio.Task[Any] | None = None
+        self._gone = False  # the client left: the cancellation is ours
+        self._over = False  # the body is sent or failed: a disconnect now cancels nothing
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers, self._headers = self._headers, []  # not held for the stream's life
+        headers, self._headers = self._headers, []
         await send({"type": "http.response.start", "status": 200, "headers": headers})
-        task = asyncio.current_task()
+        del headers  # not held for the stream's life
+        task = self._task = asyncio.current_task()
         assert task is not None
-        state = {"gone": False, "over": False}
-
-        def client_gone(watch: asyncio.Future[None]) -> None:
-            if not watch.cancelled() and not state["over"]:
-                state["gone"] = True
-                task.cancel()
-
-        watch = asyncio.ensure_future(_disconnect(receive))
-        watch.add_done_callback(client_gone)
+        hook: DisconnectHook | None = scope.get(DISCONNECT_HOOK)
+        watch = None
+        if hook is not None:
+            hook.watch(self._client_gone)
+        else:
+            watch = asyncio.ensure_future(_disconnect(receive))
+            watch.add_done_callback(self._watched)
         try:
             async for chunk in self._body:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            state["over"] = True
+                del chunk  # nor the last chunk, while the next one is awaited
+            self._over = True
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except asyncio.CancelledError:
-            if not state["gone"]:
+            if not self._gone:
                 raise
             task.uncancel()  # our own cancellation: the client left, nothing more to send
         finally:
-            state["over"] = True
-            watch.cancel()
+            self._over = True
+            self._task = None
+            if hook is not None:
+                hook.watch(None)
+            if watch is not None:
+                watch.cancel()
+
+    def _client_gone(self) -> None:
+        if not self._over and self._task is not None:
+            self._gone = True
+            self._task.cancel()
+
+    def _watched(self, watch: asyncio.Future[None]) -> None:
+        if not watch.cancelled():
+            self._client_gone()
 
 
 async def _disconnect(receive: Receive) -> None:

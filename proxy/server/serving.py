@@ -11,7 +11,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from types import FrameType, TracebackType
 from typing import Any
 
@@ -29,6 +29,7 @@ from proxy.server.connections import (
 _CANCEL_MARGIN = 5.0
 # After a second signal, how long the cut requests get to unwind before the app closes.
 _FORCED_CLEANUP = 1.0
+_ASGI_FAILED = "Exception in ASGI application"  # uvicorn's line for an app that raised
 
 log = logging.getLogger("proxy.server")
 
@@ -138,8 +139,8 @@ class DrainingServer(Server):
         self.should_exit = True
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        self._cutting = False
-        self.config.loaded_app = _CutQuietly(self.config.loaded_app, lambda: self._cutting)
+        self._cut_quietly = _CutQuietly()
+        logging.getLogger("uvicorn.error").addFilter(self._cut_quietly)
         await super().startup(sockets)
         tune_gc(self._gc_threshold)
         # uvicorn names the address only when it binds the sockets itself.
@@ -147,13 +148,17 @@ class DrainingServer(Server):
             log.info("Listening on %s (Ctrl-C or SIGTERM drains and stops)", _url(sockets[0]))
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().shutdown(sockets)
-        if self.force_exit:
-            # Forced, uvicorn skips the app's shutdown; asyncio.run would then cancel the
-            # lifespan, which Starlette logs as a CancelledError traceback, and the upstream
-            # pool and traffic log would not be closed. Cut the requests left, then close.
-            await self._cut_requests()
-            await self.lifespan.shutdown()
+        try:
+            await super().shutdown(sockets)
+            if self.force_exit:
+                # Forced, uvicorn skips the app's shutdown; asyncio.run would then cancel the
+                # lifespan, which Starlette logs as a CancelledError traceback, and the
+                # upstream pool and traffic log would not be closed. Cut the requests left,
+                # then close.
+                await self._cut_requests()
+                await self.lifespan.shutdown()
+        finally:
+            logging.getLogger("uvicorn.error").removeFilter(self._cut_quietly)
 
     async def _cut_requests(self) -> None:
         # Dropping the connections ends each request as a client leaving would (the exchange
@@ -168,7 +173,7 @@ class DrainingServer(Server):
             # Still waiting (for DashScope's first frame, say): cancelled, each exchange
             # records itself and logs its line; `_CutQuietly` keeps uvicorn from adding a
             # traceback for each.
-            self._cutting = True
+            self._cut_quietly.cutting = True
             for task in stuck:
                 task.cancel()
             if stuck:
@@ -190,21 +195,22 @@ class DrainingServer(Server):
                 signal.signal(sig, handler)
 
 
-class _CutQuietly:
-    """Around the app: a request cancelled by a forced stop ends without an error, as its
-    client's connection is already gone. uvicorn would log "Exception in ASGI application"
-    with a traceback for each."""
+class _CutQuietly(logging.Filter):
+    """On uvicorn's logger: once a forced stop cancels the requests left, their cancellations
+    are not logged, as their clients' connections are already gone (uvicorn would log
+    "Exception in ASGI application" with a traceback for each, and then neither answers nor
+    closes anything more). A filter rather than a wrapper around the app, whose frame every
+    open stream would hold."""
 
-    def __init__(self, app: Any, cutting: Callable[[], bool]) -> None:
-        self.app = app
-        self._cutting = cutting
+    def __init__(self) -> None:
+        super().__init__()
+        self.cutting = False
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        try:
-            await self.app(scope, receive, send)
-        except asyncio.CancelledError:
-            if scope["type"] != "http" or not self._cutting():
-                raise
+    def filter(self, record: logging.LogRecord) -> bool:
+        cancelled = record.exc_info is not None and isinstance(
+            record.exc_info[1], asyncio.CancelledError
+        )
+        return not (self.cutting and cancelled and str(record.msg).startswith(_ASGI_FAILED))
 
 
 def _url(sock: socket.socket) -> str:

@@ -43,12 +43,14 @@ async def stream_body(
         # and the send()s were the largest cost of a stream (docs/benchmarks.md).
         if first:
             yield b"".join([encode(item) for item in first])
+        del first  # neither these items nor a batch are held while the next batch is awaited
         if rest is not None:
             async for batch in rest:
                 if batch is None:
                     yield KEEPALIVE
                 elif batch:
                     yield b"".join([encode(item) for item in batch])
+                del batch
     except ProxyError as exc:
         # After the first byte an error can only travel in-band.
         error = exc

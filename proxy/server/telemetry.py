@@ -13,7 +13,8 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("proxy.server")
 
-# The W3C trace-context headers of the request being served (set by `TraceHeaders`).
+# The W3C trace-context headers of the request being served (set by `trace_headers`).
 _INCOMING: ContextVar[dict[str, str] | None] = ContextVar("trace_headers", default=None)
 _HEADERS = (b"traceparent", b"tracestate")
 
@@ -101,11 +102,16 @@ class TraceHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        found = {
-            k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"] if k in _HEADERS
-        }
-        token = _INCOMING.set(found or None)
-        try:
+        with trace_headers(scope):
             await self.app(scope, receive, send)
-        finally:
-            _INCOMING.reset(token)
+
+
+@contextmanager
+def trace_headers(scope: Any) -> Iterator[None]:
+    """The request's trace-context headers where the exchange it starts can read them."""
+    found = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"] if k in _HEADERS}
+    token = _INCOMING.set(found or None)
+    try:
+        yield
+    finally:
+        _INCOMING.reset(token)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator
 
 import orjson
 
@@ -55,6 +54,7 @@ class UpstreamStream:
         "_pool",
         "_read_all",
         "_settings",
+        "_stop_at",
         "_stopped",
         "_timer",
         "head",
@@ -78,6 +78,7 @@ class UpstreamStream:
         self._last_beat = self._last_frame  # when a batch or a keep-alive last went out
         self._timer: asyncio.TimerHandle | None = None  # wakes the consumer at its deadline
         self._stopped = False
+        self._stop_at = math.inf  # when `next_events()` stops by itself (the exchange's deadline)
 
     @property
     def request_id(self) -> str | None:
@@ -118,29 +119,41 @@ class UpstreamStream:
         """Wait for the first complete frame: only then does the proxy commit to a 200. The
         caller bounds the wait (first_frame_timeout counts from the request, attempts.py)."""
         while True:
-            events = await self._next(silence=False) or []  # no keep-alive: never None
+            await self._wait()
+            events = self._decode()
             if events or self._ended:
+                self._last_beat = self._loop.time()
                 return events
 
-    async def events(self, keepalive: float = 0.0) -> AsyncIterator[list[SSEEvent] | None]:
-        """The remaining frames, in batches as they arrive, ending with the decoder's flush;
-        None after every `keepalive` seconds without a batch (0: never). Raises `Stopped` as
-        soon as `stop()` was called."""
-        self._last_beat = self._loop.time()
+    async def next_events(self, keepalive: float = 0.0) -> list[SSEEvent] | None:
+        """The next frames after the first, in one batch as they arrived, the last batch the
+        decoder's flush; None once `keepalive` seconds passed without a batch (0: never); []
+        once the stream is over. Raises `Stopped` as soon as `stop()` was called or the time
+        `stop_in()` set is over. A coroutine per batch, not an async generator for the
+        stream's life: no frame of its own is held while the consumer writes a batch out."""
         while not self._ended:
-            events = await self._next(silence=True, keepalive=keepalive)
-            if events is None or events:
+            if not await self._wait(silence=True, keepalive=keepalive):
                 self._last_beat = self._loop.time()
-                yield events
+                return None
+            events = self._decode()
+            if events:
+                self._last_beat = self._loop.time()
+                return events
+        return []
 
     def stop(self) -> None:
-        """End `events()` with `Stopped` (the exchange's deadline, a shutdown's drain)."""
+        """End `next_events()` with `Stopped` (a shutdown's drain)."""
         self._stopped = True
         _wake(self._arrived)
 
-    async def _next(self, *, silence: bool, keepalive: float = 0.0) -> list[SSEEvent] | None:
-        if not await self._wait(silence=silence, keepalive=keepalive):
-            return None
+    def stop_in(self, seconds: float) -> None:
+        """End `next_events()` with `Stopped` once `seconds` are over (the exchange's deadline),
+        waited for in the consumer's own wait rather than by a timer of its own."""
+        self._stop_at = self._loop.time() + seconds
+
+    def _decode(self) -> list[SSEEvent]:
+        """The frames of the bytes that came since the last call (after `_wait`); at the end of
+        the body, the decoder's flush, and the stream is over."""
         decoder = self._decoder
         if decoder is None:
             settings = self._settings
@@ -166,15 +179,16 @@ class UpstreamStream:
         is first, re-armed only when it fires early (deadlines only move later)."""
         loop = self._loop
         while not self._pending and not self._read_all:
-            if self._stopped:
+            now, due = loop.time(), self._stop_at
+            if self._stopped or now >= due:
                 raise Stopped
-            now, due = loop.time(), math.inf
             if silence:
-                due = self._last_frame + self._settings.read_timeout
-                if now >= due:
+                silent = self._last_frame + self._settings.read_timeout
+                if now >= silent:
                     raise UpstreamTimeout(
                         f"DashScope sent no frame for {self._settings.read_timeout:g} s"
                     )
+                due = min(due, silent)
             if keepalive > 0:
                 beat = self._last_beat + keepalive
                 if now >= beat:
@@ -186,7 +200,7 @@ class UpstreamStream:
                 await self._arrived
             finally:
                 self._arrived = None
-        if self._stopped:
+        if self._stopped or (self._stop_at < math.inf and loop.time() >= self._stop_at):
             raise Stopped
         return True
 

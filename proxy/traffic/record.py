@@ -160,6 +160,28 @@ def _message(choice: ChoiceSummary) -> Message:
 class ExchangeRecorder:
     """Collects one exchange's moments as they happen; `finish()` once, at its end."""
 
+    # Slots: a recorder lives as long as its stream.
+    __slots__ = (
+        "_chunks",
+        "_client_request_id",
+        "_clock",
+        "_endpoint",
+        "_first_byte",
+        "_first_frame",
+        "_frames",
+        "_model",
+        "_notes",
+        "_request",
+        "_started_at",
+        "_strategy",
+        "_stream",
+        "_t0",
+        "_translation",
+        "_upstream",
+        "_upstream_request_id",
+        "exchange_id",
+    )
+
     keeps_text = True  # the record holds what was thought, run and answered
 
     def __init__(
@@ -188,6 +210,7 @@ class ExchangeRecorder:
         self._model: str | None = None
         self._stream: bool | None = None
         self._upstream: UpstreamRequest | None = None
+        self._strategy: str | None = None  # the upstream request's search strategy (its cost)
         self._notes: tuple[str, ...] = ()
         self._translation: Mapping[str, object] | None = None
 
@@ -208,6 +231,7 @@ class ExchangeRecorder:
         """What the proxy sends upstream (None when it answers itself), and what replaying the
         translation needs."""
         self._upstream = upstream
+        self._strategy = search_strategy_of(upstream["body"]) if upstream else None
         self._notes = tuple(notes)
         self._translation = translation
 
@@ -253,8 +277,7 @@ class ExchangeRecorder:
         `key` the proxy key that made it, `pricing` what its cost is computed at."""
         cost = None
         if pricing is not None:
-            strategy = search_strategy_of(self._upstream["body"]) if self._upstream else None
-            cost = pricing.cost(self._model, summary.usage, strategy)
+            cost = pricing.cost(self._model, summary.usage, self._strategy)
         return FinishedExchange(
             id=self.exchange_id,
             upstream_request_id=self._upstream_request_id,
@@ -302,11 +325,32 @@ class ExchangeRecorder:
 
 
 class NullRecorder(ExchangeRecorder):
-    """For when the traffic log is off: metrics and the app log still get the finished
-    exchange, but nothing is captured, whatever the settings say."""
+    """For when the traffic log is off: metrics, the app log and telemetry still get the
+    finished exchange, but nothing is captured, whatever the settings say. Without `bodies`
+    (nothing reads them: no telemetry either) the client's body, the upstream request and the
+    translation's settings are not held for the exchange's life, a stream's whole length."""
+
+    __slots__ = ("_bodies",)
 
     keeps_text = False
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, bodies: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._frames = self._chunks = None
+        self._bodies = bodies
+
+    def request(self, body: object) -> None:
+        super().request(body)
+        if not self._bodies:
+            self._request = None
+
+    def plan(
+        self,
+        *,
+        upstream: UpstreamRequest | None,
+        notes: Sequence[str],
+        translation: Mapping[str, object],
+    ) -> None:
+        super().plan(upstream=upstream, notes=notes, translation=translation)
+        if not self._bodies:
+            self._upstream = self._translation = None
