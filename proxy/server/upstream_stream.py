@@ -68,7 +68,7 @@ class UpstreamStream:
         self._decoder: SSEDecoder | None = None  # made when the first body bytes are decoded
         self._pending: list[bytes] = []
         self._pending_bytes = 0
-        self._arrived: asyncio.Future[None] | None = None  # the consumer waits for bytes
+        self._arrived: asyncio.Future[None] | None = None  # the consumer's wait for bytes
         self._failure: Exception | None = None  # how the reading ended, if not cleanly
         self._read_all = False
         self._ended = False
@@ -109,7 +109,11 @@ class UpstreamStream:
         """The body as bytes, up to about `limit` (an error answer's: small, never a stream)."""
         body = b""
         while len(body) <= limit:
-            await self._wait()
+            while not self._pending and not self._read_all:
+                due = self._due(silence=False, keepalive=0.0)
+                assert due is not None  # no keep-alive
+                await self._sleep(due)
+            self._check_stop()
             if not self._pending:
                 break
             body += b"".join(self._take())
@@ -118,27 +122,29 @@ class UpstreamStream:
     async def first_events(self) -> list[SSEEvent]:
         """Wait for the first complete frame: only then does the proxy commit to a 200. The
         caller bounds the wait (first_frame_timeout counts from the request, attempts.py)."""
-        while True:
-            await self._wait()
-            events = self._decode()
-            if events or self._ended:
-                self._last_beat = self._loop.time()
-                return events
+        return await self.next_events(silence=False) or []  # no keep-alive: never None
 
-    async def next_events(self, keepalive: float = 0.0) -> list[SSEEvent] | None:
-        """The next frames after the first, in one batch as they arrived, the last batch the
-        decoder's flush; None once `keepalive` seconds passed without a batch (0: never); []
-        once the stream is over. Raises `Stopped` as soon as `stop()` was called or the time
-        `stop_in()` set is over. A coroutine per batch, not an async generator for the
-        stream's life: no frame of its own is held while the consumer writes a batch out."""
+    async def next_events(
+        self, keepalive: float = 0.0, *, silence: bool = True
+    ) -> list[SSEEvent] | None:
+        """The next frames, in one batch as they arrived, the last batch the decoder's flush;
+        None once `keepalive` seconds passed without a batch (0: never); [] once the stream is
+        over. With `silence`, raises at read_timeout; raises `Stopped` as soon as `stop()` was
+        called or the time `stop_in()` set is over. One coroutine per batch that waits itself:
+        a stream holds neither an async generator nor a frame under it while it waits."""
         while not self._ended:
-            if not await self._wait(silence=True, keepalive=keepalive):
+            if self._pending or self._read_all:
+                self._check_stop()
+                events = self._decode()
+                if events:
+                    self._last_beat = self._loop.time()
+                    return events
+                continue
+            due = self._due(silence=silence, keepalive=keepalive)
+            if due is None:
                 self._last_beat = self._loop.time()
                 return None
-            events = self._decode()
-            if events:
-                self._last_beat = self._loop.time()
-                return events
+            await self._sleep(due)
         return []
 
     def stop(self) -> None:
@@ -152,8 +158,8 @@ class UpstreamStream:
         self._stop_at = self._loop.time() + seconds
 
     def _decode(self) -> list[SSEEvent]:
-        """The frames of the bytes that came since the last call (after `_wait`); at the end of
-        the body, the decoder's flush, and the stream is over."""
+        """The frames of the bytes that came since the last call; at the end of the body, the
+        decoder's flush, and the stream is over."""
         decoder = self._decoder
         if decoder is None:
             settings = self._settings
@@ -173,36 +179,37 @@ class UpstreamStream:
         # connection's end; dropping it lets the translation report the truncation.
         return [event for event in decoder.finish() if _complete(event)]
 
-    async def _wait(self, *, silence: bool = False, keepalive: float = 0.0) -> bool:
-        """True once bytes are pending or the body is over; False when a keep-alive is due.
-        With `silence`, raises at read_timeout. One timer wakes the consumer for whichever
-        is first, re-armed only when it fires early (deadlines only move later)."""
-        loop = self._loop
-        while not self._pending and not self._read_all:
-            now, due = loop.time(), self._stop_at
-            if self._stopped or now >= due:
-                raise Stopped
-            if silence:
-                silent = self._last_frame + self._settings.read_timeout
-                if now >= silent:
-                    raise UpstreamTimeout(
-                        f"DashScope sent no frame for {self._settings.read_timeout:g} s"
-                    )
-                due = min(due, silent)
-            if keepalive > 0:
-                beat = self._last_beat + keepalive
-                if now >= beat:
-                    return False
-                due = min(due, beat)
-            self._arm(due)
-            self._arrived = loop.create_future()
-            try:
-                await self._arrived
-            finally:
-                self._arrived = None
-        if self._stopped or (self._stop_at < math.inf and loop.time() >= self._stop_at):
+    def _due(self, *, silence: bool, keepalive: float) -> float | None:
+        """When the consumer is woken if no bytes come first: the stop time, read_timeout after
+        the last frame (with `silence`) or the next keep-alive, whichever is first; None when a
+        keep-alive is due now. Raises once the stop time or read_timeout is over."""
+        now, due = self._loop.time(), self._stop_at
+        if self._stopped or now >= due:
             raise Stopped
-        return True
+        if silence:
+            silent = self._last_frame + self._settings.read_timeout
+            if now >= silent:
+                raise UpstreamTimeout(
+                    f"DashScope sent no frame for {self._settings.read_timeout:g} s"
+                )
+            due = min(due, silent)
+        if keepalive > 0:
+            beat = self._last_beat + keepalive
+            if now >= beat:
+                return None
+            due = min(due, beat)
+        return due
+
+    def _check_stop(self) -> None:
+        if self._stopped or (self._stop_at < math.inf and self._loop.time() >= self._stop_at):
+            raise Stopped
+
+    def _sleep(self, due: float) -> asyncio.Future[None]:
+        """What the consumer awaits: done at the next bytes, the body's end, a stop, or `due`.
+        One timer wakes it, re-armed only when it fires early (deadlines only move later)."""
+        self._arm(due)
+        arrived = self._arrived = self._loop.create_future()
+        return arrived
 
     def _arm(self, due: float) -> None:
         timer = self._timer
