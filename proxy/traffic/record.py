@@ -179,6 +179,7 @@ class ExchangeRecorder:
         "_translation",
         "_upstream",
         "_upstream_request_id",
+        "bodies",
         "exchange_id",
     )
 
@@ -213,9 +214,11 @@ class ExchangeRecorder:
         self._strategy: str | None = None  # the upstream request's search strategy (its cost)
         self._notes: tuple[str, ...] = ()
         self._translation: Mapping[str, object] | None = None
+        # The client's body, the upstream request and the translation's settings are kept.
+        self.bodies = True
 
     def request(self, body: object) -> None:
-        self._request = body
+        self._request = body if self.bodies else None
         if isinstance(body, dict):
             model = body.get("model")
             self._model = model if isinstance(model, str) else None
@@ -230,10 +233,11 @@ class ExchangeRecorder:
     ) -> None:
         """What the proxy sends upstream (None when it answers itself), and what replaying the
         translation needs."""
-        self._upstream = upstream
         self._strategy = search_strategy_of(upstream["body"]) if upstream else None
         self._notes = tuple(notes)
-        self._translation = translation
+        if self.bodies:
+            self._upstream = upstream
+            self._translation = translation
 
     def frames(self, events: list[SSEEvent]) -> None:
         if self._first_frame is None and events:
@@ -330,27 +334,11 @@ class NullRecorder(ExchangeRecorder):
     (nothing reads them: no telemetry either) the client's body, the upstream request and the
     translation's settings are not held for the exchange's life, a stream's whole length."""
 
-    __slots__ = ("_bodies",)
+    __slots__ = ()
 
     keeps_text = False
 
     def __init__(self, *, bodies: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._frames = self._chunks = None
-        self._bodies = bodies
-
-    def request(self, body: object) -> None:
-        super().request(body)
-        if not self._bodies:
-            self._request = None
-
-    def plan(
-        self,
-        *,
-        upstream: UpstreamRequest | None,
-        notes: Sequence[str],
-        translation: Mapping[str, object],
-    ) -> None:
-        super().plan(upstream=upstream, notes=notes, translation=translation)
-        if not self._bodies:
-            self._upstream = self._translation = None
+        self.bodies = bodies
