@@ -32,7 +32,8 @@ _JOBS: tuple[tuple[str, str], ...] = (
     ("request translation", r"\.translate \(proxy/|proxy/chat/request|proxy/responses/request"),
     (
         "keep-alives and deadlines",
-        r"proxy/server/heartbeat\.py|UpstreamStream\._wait|UpstreamStream\._arm|stop_at",
+        r"proxy/server/heartbeat\.py|UpstreamStream\._(wait|due|sleep|arm|timer_over)"
+        r"|UpstreamStream\.stop_in|stop_at",
     ),
     (
         "upstream client (request, connection pool, HTTP/1.1)",

@@ -64,6 +64,24 @@ def make_app(upstream_url: str) -> Any:
     return create_app(settings)
 
 
+def chat_scope(headers: tuple[tuple[bytes, bytes], ...] = ()) -> dict[str, Any]:
+    return {
+        "type": "http",
+        # uvicorn announces spec 2.3: Starlette then listens for http.disconnect.
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/chat/completions",
+        "raw_path": b"/v1/chat/completions",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"application/json"), *headers],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 8000),
+    }
+
+
 async def leave_after_first_chunk(
     app: Any,
     body: bytes,
@@ -91,21 +109,7 @@ async def leave_after_first_chunk(
             seen(scope)
             disconnect.set()
 
-    scope = {
-        "type": "http",
-        # uvicorn announces spec 2.3: Starlette then listens for http.disconnect.
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/v1/chat/completions",
-        "raw_path": b"/v1/chat/completions",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"content-type", b"application/json"), *headers],
-        "client": ("127.0.0.1", 1),
-        "server": ("127.0.0.1", 8000),
-    }
+    scope = chat_scope(headers)
     await asyncio.wait_for(app(scope, receive, send), timeout=5)
     return sent
 
@@ -221,3 +225,30 @@ async def test_a_client_gone_before_the_first_frame_is_not_streamed_to(
     await releasing
     assert (record["status"], record["outcome"]) == (200, "cancelled")
     assert watchers == []
+
+
+async def test_a_response_start_that_fails_still_ends_the_exchange() -> None:
+    """Sending the head can fail (the server refuses a header, the task is cancelled there):
+    the exchange must still be recorded, free its slot and let its upstream connection go."""
+    upstream = SlowUpstream()
+    async with loop_upstream(answer_with(upstream)) as url:
+        app = make_app(url)
+        requested = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal requested
+            if not requested:
+                requested = True
+                return {"type": "http.request", "body": orjson.dumps(REQUEST), "more_body": False}
+            await asyncio.Event().wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                raise RuntimeError("Invalid HTTP header value.")
+
+        scope = chat_scope()
+        with pytest.raises(RuntimeError, match="Invalid HTTP header value"):
+            await asyncio.wait_for(app(scope, receive, send), timeout=5)
+        await asyncio.wait_for(upstream.closed.wait(), timeout=5)
+    assert app.state.lifecycle.active == 0

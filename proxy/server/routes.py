@@ -242,7 +242,11 @@ class EventStream:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers, self._headers = self._headers, []
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+        except BaseException:
+            await _end_unstarted(self._body)
+            raise
         del headers  # not held for the stream's life
         task = self._task = asyncio.current_task()
         assert task is not None
@@ -279,6 +283,17 @@ class EventStream:
     def _watched(self, watch: asyncio.Future[None]) -> None:
         if not watch.cancelled():
             self._client_gone()
+
+
+async def _end_unstarted(body: AsyncIterator[bytes]) -> None:
+    """End a body that never started: the stream's end (its record, its slot, its upstream
+    connection) runs in the body, and a generator closed before it started runs nothing."""
+    try:
+        await anext(body, b"")
+    finally:
+        aclose = getattr(body, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 async def _disconnect(receive: Receive) -> None:
