@@ -37,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--allow-noisy",
         action="store_true",
-        help=f"write a run during which other work used over {NOISY_SHARE:.0%} of the CPU "
+        help=f"write a run during which other work used over {NOISY_SHARE * 100:.0f} %% of the CPU "
         "into bench/results/ and the docs too (it stays marked as noisy)",
     )
     return parser

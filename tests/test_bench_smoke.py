@@ -212,3 +212,12 @@ def test_the_pipeline_tool_runs_every_frame_through_the_translation() -> None:
         [(frames, written)] = results
         assert frames == 12
         assert written > 12 * 16
+
+
+def test_the_bench_explains_its_options() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--help"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "--allow-noisy" in done.stdout
+    assert "10 % of the CPU" in " ".join(done.stdout.split())
