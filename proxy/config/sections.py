@@ -41,10 +41,9 @@ class ServerSettings:
     header_timeout: float = 10.0  # to send a request's head, else the connection is closed
     body_timeout: float = 60.0  # to send a request's body, else a 408
     log_level: str = "info"  # the app log: one JSON line per request at info
-    # Tracked objects allocated (net) between two young garbage collections; `serve` also
-    # freezes what startup made. Python's 700 costs a tenth of a stream's CPU (docs/operations.md).
-    # 0: the collector as Python sets it.
-    gc_threshold: int = 10_000
+    # Tracked objects allocated (net) between two young garbage collections (0: Python's,
+    # 700). Higher saves CPU but lengthens each collection's pause (docs/operations.md).
+    gc_threshold: int = 0
 
 
 @dataclass(frozen=True, slots=True)

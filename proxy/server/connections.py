@@ -97,7 +97,7 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
             # The request's scope has its headers; an app that is done with them can let go
             # of them (lane.py), as this protocol no longer reads them.
             self.headers = []
-            self.cycle.transport = CoalescedWrites(self.transport, self.loop)
+            self.cycle.transport = HeadWithBody(self.transport, self.loop)
 
     def _refuse_head(self) -> None:
         self._head_bytes = None
@@ -135,32 +135,37 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
             self.transport.close()
 
 
-class CoalescedWrites(asyncio.Transport):
-    """A response's view of its connection: what it writes in one turn of the event loop goes
-    out in one `send()` at the end of that turn. The head and the first chunk of a stream, or
-    the last frame's chunk, the closing chunks, `[DONE]` and the end of the chunked body, are
-    each one write: the client wakes once for them, and the proxy saves a system call per
-    write it folds (a `send()` to a sleeping client was the largest cost of a short stream,
-    docs/benchmarks.md)."""
+class HeadWithBody(asyncio.Transport):
+    """A response's view of its connection: the head goes out with the first body bytes, in
+    one `send()`, rather than alone just before them; the client then wakes once for both, and
+    the proxy saves a system call per response. A head with nothing written behind it in the
+    same turn of the event loop goes out alone at the end of that turn; a 100 Continue at once,
+    as the client waits for it. Later writes go straight through: holding each chunk for the
+    end of the turn cost more in latency at high concurrency than the sends it saved
+    (docs/benchmarks.md)."""
 
-    __slots__ = ("_held", "_loop", "_transport")
+    __slots__ = ("_head", "_loop", "_transport")
 
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__()
         self._transport = transport
         self._loop = loop
-        self._held: list[bytes | bytearray | memoryview] = []
+        self._head: bytes | None = None
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        held = self._held
-        if not held:
+        head, self._head = self._head, None
+        if head is not None:
+            self._transport.write(head + data)
+        elif data[:9] == b"HTTP/1.1 " and data[9:13] != b"100 ":
+            self._head = bytes(data)
             self._loop.call_soon(self._flush)
-        held.append(data)
+        else:
+            self._transport.write(data)
 
     def _flush(self) -> None:
-        held, self._held = self._held, []
-        if held and not self._transport.is_closing():
-            self._transport.write(held[0] if len(held) == 1 else b"".join(held))
+        head, self._head = self._head, None
+        if head is not None and not self._transport.is_closing():
+            self._transport.write(head)
 
     def close(self) -> None:
         self._flush()

@@ -227,15 +227,17 @@ def serve_forever(app: Any, server: ServerSettings) -> None:
 
 
 def tune_gc(threshold: int) -> None:
-    """The process's garbage collector for serving, once the app has started (0: untouched).
+    """The process's garbage collector for serving, once the app has started: what startup
+    made is frozen, and the young threshold is `threshold` (0: Python's).
 
-    Every frame makes a few dozen short-lived containers; with Python's young threshold (700)
-    a batch of frames outlives several young collections, gets promoted, and full collections
-    then scan the whole heap: about a tenth of a busy stream's CPU and pauses of tens of ms
-    (docs/operations.md). Freezing what startup made takes it out of every later scan."""
+    Every frame makes a few dozen short-lived containers; a batch of frames outlives several
+    young collections, gets promoted, and the full collections that follow scanned the whole
+    heap, startup's objects included: about a tenth of a busy stream's CPU, in pauses of tens
+    of ms (docs/operations.md). Frozen, startup's objects are out of every later scan. A larger
+    young threshold saves more CPU but makes each young collection a longer pause."""
+    gc.collect()
+    gc.freeze()
     if threshold:
-        gc.collect()
-        gc.freeze()
         _, middle, old = gc.get_threshold()
         gc.set_threshold(threshold, middle, old)
 
