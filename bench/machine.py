@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import platform
 import resource
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,21 @@ def busy_cpu_seconds() -> float:
     fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
     user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def stolen_ticks(cpus: Collection[int] = ()) -> tuple[int, int]:
+    """The hypervisor's steal time of the cores `cpus` (all: the machine) since boot, and all
+    their time, in ticks (/proc/stat). Steal is time a core wanted to run and the host gave to
+    another guest, so an idle core has none; on a shared host a busy core can lose a sixth of
+    its time or more, in bursts of seconds."""
+    names = {f"cpu{n}" for n in cpus} or {"cpu"}
+    stolen = total = 0
+    for line in Path("/proc/stat").read_text().splitlines():
+        name, *values = line.split()
+        if name in names:
+            fields = [int(f) for f in values[:8]]
+            stolen, total = stolen + fields[7], total + sum(fields)
+    return stolen, total
 
 
 def own_cpu_seconds() -> float:

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from bench.noise import NOISY_SHARE, is_noisy
+from bench.noise import NOISY_SHARE, REDO_STEAL_ABOVE, is_noisy
 
 DOCS_START = "<!-- bench:results:start -->"
 DOCS_END = "<!-- bench:results:end -->"
@@ -347,6 +347,29 @@ def _level_configs(results: dict[str, Any]) -> list[str]:
     ]
 
 
+def _redone(results: dict[str, Any]) -> str:
+    """How many rounds lost too much of the arms' core to the hypervisor and were run again."""
+    rounds = [
+        (level["concurrency"], figures)
+        for level in _levels(results)
+        for arm in level["arms"].values()
+        for figures in arm.get("rounds", ())
+    ]
+    if not rounds:
+        return ""
+    redone = [c for c, figures in rounds if figures.get("discarded")]
+    kept = [f["steal_share"] for _, f in rounds if not f.get("discarded") and f["steal_share"]]
+    per_level = ", ".join(f"{redone.count(c)} at c={c}" for c in sorted(set(redone)))
+    text = (
+        f"Rounds run again because the hypervisor took over {REDO_STEAL_ABOVE * 100:.0f}% of "
+        f"the arms' core while they ran (steal): {len(redone)} of {len(rounds)}"
+    )
+    text += f" ({per_level})." if redone else "."
+    if kept:
+        text += f" Steal in the rounds kept: at most {_fmt(max(kept) * 100, 1)}%."
+    return text
+
+
 def _cpu_table(results: dict[str, Any]) -> list[str]:
     lines = [
         "| c | arm | arm's process | arm CPU | waited for a core | simulator CPU "
@@ -483,6 +506,7 @@ def markdown(results: dict[str, Any], derived: dict[str, Any]) -> str:
         *_latency_table(results, derived["added_latency"]),
         "",
         *(line for config in _level_configs(results) for line in (config, "")),
+        *(line for text in (_redone(results),) if text for line in (text, "")),
         "**CPU per request by concurrency** (ms of CPU time per request, one warm-up request "
         "per connection included; arm's process = the process serving the arm, the simulator "
         "for the direct arms; waited = time it was ready to run but other processes had its "

@@ -21,7 +21,7 @@ import orjson
 
 from bench import arms, litellm_arm
 from bench.machine import busy_cpu_seconds, machine, noise, own_cpu_seconds, versions
-from bench.noise import NOISY_SHARE, Sampler
+from bench.noise import NOISY_SHARE, REDO_LIMIT, REDO_STEAL_ABOVE, Sampler
 from bench.procs import (
     Child,
     cpu_seconds,
@@ -244,6 +244,12 @@ def _level(
         "timeout": 60,
         "arm_budget": profile.arm_budget,
         "upstream_pid": run.upstream_pid,
+        "arm_pids": sorted(set(pids.values())),
+        # A round during which the hypervisor took more than REDO_STEAL_ABOVE of the arms'
+        # core is run again (at most REDO_LIMIT times): its tail would be the host's.
+        "arm_cpus": sorted(run.arm_cpus or []),
+        "redo_steal_above": REDO_STEAL_ABOVE,
+        "redo_limit": REDO_LIMIT,
     }  # fmt: skip
     cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     waited_before = {name: run_delay_seconds(pid) for name, pid in pids.items()}

@@ -221,3 +221,18 @@ def test_the_bench_explains_its_options() -> None:
     assert done.returncode == 0, done.stderr
     assert "--allow-noisy" in done.stdout
     assert "10 % of the CPU" in " ".join(done.stdout.split())
+
+
+def test_each_round_is_recorded_and_only_kept_rounds_are_counted(
+    smoke_run: dict[str, Any],
+) -> None:
+    """A round the hypervisor took too much from is run again; its samples are not counted."""
+    settings = smoke_run["meta"]["profile_settings"]["levels"]
+    for level, sizes in zip(smoke_run["latency"]["levels"], settings, strict=True):
+        for name, arm in level["arms"].items():
+            kept = [r for r in arm["rounds"] if not r["discarded"]]
+            assert [r["round"] for r in kept] == list(range(sizes["rounds"])), name
+            assert sum(r["ttfb_ms"]["n"] for r in kept) == arm["ttfb_ms"]["n"] == arm["ok"]
+            for figures in arm["rounds"]:
+                assert figures["steal_share"] is None or 0 <= figures["steal_share"] <= 1
+            assert "Rounds run again because the hypervisor took" in smoke_run["table"]
