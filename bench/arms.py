@@ -2,6 +2,8 @@
 
 - `direct`: the simulator's native endpoint, as the proxy calls it (the proxy's floor);
 - `direct-compatible`: the simulator's compatible mode, as LiteLLM calls it (LiteLLM's floor);
+- `relay`: the direct arm's request through a byte relay (`bench.relay`), the floor of any
+  asyncio proxy;
 - `proxy`, `proxy-traffic-log`: this proxy's chat completions, code interpreter on;
 - `litellm`: LiteLLM's chat completions, forwarded to compatible mode (which drops the code).
 """
@@ -24,7 +26,7 @@ _CHAT = {
 }
 
 
-def direct(port: int) -> dict[str, Any]:
+def direct(port: int, name: str = "direct") -> dict[str, Any]:
     body = {
         "model": MODEL,
         "input": {"messages": _MESSAGES},
@@ -36,7 +38,12 @@ def direct(port: int) -> dict[str, Any]:
         },
     }
     headers = {"authorization": f"Bearer {KEY}", "x-dashscope-sse": "enable"}
-    return _spec("direct", port, TEXT_PATH, NATIVE, True, headers, body)
+    return _spec(name, port, TEXT_PATH, NATIVE, True, headers, body)
+
+
+def relay(port: int) -> dict[str, Any]:
+    """The direct arm's request through `bench.relay`: the same bytes both ways."""
+    return direct(port, name="relay")
 
 
 def direct_compatible(port: int) -> dict[str, Any]:

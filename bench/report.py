@@ -21,7 +21,12 @@ from bench.noise import NOISY_SHARE, REDO_STEAL_ABOVE, is_noisy
 DOCS_START = "<!-- bench:results:start -->"
 DOCS_END = "<!-- bench:results:end -->"
 # (arm, the floor it is compared with)
-PAIRS = (("proxy", "direct"), ("proxy-traffic-log", "direct"), ("litellm", "direct-compatible"))
+PAIRS = (
+    ("relay", "direct"),
+    ("proxy", "direct"),
+    ("proxy-traffic-log", "direct"),
+    ("litellm", "direct-compatible"),
+)
 LABELS = {"litellm": "LiteLLM"}
 
 

@@ -103,6 +103,17 @@ class Run:
     def _upstream_url(self) -> str:
         return f"http://127.0.0.1:{self.upstream_port}"
 
+    def start_relay(self) -> tuple[Child, int]:
+        """`bench.relay` in front of the simulator, on the arms' core."""
+        port_file = self.work / "relay.port"
+        port_file.unlink(missing_ok=True)
+        argv = [
+            PYTHON, "-m", "bench.relay", "--upstream-port", str(self.upstream_port),
+            "--port-file", str(port_file),
+        ]  # fmt: skip
+        child = self._spawn("relay", argv, self.arm_cpus)
+        return child, int(wait_file(port_file, 20, child))
+
     def start_proxy(self, name: str, settings: dict[str, str] | None = None) -> tuple[Child, int]:
         """`dashscope-proxy serve` with defaults, except `settings`."""
         config, port = self.proxy_config(name, settings), free_port()
@@ -469,8 +480,9 @@ def execute(options: Options) -> dict[str, Any]:
     try:
         run.start_upstream()
         proxy_child, proxy_port = run.start_proxy("proxy")
-        specs = [arms.direct(run.upstream_port), arms.proxy(proxy_port)]
-        pids = {"proxy": proxy_child.pid}
+        relay_child, relay_port = run.start_relay()
+        specs = [arms.direct(run.upstream_port), arms.relay(relay_port), arms.proxy(proxy_port)]
+        pids = {"proxy": proxy_child.pid, "relay": relay_child.pid}
         extra_levels: dict[str, set[int]] = {}
         if options.traffic_log_arm:
             traffic = {"traffic_log.path": f'"{run.work / "traffic.jsonl"}"'}

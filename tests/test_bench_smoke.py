@@ -65,7 +65,9 @@ def test_every_proxy_stream_is_complete(smoke_run: dict[str, Any]) -> None:
 def test_all_arms_measured_side_by_side(smoke_run: dict[str, Any]) -> None:
     first = smoke_run["latency"]["levels"][0]
     assert first["concurrency"] == 1
-    assert {"direct", "proxy", "proxy-traffic-log", "direct-compatible"} <= set(first["arms"])
+    assert {"direct", "relay", "proxy", "proxy-traffic-log", "direct-compatible"} <= set(
+        first["arms"]
+    )
     assert "skipped" in smoke_run["meta"]["litellm"]["status"]
     added = smoke_run["derived"]["added_latency"]
     assert {row["arm"] for row in added} >= {"proxy"}
