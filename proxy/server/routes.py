@@ -11,7 +11,7 @@ from functools import partial
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
@@ -109,7 +109,7 @@ class Handlers:
             exchange_id=new_exchange_id(),
             started_at=time.time(),
             clock=time.monotonic,
-            endpoint=request.url.path,
+            endpoint=_endpoint(request.scope),
             client_request_id=request.headers.get("x-request-id"),
             capture_frames=traffic.capture_frames,
             capture_chunks=traffic.capture_chunks,
@@ -192,12 +192,18 @@ async def _body(request: Request, limit: int, *, seconds: float) -> bytes:
     if declared.isdigit() and int(declared) > limit:
         raise too_large
     body = bytearray()
+    receive = request.receive  # not request.stream(): an async generator per request
     try:
         async with asyncio.timeout(seconds):
-            async for piece in request.stream():
-                body += piece
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise ClientDisconnect
+                body += message.get("body", b"")
                 if len(body) > limit:
                     raise too_large
+                if not message.get("more_body", False):
+                    break
     except TimeoutError:
         raise ProxyError(
             f"The request body did not arrive within {seconds:g} s.",
@@ -205,6 +211,12 @@ async def _body(request: Request, limit: int, *, seconds: float) -> bytes:
             code="request_timeout",
         ) from None
     return bytes(body)
+
+
+def _endpoint(scope: Scope) -> str:
+    """`request.url.path` without building the whole URL (host, port, query) to read it."""
+    path: str = scope["path"]
+    return path.replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
 
 
 def _response(reply: Reply) -> Response | EventStream:
