@@ -7,6 +7,7 @@ Its translation encodes `chat.completion.chunk`s; a non-stream client gets them 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import ClassVar
 
 from proxy.chat.code_runs import code_format
@@ -51,7 +52,7 @@ class ChatCompletionsApi:
 
     def new_translation(self, identity: ChunkIdentity, *, keep_text: bool = True) -> Translation:
         return Translation(
-            ChatChunkEncoder(identity), settings_of(self, identity), keep_text=keep_text
+            ChatChunkEncoder(identity), partial(settings_of, self, identity), keep_text=keep_text
         )
 
     def restore(self, settings: Mapping[str, object]) -> Translation:

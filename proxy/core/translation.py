@@ -37,15 +37,19 @@ class Encoder(Protocol):
 class Translation:
     """Feed decoded upstream events, get the client's items; `finish()` once upstream ends.
 
-    `settings` are what a replay of the recorded frames needs to make the same items again
-    (the client API's `restore` reads them back)."""
+    `settings` gives what a replay of the recorded frames needs to make the same items again
+    (the client API's `restore` reads them back); it is called only when they are recorded."""
 
     def __init__(
-        self, encoder: Encoder, settings: Mapping[str, object], *, keep_text: bool = True
+        self,
+        encoder: Encoder,
+        settings: Callable[[], Mapping[str, object]],
+        *,
+        keep_text: bool = True,
     ) -> None:
         self.finished = False  # the answer is complete: its closing items were produced
         self._encoder = encoder
-        self._settings = dict(settings)
+        self._settings = settings
         self._native = NativeStreamTranslator()
         self._summary = SummaryBuilder(usage_only=not keep_text)
         self._error: ProxyError | None = None  # raised once the items before it are out
@@ -66,7 +70,7 @@ class Translation:
         self._summary = SummaryBuilder(clock=clock)
 
     def settings(self) -> dict[str, object]:
-        return dict(self._settings)
+        return dict(self._settings())
 
     def feed(self, events: list[SSEEvent]) -> list[Item]:
         if self._error is not None:

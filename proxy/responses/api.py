@@ -7,6 +7,7 @@ Response object; a stream is named `event:` frames with no trailer.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import ClassVar
 
 from proxy.core.client_api import identity_from, settings_of
@@ -51,7 +52,7 @@ class ResponsesApi:
     ) -> Translation:
         """`sealer`: seals the thinking into `encrypted_content` (a replay seals nothing)."""
         encoder = ResponsesEventEncoder(identity, sealer)
-        return Translation(encoder, settings_of(self, identity), keep_text=keep_text)
+        return Translation(encoder, partial(settings_of, self, identity), keep_text=keep_text)
 
     def restore(self, settings: Mapping[str, object]) -> Translation:
         return self.new_translation(identity_from(ResponseIdentity, settings))

@@ -222,7 +222,7 @@ class Exchange:
         self._recorder.plan(
             upstream=None if local else {"path": plan.path, "body": plan.body},
             notes=plan.notes,
-            translation=translation.settings(),
+            translation=translation.settings() if self._recorder.bodies else {},
         )
 
     def _reply(
