@@ -1,7 +1,7 @@
 """`python -m bench [--quick]`: run every scenario and write bench/results/ (and the docs table).
 
-See docs/benchmarks.md for the method. The default run takes about 9 minutes on a 2-core
-machine, `--quick` about 2.5; both stop by themselves. A noisy run (other work took more than
+See docs/benchmarks.md for the method. The default run takes 9 to 15 minutes on a 2-core
+machine, `--quick` about 3; both stop by themselves. A noisy run (other work took more than
 10% of the CPU) replaces neither bench/results/ nor the docs table unless `--allow-noisy`.
 """
 
@@ -21,7 +21,7 @@ PUBLISHED = ROOT / "bench" / "results"
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="about 2.5 minutes, fewer samples")
+    parser.add_argument("--quick", action="store_true", help="about 3 minutes, fewer samples")
     parser.add_argument("--profile", choices=sorted(PROFILES), help="explicit sizes (smoke: tests)")
     parser.add_argument("--no-litellm", action="store_true", help="skip the LiteLLM arm")
     parser.add_argument("--no-pin", action="store_true", help="do not pin processes to cores")

@@ -25,7 +25,7 @@ class Level:
 
 @dataclass(frozen=True, slots=True)
 class Profile:
-    """Sizes of every scenario; on 2 cores `FULL` takes about 9 minutes, `QUICK` 2.5."""
+    """Sizes of every scenario; on 2 cores `FULL` takes 9 to 15 minutes, `QUICK` about 3."""
 
     name: str
     levels: tuple[Level, ...]
