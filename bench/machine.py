@@ -43,10 +43,21 @@ def versions() -> dict[str, str]:
     return found
 
 
+def _proc_stat(cpus: Collection[int] = ()) -> list[int]:
+    """/proc/stat's first eight times (user, nice, system, idle, iowait, irq, softirq, steal)
+    summed over the cores `cpus` (all: the machine's own line), in ticks since boot."""
+    names = {f"cpu{n}" for n in cpus} or {"cpu"}
+    times = [0] * 8
+    for line in Path("/proc/stat").read_text().splitlines():
+        name, *values = line.split()
+        if name in names:
+            times = [a + int(b) for a, b in zip(times, values[:8], strict=True)]
+    return times
+
+
 def busy_cpu_seconds() -> float:
     """CPU time the whole machine has spent busy since boot (all cores), from /proc/stat."""
-    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    user, nice, system, _idle, _iowait, irq, softirq, steal = _proc_stat()
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
@@ -55,14 +66,8 @@ def stolen_ticks(cpus: Collection[int] = ()) -> tuple[int, int]:
     their time, in ticks (/proc/stat). Steal is time a core wanted to run and the host gave to
     another guest, so an idle core has none; on a shared host a busy core can lose a sixth of
     its time or more, in bursts of seconds."""
-    names = {f"cpu{n}" for n in cpus} or {"cpu"}
-    stolen = total = 0
-    for line in Path("/proc/stat").read_text().splitlines():
-        name, *values = line.split()
-        if name in names:
-            fields = [int(f) for f in values[:8]]
-            stolen, total = stolen + fields[7], total + sum(fields)
-    return stolen, total
+    times = _proc_stat(cpus)
+    return times[7], sum(times)
 
 
 def own_cpu_seconds() -> float:
