@@ -17,7 +17,7 @@ import orjson
 import pytest
 
 from proxy.config import Settings, TrafficLogSettings, UpstreamSettings
-from proxy.server import routes
+from proxy.server import event_stream
 from proxy.server.app import create_app
 from proxy.server.serving import BackgroundServer
 from proxy.simulator import build_scenario, render_frame
@@ -187,7 +187,7 @@ def watchers(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     """The tasks waiting for `http.disconnect`: none under the proxy's own server, whose lost
     connection calls the stream back."""
     started: list[object] = []
-    monkeypatch.setattr(routes, "_disconnect", started.append)
+    monkeypatch.setattr(event_stream, "_disconnect", started.append)
     return started
 
 

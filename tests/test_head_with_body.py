@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from proxy.server.connections import HeadWithBody
+from uvicorn.protocols.http.flow_control import FlowControl
+
+from proxy.server.connections import HeadWithBody, Signal
 
 HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n"
 
@@ -31,8 +33,15 @@ class Recording(asyncio.Transport):
 
 
 def _held() -> tuple[Recording, HeadWithBody]:
+    raw, transport, _ = _with_flow()
+    return raw, transport
+
+
+def _with_flow() -> tuple[Recording, HeadWithBody, FlowControl]:
     raw = Recording()
-    return raw, HeadWithBody(raw, asyncio.get_running_loop())
+    flow = FlowControl(raw)
+    flow._is_writable_event = Signal(is_set=True)  # type: ignore[assignment]  # as the server does
+    return raw, HeadWithBody(raw, asyncio.get_running_loop(), flow), flow
 
 
 async def test_the_head_goes_out_with_the_first_body_bytes_then_each_write_alone() -> None:
@@ -79,3 +88,38 @@ async def test_nothing_is_written_to_a_connection_that_went_away_meanwhile() -> 
     raw.closed = True  # the client left before the turn ended
     await asyncio.sleep(0)
     assert raw.writes == []
+
+
+async def test_body_chunks_are_framed_and_go_out_with_a_held_head() -> None:
+    raw, transport = _held()
+    transport.write(HEAD)
+    transport.write_chunk(b"data: 1\n\n")
+    transport.write_chunk(b"")  # nothing: an empty chunk would end the body
+    transport.write_chunk(b"x" * 300)
+    assert raw.writes == [HEAD + b"9\r\ndata: 1\n\n\r\n", b"12c\r\n" + b"x" * 300 + b"\r\n"]
+    raw.closed = True
+    transport.write_chunk(b"late")  # the client is gone: dropped
+    assert len(raw.writes) == 2
+
+
+async def test_a_paused_client_calls_back_once_when_it_reads_again() -> None:
+    _, transport, flow = _with_flow()
+    called: list[str] = []
+    assert not transport.paused
+    flow.pause_writing()
+    assert transport.paused
+    transport.when_writable(lambda: called.append("first"))
+    transport.when_writable(lambda: called.append("second"))  # replaces the first
+    flow.resume_writing()
+    assert called == ["second"]
+    assert not transport.paused
+    flow.pause_writing()
+    flow.resume_writing()
+    assert called == ["second"]  # once
+    transport.when_writable(lambda: called.append("now"))  # writable already: at once
+    assert called == ["second", "now"]
+    flow.pause_writing()
+    transport.when_writable(lambda: called.append("never"))
+    transport.when_writable(None)  # taken back
+    flow.resume_writing()
+    assert called == ["second", "now"]

@@ -64,10 +64,18 @@ async def test_stop_ends_a_waiting_stream_at_once_and_runs_no_task() -> None:
         await stream.aclose()
 
 
+def _frame_then_one_waiting() -> tuple[Body, asyncio.Event]:
+    """Frame 1; frame 2 once the event is set; the body's end never (the stream is not over)."""
+    sent, never = asyncio.Event(), asyncio.Event()
+    return Body([frame(1), frame(2), frame(3)], pauses={1: sent, 2: never}), sent
+
+
 async def test_stop_wins_over_frames_that_are_waiting() -> None:
-    async with client_for(Body([frame(1), frame(2)])) as client:
+    body, second = _frame_then_one_waiting()
+    async with client_for(body) as client:
         stream = await open_stream(client)
         await stream.first_events()
+        second.set()
         await asyncio.sleep(0.01)
         stream.stop()
         with pytest.raises(Stopped):
@@ -90,9 +98,11 @@ async def test_stop_in_ends_a_waiting_stream_at_its_deadline_with_no_timer_of_it
 
 
 async def test_a_deadline_that_passed_wins_over_frames_that_are_waiting() -> None:
-    async with client_for(Body([frame(1), frame(2)])) as client:
+    body, second = _frame_then_one_waiting()
+    async with client_for(body) as client:
         stream = await open_stream(client)
         await stream.first_events()
+        second.set()
         stream.stop_in(0.0)
         await asyncio.sleep(0.01)
         with pytest.raises(Stopped):

@@ -22,7 +22,6 @@ from proxy.core.cost import Pricing, billing_region
 from proxy.core.errors import NotFound, ProxyError, error_headers
 from proxy.core.retry import RetryPolicy
 from proxy.server.applog import Throttle, log_exchange
-from proxy.server.exchange import Services
 from proxy.server.keys import key_identity, keyring
 from proxy.server.lane import ExchangeLane, ProxyApp
 from proxy.server.lifecycle import Lifecycle
@@ -30,6 +29,7 @@ from proxy.server.metrics import Metrics
 from proxy.server.observe import ResponseCounter
 from proxy.server.routes import Handlers, json_response, routes
 from proxy.server.seal import warn_without_seal_key
+from proxy.server.services import Services
 from proxy.server.telemetry import Telemetry, TraceHeaders, telemetry_from
 from proxy.server.traffic_writer import TrafficWriter
 from proxy.server.upstream import UpstreamClient

@@ -19,7 +19,6 @@ from proxy.core.native_request import NativeRequest
 from proxy.core.retry import RetryPolicy, retry_delay
 from proxy.core.sse import SSEEvent
 from proxy.core.translation import Item
-from proxy.server.shielded import shielded
 from proxy.server.upstream import UpstreamClient
 from proxy.server.upstream_stream import UpstreamStream
 
@@ -88,7 +87,7 @@ class UpstreamAttempts:
                         # A retry whose wait would end past the deadline could only time out.
                         if delay is None or time.monotonic() + delay >= deadline.at:
                             raise
-                    await self.close()
+                    self.close()
                     self._on_retry()
                     await asyncio.sleep(delay)
         except TimeoutError:
@@ -118,7 +117,9 @@ class UpstreamAttempts:
                 f"DashScope sent no frame within {limit:g} s of the request"
             ) from None
 
-    async def close(self) -> None:
+    def close(self) -> None:
+        """Let the stream go: synchronous, so a cancellation (a client leaving) cannot cut
+        the release of its connection short."""
         stream, self.stream = self.stream, None
         if stream is not None:
-            await shielded(stream.aclose())
+            stream.close()

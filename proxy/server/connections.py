@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 import orjson
+from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from proxy.server.applog import Throttle
@@ -33,6 +34,7 @@ _PER_REQUEST_WARNINGS = frozenset({"Exceeded concurrency limit.", "Invalid HTTP 
 _ACCEPT_FAILED = "socket.accept() out of system resource"
 ACCEPT_LOG_PERIOD = 10.0  # at most one accept-failure line per this many seconds
 DISCONNECT_HOOK = "dashscope_proxy.disconnect"  # the scope key of a `DisconnectHook`
+BODY_WRITER = "dashscope_proxy.body_writer"  # the scope key of a response's `HeadWithBody`
 MAX_HEAD = 16 * 1024  # a request head larger than this is refused (431), as h11 refused it
 _HEAD_TOO_LARGE = orjson.dumps(
     {
@@ -97,7 +99,9 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
             # The request's scope has its headers; an app that is done with them can let go
             # of them (lane.py), as this protocol no longer reads them.
             self.headers = []
-            self.cycle.transport = HeadWithBody(self.transport, self.loop)
+            cycle = self.cycle
+            cycle.transport = writer = HeadWithBody(self.transport, self.loop, self.flow)
+            cycle.scope[BODY_WRITER] = writer  # type: ignore[literal-required]
 
     def _refuse_head(self) -> None:
         self._head_bytes = None
@@ -142,14 +146,22 @@ class HeadWithBody(asyncio.Transport):
     same turn of the event loop goes out alone at the end of that turn; a 100 Continue at once,
     as the client waits for it. Later writes go straight through: holding each chunk for the
     end of the turn cost more in latency at high concurrency than the sends it saved
-    (docs/benchmarks.md)."""
+    (docs/benchmarks.md).
 
-    __slots__ = ("_head", "_loop", "_transport")
+    It is also a server extension, in each request's scope under `BODY_WRITER`: once the
+    response has started (chunked, as uvicorn sends a body of no declared length), the app
+    may write body chunks straight from any callback (`write_chunk`) while `paused` is False,
+    rather than through `send` from the request's task; the end still goes through `send`."""
 
-    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+    __slots__ = ("_flow", "_head", "_loop", "_transport")
+
+    def __init__(
+        self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop, flow: FlowControl
+    ) -> None:
         super().__init__()
         self._transport = transport
         self._loop = loop
+        self._flow = flow
         self._head: bytes | None = None
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
@@ -161,6 +173,20 @@ class HeadWithBody(asyncio.Transport):
             self._loop.call_soon(self._flush)
         else:
             self._transport.write(data)
+
+    @property
+    def paused(self) -> bool:
+        """The client is not reading: write nothing until `when_writable` calls back."""
+        return self._flow.write_paused
+
+    def write_chunk(self, data: bytes) -> None:
+        """`data` as one chunk of the response's body; nothing once the client is gone."""
+        if data and not self._transport.is_closing():
+            self.write(b"%x\r\n%b\r\n" % (len(data), data))
+
+    def when_writable(self, ready: Callable[[], None] | None) -> None:
+        """Call `ready` (once) when the client reads again; None: no longer."""
+        cast(Signal, self._flow._is_writable_event).when_set(ready)
 
     def _flush(self) -> None:
         head, self._head = self._head, None
@@ -207,13 +233,15 @@ class DisconnectHook:
 class Signal:
     """What uvicorn uses of an `asyncio.Event` (set, clear, is_set, wait) without its deque:
     uvicorn makes two events per connection (a request's body or disconnect, the socket being
-    writable), each 860 bytes, for one waiter at a time; this is about 60, 120 once waited on."""
+    writable), each 860 bytes, for one waiter at a time; this is about 60, 120 once waited on.
+    It can also call one callback back when set (`when_set`), for a writer with no task."""
 
-    __slots__ = ("_value", "_waiters")
+    __slots__ = ("_ready", "_value", "_waiters")
 
     def __init__(self, *, is_set: bool = False) -> None:
         self._value = is_set
         self._waiters: list[asyncio.Future[None]] | None = None
+        self._ready: Callable[[], None] | None = None
 
     def is_set(self) -> bool:
         return self._value
@@ -225,6 +253,16 @@ class Signal:
         for waiter in self._waiters or ():
             if not waiter.done():
                 waiter.set_result(None)
+        ready, self._ready = self._ready, None
+        if ready is not None:
+            ready()
+
+    def when_set(self, ready: Callable[[], None] | None) -> None:
+        """Call `ready` once when set (at once if it is); None: no longer."""
+        if ready is not None and self._value:
+            ready()
+            return
+        self._ready = ready
 
     def clear(self) -> None:
         self._value = False

@@ -13,14 +13,11 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import uuid
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 
-from proxy.core.cost import Pricing
 from proxy.core.errors import (
     InvalidRequest,
     ProxyError,
@@ -28,68 +25,23 @@ from proxy.core.errors import (
     UpstreamTimeout,
     error_headers,
 )
-from proxy.core.key_identity import KeyIdentity
 from proxy.core.plan import TranslationOptions, UpstreamPlan
-from proxy.core.retry import RetryPolicy
 from proxy.core.sse import SSEEvent
 from proxy.core.summary import EMPTY_SUMMARY
 from proxy.core.translation import Item, Translation
 from proxy.server.attempts import Deadline, UpstreamAttempts, UpstreamCall
-from proxy.server.lifecycle import Lifecycle
-from proxy.server.stream_body import stream_body
-from proxy.server.telemetry import Telemetry
-from proxy.server.upstream import UpstreamClient
-from proxy.server.upstream_stream import Stopped
+from proxy.server.services import Caller, Reply, Services
+from proxy.server.stream_body import StreamedBody
+from proxy.server.upstream_stream import WAIT, Stopped, Wait
 from proxy.traffic.apis import Api
-from proxy.traffic.record import ExchangeRecorder, FinishedExchange
+from proxy.traffic.record import ExchangeRecorder
 from proxy.traffic.record_shape import Outcome
-from proxy.traffic.redact import Redactor
 
 # Bodies from this size on are parsed and translated on a worker thread. orjson holds the GIL
 # while it parses (tens of ms for 10 MB), but the translation is Python code the loop can
 # interleave with; below it, a thread hop would cost more than it saves (`python -m
 # bench.parse_stall`, docs/operations.md "Capacity").
 OFF_LOOP_BYTES = 512 * 1024
-
-
-@dataclass(slots=True)
-class Reply:
-    """What to answer: a stream of bytes, or a JSON body, with headers and status."""
-
-    headers: dict[str, str]
-    status: int = 200
-    body: Any = None  # a JSON-able object, for non-stream replies and errors
-    stream: AsyncIterator[bytes] | None = None
-
-
-@dataclass(slots=True)
-class Services:
-    """What every exchange of one app shares."""
-
-    upstream: UpstreamClient
-    lifecycle: Lifecycle
-    retry: RetryPolicy
-    keepalive: float
-    total_timeout: float
-    # Gets every finished exchange (traffic log, metrics, app log) with the secrets to mask.
-    on_end: Callable[[FinishedExchange, tuple[str, ...]], None]
-    on_retry: Callable[[], None] = lambda: None
-    # Masks every error text before it reaches a client (the traffic log's redactor).
-    redactor: Redactor = field(default_factory=Redactor)
-    # Which proxy key a client key is (None: none, or no proxy keys in use).
-    identify: Callable[[str], KeyIdentity | None] = lambda key: None
-    pricing: Pricing | None = None  # what costs are computed at (None: no costs)
-    telemetry: Telemetry | None = None  # OpenTelemetry export, when configured
-
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """Who asked: the key they presented, the key to call DashScope with, and the headers to
-    forward."""
-
-    client_key: str
-    upstream_key: str
-    forward_headers: dict[str, str]
 
 
 class Exchange:
@@ -142,7 +94,7 @@ class Exchange:
         self._outcome: Outcome = "ok"
         self._deadline = time.monotonic() + services.total_timeout
         self._trace = services.telemetry.begin() if services.telemetry else None
-        # The frames after the first, read by iterating the exchange (`__anext__`).
+        # The frames after the first, polled by the body (`poll`).
         self._interval = 0.0  # seconds of silence before a keep-alive (0: none)
         self._watching = False  # the deadline and the drain's end are watched
         self._rest_over = False  # the closing items went out
@@ -153,14 +105,14 @@ class Exchange:
             return await self._start(raw_body)
         except ProxyError as error:
             reply = self._error_reply(error)  # before closing: it reads the upstream request id
-            await self._upstream.close()
+            self._upstream.close()
             return reply
         except asyncio.CancelledError:
-            await self._upstream.close()
+            self._upstream.close()
             self._record(status=499, outcome="cancelled")  # the client left before an answer
             raise
         except BaseException:
-            await self._upstream.close()
+            self._upstream.close()
             self._record(status=500, outcome="error", error=ProxyError("internal error"))
             raise
 
@@ -188,7 +140,8 @@ class Exchange:
         if plan.local_answer is not None:
             # Only results for the proxy's own calls came in: answering here ends agent loops
             # and never runs code again.
-            return self._reply(plan, translation.local_answer(plan.local_answer), None, "local")
+            self._rest_over = True
+            return self._reply(plan, translation.local_answer(plan.local_answer), "local")
         call = UpstreamCall(plan.path, plan.body, key, self._caller.forward_headers)
         if self._trace is not None:
             self._trace.upstream()
@@ -197,17 +150,20 @@ class Exchange:
         self._recorder.chunks(chunks)
         self._recorder.upstream_request_id(translation.request_id or self._upstream.request_id)
         self._interval = self._services.keepalive if plan.stream else 0
-        rest = self if first else None
+        self._rest_over = not first
         if plan.stream:
-            return self._reply(plan, chunks, rest, "ok")
+            return self._reply(plan, chunks, "ok")
         try:
-            if rest is not None:
-                async for batch in rest:
+            while not self._rest_over:
+                batch = self.poll()
+                if batch is WAIT:
+                    await self.sleep()
+                else:
                     chunks.extend(batch or ())
         finally:
             self._unwatch()
-            await self._upstream.close()
-        return self._reply(plan, chunks, None, "ok")
+            self._upstream.close()
+        return self._reply(plan, chunks, "ok")
 
     def _first_items(self, first: list[SSEEvent]) -> list[Item]:
         # An error frame first raises here before the translation changes state.
@@ -225,40 +181,32 @@ class Exchange:
             translation=translation.settings() if self._recorder.bodies else {},
         )
 
-    def _reply(
-        self,
-        plan: UpstreamPlan[Any],
-        chunks: list[Item],
-        rest: AsyncIterator[list[Item] | None] | None,
-        outcome: Outcome,
-    ) -> Reply:
+    def _reply(self, plan: UpstreamPlan[Any], chunks: list[Item], outcome: Outcome) -> Reply:
         self._with_request_id()
         if outcome == "local":  # upstream chunks were recorded as they were translated
             self._recorder.chunks(chunks)
         if plan.stream:
             self._outcome = outcome
-            body = stream_body(
-                self, chunks, rest, encode=self._api.encode, trailer=self._api.trailer
-            )
+            body = StreamedBody(self, chunks, encode=self._api.encode, trailer=self._api.trailer)
             return Reply(self._headers, stream=body)
         reply = self._api.reply(chunks)
         self._recorder.first_byte()
         self._record(status=200, outcome=outcome)
         return Reply(self._headers, body=reply)
 
-    # The frames after the first (`rest` of the stream body): the exchange is their async
-    # iterator itself. An async generator's frame and its registration with the loop would be
-    # held for the stream's whole life.
+    # The frames after the first, polled by the stream body (stream_body.StreamedBody) or, for
+    # a non-stream answer, by `_start`: a method called per batch, nothing held between them.
 
-    def __aiter__(self) -> Exchange:
-        return self
+    @property
+    def rest_over(self) -> bool:
+        """The closing items went out (or there were no frames after the first)."""
+        return self._rest_over
 
-    async def __anext__(self) -> list[Item] | None:
-        """The items of the frames after the first, then the closing ones; None while the
-        upstream is silent for the keep-alive interval. Ends early, with an error, at the
-        exchange's total deadline or when a shutdown's drain time is over."""
-        if self._rest_over:
-            raise StopAsyncIteration
+    def poll(self) -> list[Item] | Wait | None:
+        """The items of the frames that came since the last call, with the closing ones once
+        the upstream stream is over (then `rest_over`); None when a keep-alive is due; WAIT
+        when nothing is (`wait` or `sleep`, then poll again). Raises at the exchange's total
+        deadline or when a shutdown's drain time is over."""
         stream, translation = self._upstream.stream, self._translation
         assert stream is not None
         assert translation is not None
@@ -267,18 +215,37 @@ class Exchange:
             stream.stop_in(self._deadline - time.monotonic())
             self._services.lifecycle.on_expired(stream.stop)
         try:
-            events = await stream.next_events(self._interval)
+            events = stream.poll(self._interval)
         except Stopped:
             raise self._stopped() from None
-        if events is None:
-            return None
-        if events:
-            return self._translate(translation, events)
-        self._rest_over = True
-        self._unwatch()
-        chunks = translation.finish()
-        self._recorder.chunks(chunks)
+        if events is WAIT or events is None:
+            return events
+        chunks = self._translate(translation, events) if events else []
+        if stream.over:
+            try:
+                closing = translation.finish()
+            except ProxyError:
+                if not chunks:
+                    raise
+                # The items before the error go out first; `finish` raises again next time.
+                return chunks
+            self._rest_over = True
+            self._unwatch()
+            self._recorder.chunks(closing)
+            chunks += closing
         return chunks
+
+    def wait(self, ready: Callable[[], None]) -> None:
+        """After a WAIT: call `ready` once something may be due (upstream_stream.notify)."""
+        stream = self._upstream.stream
+        assert stream is not None
+        stream.notify(ready)
+
+    def sleep(self) -> asyncio.Future[None]:
+        """After a WAIT: done once something may be due."""
+        stream = self._upstream.stream
+        assert stream is not None
+        return stream.sleep()
 
     def _unwatch(self) -> None:
         stream = self._upstream.stream
@@ -315,9 +282,9 @@ class Exchange:
         assert self._translation is not None
         return self._translation.failure(self._masked(error))
 
-    async def ended(self, error: ProxyError | None) -> None:
+    def ended(self, error: ProxyError | None) -> None:
         self._unwatch()
-        await self._upstream.close()
+        self._upstream.close()
         # Neither an error nor a finished translation: the client went away mid-stream.
         finished = self._translation is not None and self._translation.finished
         ended: Outcome = "error" if error else (self._outcome if finished else "cancelled")
@@ -373,21 +340,10 @@ class Exchange:
                 self._services.lifecycle.release()
 
 
-def record_refusal(services: Services, recorder: ExchangeRecorder, error: ProxyError) -> None:
-    """The record of a request refused before its body was read (a bad key, a body over the
-    limit): no model, as nothing was parsed. Its texts are the proxy's own, holding no key."""
-    finished = recorder.finish(status=error.status, outcome="error", error=error)
-    services.on_end(finished, ())
-
-
 def header_text(text: str, limit: int = 4000) -> str:
     """`text` safe for an HTTP header: notes quote client-chosen names, which may hold CR/LF
     (header injection) or characters a header cannot carry; both are escaped as in JSON."""
     return json.dumps(text[:limit], ensure_ascii=True)[1:-1]
-
-
-def new_exchange_id() -> str:
-    return uuid.uuid4().hex
 
 
 def _json(raw: bytes) -> Any:

@@ -34,7 +34,7 @@ log = logging.getLogger("proxy")
 
 
 class Answer(Protocol):
-    """What a handler of the lane returns: a Starlette response or a routes.EventStream."""
+    """What a handler of the lane returns: a Starlette response or an event_stream.EventStream."""
 
     status_code: int
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 from typing import Any
@@ -14,30 +14,22 @@ import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import Scope
 
 from proxy.chat.code_runs import FORMATS
 from proxy.config import Settings
 from proxy.core.errors import NotFound, PayloadTooLarge, ProxyError
 from proxy.core.plan import TranslationOptions
-from proxy.server.connections import DISCONNECT_HOOK, DisconnectHook
-from proxy.server.exchange import (
-    Caller,
-    Exchange,
-    Reply,
-    Services,
-    new_exchange_id,
-    record_refusal,
-)
+from proxy.server.event_stream import EventStream
+from proxy.server.exchange import Exchange
 from proxy.server.keys import ascii_header, authorize, client_key, upstream_key
 from proxy.server.lifecycle import Lifecycle
 from proxy.server.metrics import CONTENT_TYPE, Metrics
 from proxy.server.observe import observed
 from proxy.server.seal import server_sealer
+from proxy.server.services import Caller, Reply, Services, new_exchange_id, record_refusal
 from proxy.traffic.apis import CHAT, RESPONSES, Api
 from proxy.traffic.record import ExchangeRecorder, NullRecorder
-
-_SSE_RAW_HEADERS = ((b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no"))
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -223,94 +215,6 @@ def _response(reply: Reply) -> Response | EventStream:
     if reply.stream is not None:
         return EventStream(reply.stream, reply.headers)
     return json_response(reply.body, reply.status, reply.headers)
-
-
-class EventStream:
-    """A streamed answer, sent as it is made: the ASGI response Starlette's route runs.
-
-    Starlette's StreamingResponse runs the body and a listener for the client's disconnect as
-    two tasks in an anyio task group per stream; here the body runs in the request's own task,
-    and the client's leaving cancels it (so the upstream stream is let go at once, also while
-    DashScope is silent). That task group was 5 % of a request's CPU and a few KB per open
-    stream (docs/benchmarks.md). The proxy's own server calls back when the connection is lost
-    (connections.DisconnectHook); under another server, one small task waits for
-    `http.disconnect`.
-    """
-
-    __slots__ = ("_body", "_gone", "_headers", "_over", "_task")
-
-    status_code = 200
-
-    def __init__(self, body: AsyncIterator[bytes], headers: dict[str, str]) -> None:
-        self._body = body
-        self._headers = [
-            (b"content-type", b"text/event-stream; charset=utf-8"),
-            *((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()),
-            *_SSE_RAW_HEADERS,
-        ]
-        self._task: asyncio.Task[Any] | None = None
-        self._gone = False  # the client left: the cancellation is ours
-        self._over = False  # the body is sent or failed: a disconnect now cancels nothing
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers, self._headers = self._headers, []
-        try:
-            await send({"type": "http.response.start", "status": 200, "headers": headers})
-        except BaseException:
-            await _end_unstarted(self._body)
-            raise
-        del headers  # not held for the stream's life
-        task = self._task = asyncio.current_task()
-        assert task is not None
-        hook: DisconnectHook | None = scope.get(DISCONNECT_HOOK)
-        watch = None
-        if hook is not None:
-            hook.watch(self._client_gone)
-        else:
-            watch = asyncio.ensure_future(_disconnect(receive))
-            watch.add_done_callback(self._watched)
-        try:
-            async for chunk in self._body:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                del chunk  # nor the last chunk, while the next one is awaited
-            self._over = True
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-        except asyncio.CancelledError:
-            if not self._gone:
-                raise
-            task.uncancel()  # our own cancellation: the client left, nothing more to send
-        finally:
-            self._over = True
-            self._task = None
-            if hook is not None:
-                hook.watch(None)
-            if watch is not None:
-                watch.cancel()
-
-    def _client_gone(self) -> None:
-        if not self._over and self._task is not None:
-            self._gone = True
-            self._task.cancel()
-
-    def _watched(self, watch: asyncio.Future[None]) -> None:
-        if not watch.cancelled():
-            self._client_gone()
-
-
-async def _end_unstarted(body: AsyncIterator[bytes]) -> None:
-    """End a body that never started: the stream's end (its record, its slot, its upstream
-    connection) runs in the body, and a generator closed before it started runs nothing."""
-    try:
-        await anext(body, b"")
-    finally:
-        aclose = getattr(body, "aclose", None)
-        if aclose is not None:
-            await aclose()
-
-
-async def _disconnect(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
 
 
 def _model(model_id: str) -> dict[str, Any]:

@@ -5,7 +5,9 @@ exchange, with the read timeout, keep-alives and the exchange's stop in one wait
 from __future__ import annotations
 
 import asyncio
+import enum
 import math
+from collections.abc import Callable
 
 import orjson
 
@@ -23,14 +25,25 @@ class Stopped(Exception):
     """`UpstreamStream.stop()` was called while frames were still coming."""
 
 
+class Wait(enum.Enum):
+    """`poll()`'s answer when nothing is due yet: wait (`sleep()`, `notify()`) and poll again."""
+
+    WAIT = "wait"
+
+
+WAIT = Wait.WAIT
+
+
 class UpstreamStream:
     """An open native SSE stream. Always `aclose()` it, also when the client has gone.
 
     The connection hands over the body of every network read as it arrives (`body`, called
     by the connection's protocol, with no task per stream); the consumer decodes what came
-    since it last looked at once: one wake-up, one translation batch and one write to the
-    client per network read rather than per frame. The connection stops reading while
-    `_HIGH_WATER` bytes wait, so a slow client still slows the upstream down.
+    since it last looked at once (`poll`): one translation batch and one write to the client
+    per network read rather than per frame. A consumer waits either for a future (`sleep`) or
+    to be called back (`notify`), then from the connection's own callback, with no task woken
+    at all. The connection stops reading while `_HIGH_WATER` bytes wait, so a slow client
+    still slows the upstream down.
 
     `read_timeout` is the silence between frames, not between bytes: the consumer keeps the
     time of the last frame it decoded and fails when it waits past it, whatever bytes (SSE
@@ -43,6 +56,7 @@ class UpstreamStream:
         "_arrived",
         "_connection",
         "_decoder",
+        "_due_at",
         "_ended",
         "_failure",
         "_last_beat",
@@ -53,6 +67,7 @@ class UpstreamStream:
         "_pending_bytes",
         "_pool",
         "_read_all",
+        "_ready",
         "_settings",
         "_stop_at",
         "_stopped",
@@ -69,6 +84,8 @@ class UpstreamStream:
         self._pending: list[bytes] = []
         self._pending_bytes = 0
         self._arrived: asyncio.Future[None] | None = None  # the consumer's wait for bytes
+        self._ready: Callable[[], None] | None = None  # or its callback (`notify`)
+        self._due_at = math.inf  # when the consumer is woken if no bytes come first
         self._failure: Exception | None = None  # how the reading ended, if not cleanly
         self._read_all = False
         self._ended = False
@@ -89,7 +106,7 @@ class UpstreamStream:
     def body(self, piece: bytes) -> None:
         self._pending.append(piece)
         self._pending_bytes += len(piece)
-        _wake(self._arrived)
+        self._wake()
         if self._pending_bytes >= _HIGH_WATER and not self._paused:
             self._paused = True
             if self._connection is not None:
@@ -101,7 +118,7 @@ class UpstreamStream:
             self._failure = UpstreamUnavailable(
                 f"the connection to DashScope failed mid-stream: {failure}"
             )
-        _wake(self._arrived)
+        self._wake()
 
     # The consumer's side.
 
@@ -112,7 +129,8 @@ class UpstreamStream:
             while not self._pending and not self._read_all:
                 due = self._due(silence=False, keepalive=0.0)
                 assert due is not None  # no keep-alive
-                await self._sleep(due)
+                self._due_at = due
+                await self.sleep()
             self._check_stop()
             if not self._pending:
                 break
@@ -127,11 +145,24 @@ class UpstreamStream:
     async def next_events(
         self, keepalive: float = 0.0, *, silence: bool = True
     ) -> list[SSEEvent] | None:
-        """The next frames, in one batch as they arrived, the last batch the decoder's flush;
-        None once `keepalive` seconds passed without a batch (0: never); [] once the stream is
-        over. With `silence`, raises at read_timeout; raises `Stopped` as soon as `stop()` was
-        called or the time `stop_in()` set is over. One coroutine per batch that waits itself:
-        a stream holds neither an async generator nor a frame under it while it waits."""
+        """`poll()`, waited for: the next frames, None for a keep-alive, [] once over. One
+        coroutine per batch that waits itself: a stream holds neither an async generator nor a
+        frame under it while it waits."""
+        while (events := self.poll(keepalive, silence=silence)) is WAIT:
+            await self.sleep()
+        return events
+
+    @property
+    def over(self) -> bool:
+        """The last frame was handed out (with its batch): nothing more will come."""
+        return self._ended
+
+    def poll(self, keepalive: float = 0.0, *, silence: bool = True) -> list[SSEEvent] | Wait | None:
+        """The frames that came since the last call, in one batch; the batch holding the last
+        frame ends the stream (`over`), and [] once it is over. None once `keepalive` seconds
+        passed without a batch (0: never); WAIT if nothing is due yet. With `silence`, raises
+        at read_timeout; raises `Stopped` as soon as `stop()` was called or the time
+        `stop_in()` set is over."""
         while not self._ended:
             if self._pending or self._read_all:
                 self._check_stop()
@@ -144,40 +175,60 @@ class UpstreamStream:
             if due is None:
                 self._last_beat = self._loop.time()
                 return None
-            await self._sleep(due)
+            self._due_at = due
+            return WAIT
         return []
 
+    def sleep(self) -> asyncio.Future[None]:
+        """What the consumer awaits after a WAIT: done at the next bytes, the body's end, a
+        stop, or when the next deadline or keep-alive is due."""
+        self._arm(self._due_at)
+        arrived = self._arrived = self._loop.create_future()
+        return arrived
+
+    def notify(self, ready: Callable[[], None]) -> None:
+        """After a WAIT: call `ready` (once) when `sleep()` would be done, from the callback
+        that brought the bytes, the end or the stop, or from the timer."""
+        self._arm(self._due_at)
+        self._ready = ready
+
     def stop(self) -> None:
-        """End `next_events()` with `Stopped` (a shutdown's drain)."""
+        """End `poll()` with `Stopped` (a shutdown's drain)."""
         self._stopped = True
-        _wake(self._arrived)
+        self._wake()
 
     def stop_in(self, seconds: float) -> None:
-        """End `next_events()` with `Stopped` once `seconds` are over (the exchange's deadline),
+        """End `poll()` with `Stopped` once `seconds` are over (the exchange's deadline),
         waited for in the consumer's own wait rather than by a timer of its own."""
         self._stop_at = self._loop.time() + seconds
 
     def _decode(self) -> list[SSEEvent]:
-        """The frames of the bytes that came since the last call; at the end of the body, the
-        decoder's flush, and the stream is over."""
+        """The frames of the bytes that came since the last call; once the body has ended, the
+        decoder's flush with them, and the stream is over."""
         decoder = self._decoder
         if decoder is None:
             settings = self._settings
             decoder = self._decoder = SSEDecoder(
                 max_line=settings.max_line_bytes, max_event=settings.max_event_bytes
             )
+        events: list[SSEEvent] = []
         if self._pending:
             pieces = self._take()
             events = decoder.feed(pieces[0] if len(pieces) == 1 else b"".join(pieces))
             if events:
                 self._last_frame = self._loop.time()
-            return events
+            if not self._read_all or self._failure is not None:
+                # Frames before a broken connection come out before its error, in a batch
+                # of their own.
+                return events
         self._ended = True
         if self._failure is not None:
             raise self._failure
-        # A last frame without its blank line whose JSON is cut short was truncated by the
-        # connection's end; dropping it lets the translation report the truncation.
-        return [event for event in decoder.finish() if _complete(event)]
+        # The last read's frames and the flush in one batch: the answer's end goes out in one
+        # write with them. A last frame without its blank line whose JSON is cut short was
+        # truncated by the connection's end; dropping it lets the translation report that.
+        events.extend(event for event in decoder.finish() if _complete(event))
+        return events
 
     def _due(self, *, silence: bool, keepalive: float) -> float | None:
         """When the consumer is woken if no bytes come first: the stop time, read_timeout after
@@ -204,13 +255,6 @@ class UpstreamStream:
         if self._stopped or (self._stop_at < math.inf and self._loop.time() >= self._stop_at):
             raise Stopped
 
-    def _sleep(self, due: float) -> asyncio.Future[None]:
-        """What the consumer awaits: done at the next bytes, the body's end, a stop, or `due`.
-        One timer wakes it, re-armed only when it fires early (deadlines only move later)."""
-        self._arm(due)
-        arrived = self._arrived = self._loop.create_future()
-        return arrived
-
     def _arm(self, due: float) -> None:
         timer = self._timer
         if due == math.inf or (timer is not None and timer.when() <= due):
@@ -229,22 +273,29 @@ class UpstreamStream:
 
     def _timer_over(self) -> None:
         self._timer = None
-        _wake(self._arrived)
+        self._wake()
+
+    def _wake(self) -> None:
+        arrived, ready = self._arrived, self._ready
+        if arrived is not None and not arrived.done():
+            arrived.set_result(None)
+        if ready is not None:
+            self._ready = None
+            ready()
 
     async def aclose(self) -> None:
+        self.close()
+
+    def close(self) -> None:
         """Give the connection back (kept for another request only if the body was read to
-        its end) and stop the timer."""
+        its end), stop the timer and forget the consumer's callback."""
+        self._ready = None
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         connection, self._connection = self._connection, None
         if connection is not None:
             self._pool.release(connection)
-
-
-def _wake(waiter: asyncio.Future[None] | None) -> None:
-    if waiter is not None and not waiter.done():
-        waiter.set_result(None)
 
 
 def _complete(event: SSEEvent) -> bool:
