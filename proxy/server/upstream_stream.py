@@ -171,6 +171,11 @@ class UpstreamStream:
                     self._last_beat = self._loop.time()
                     return events
                 continue
+            if self._timer is not None and not self._stopped:
+                # Nothing came; the timer armed at the last WAIT fires no later than anything
+                # falls due (a deadline or keep-alive only moves later), and then this is
+                # worked out again: most calls are this one, once after each batch.
+                return WAIT
             due = self._due(silence=silence, keepalive=keepalive)
             if due is None:
                 self._last_beat = self._loop.time()
@@ -201,6 +206,8 @@ class UpstreamStream:
         """End `poll()` with `Stopped` once `seconds` are over (the exchange's deadline),
         waited for in the consumer's own wait rather than by a timer of its own."""
         self._stop_at = self._loop.time() + seconds
+        if self._timer is not None:  # a timer armed for later must not outlast the deadline
+            self._arm(self._stop_at)
 
     def _decode(self) -> list[SSEEvent]:
         """The frames of the bytes that came since the last call; once the body has ended, the
