@@ -6,6 +6,8 @@ does not read and all of it once it does; under another ASGI server from the req
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import re
 import socket
 from collections.abc import AsyncIterator, MutableMapping
 from typing import Any
@@ -98,6 +100,7 @@ async def test_a_client_that_stops_reading_for_a_while_gets_every_byte() -> None
             while not answer.endswith(b"\r\n0\r\n\r\n"):
                 answer += await asyncio.wait_for(reader.read(1 << 20), timeout=10)
             writer.close()
+            await writer.wait_closed()
         finally:
             await asyncio.to_thread(server.stop)
     head, _, body = answer.partition(b"\r\n\r\n")
@@ -185,3 +188,65 @@ class Recording(asyncio.Transport):
 
     def is_closing(self) -> bool:
         return False
+
+
+@contextlib.asynccontextmanager
+async def upstream_in_two_writes(first: bytes, rest: bytes) -> AsyncIterator[str]:
+    """An upstream that answers any request with a chunked SSE body: its head and `first` in
+    one write, then, a moment later, `rest` and the body's end in another."""
+
+    serving: set[asyncio.Task[None]] = set()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        serving.add(task)
+        try:
+            await answer(reader, writer)
+        finally:
+            writer.close()
+            await writer.wait_closed()
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = re.search(rb"content-length: *([0-9]+)", head, re.IGNORECASE)
+        await reader.readexactly(int(length.group(1)) if length else 0)
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+            b"transfer-encoding: chunked\r\n\r\n" + _chunk(first)
+        )
+        await asyncio.sleep(0.05)
+        writer.write(_chunk(rest) + b"0\r\n\r\n")
+        await reader.read()  # until the proxy lets the connection go
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    finally:
+        server.close()
+        await asyncio.gather(*serving, return_exceptions=True)
+        await server.wait_closed()
+
+
+def _chunk(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+async def test_the_last_frames_and_the_end_read_together_go_out_in_one_write() -> None:
+    client, raw = Requesting(), Recording()
+    flow = FlowControl(raw)
+    flow._is_writable_event = Signal(is_set=True)  # type: ignore[assignment]  # as the server does
+    writer = HeadWithBody(raw, asyncio.get_running_loop(), flow)
+    rest = native_frame(2, "bb") + native_frame(3, "cc", "stop")
+    async with upstream_in_two_writes(native_frame(1, "aa"), rest) as url:
+        app = create_app(settings_for(url))
+        async with app.router.lifespan_context(app):
+            scope = {**chat_scope(), BODY_WRITER: writer}
+            await asyncio.wait_for(app(scope, client.receive, client.send), timeout=5)
+    assert len(raw.writes) == 1  # the first frame's chunk, written from the callback
+    [end] = client.bodies()  # the rest, the closing chunk and [DONE]: one write
+    assert b'"bb"' in end["body"]
+    assert b'"finish_reason":"stop"' in end["body"]
+    assert end["body"].endswith(b"data: [DONE]\n\n")
+    body = dechunk(b"".join(raw.writes) + b"0\r\n\r\n") + end["body"]
+    assert check_sse_bytes(body).message["content"] == "aabbcc"

@@ -47,7 +47,8 @@ class ConnectionBroken(Exception):
 class BodySink(Protocol):
     """What a connection hands a response's body to, as it arrives."""
 
-    def body(self, piece: bytes) -> None: ...
+    def body(self, piece: bytes, *, last: bool = False) -> None:
+        """`last`: the body ends with this piece (then `end` is not called)."""
 
     def end(self, failure: Exception | None) -> None: ...
 
@@ -101,8 +102,15 @@ class Connection(asyncio.Protocol):
             self._head = None
             if not head.done():
                 head.set_result(parser.head)
-        if body and self._sink is not None:
-            self._sink.body(body)
+        sink = self._sink
+        if body and sink is not None and parser.done:
+            # The body and its end together: the stream can answer the last frame and the
+            # end in one write to its client.
+            self._sink = None
+            sink.body(body, last=True)
+            return
+        if body and sink is not None:
+            sink.body(body)
         if parser.done:
             self._finish(None)
 

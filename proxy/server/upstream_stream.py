@@ -103,9 +103,10 @@ class UpstreamStream:
 
     # The connection's side (upstream_http.BodySink).
 
-    def body(self, piece: bytes) -> None:
+    def body(self, piece: bytes, *, last: bool = False) -> None:
         self._pending.append(piece)
         self._pending_bytes += len(piece)
+        self._read_all = self._read_all or last
         self._wake()
         if self._pending_bytes >= _HIGH_WATER and not self._paused:
             self._paused = True
