@@ -105,7 +105,7 @@ class EventStream:
             writer.when_writable(None)
             body.close()
         self._over = True
-        await send({"type": "http.response.body", "body": last, "more_body": False})
+        await _send_body(send, last, False)
 
     def _client_gone(self) -> None:
         if not self._over and self._task is not None:

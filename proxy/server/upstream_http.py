@@ -103,13 +103,13 @@ class Connection(asyncio.Protocol):
             if not head.done():
                 head.set_result(parser.head)
         sink = self._sink
-        if body and sink is not None and parser.done:
-            # The body and its end together: the stream can answer the last frame and the
-            # end in one write to its client.
-            self._sink = None
-            sink.body(body, last=True)
-            return
         if body and sink is not None:
+            if parser.done:
+                # The body and its end together: the stream can answer the last frame and
+                # the end in one write to its client.
+                self._sink = None
+                sink.body(body, last=True)
+                return
             sink.body(body)
         if parser.done:
             self._finish(None)
