@@ -1,10 +1,11 @@
-"""A byte relay between the load generator and the simulator: the floor of any asyncio proxy.
+"""A byte relay between the load generator and the simulator: the floor of any Python proxy.
 
 It parses nothing and translates nothing: each client connection gets one connection to the
 simulator and every read is written to the other side as it came. Its CPU per request is
 what two more hops per frame cost in Python's event loop on this machine (a wake-up, a
 `recv()` and a `send()` each way), which the proxy pays too before doing any work of its own.
-No flow control: only the latency levels (short streams) use it.
+No flow control: only the latency levels (short streams) use it. It runs on the loop the
+proxy's `[server] loop = "auto"` picks (uvloop where installed), so the two stay comparable.
 
 `python -m bench.relay --upstream-port N --port 0 --port-file PATH`
 """
@@ -14,8 +15,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import cast
 
 
 class _Side(asyncio.Protocol):
@@ -27,8 +29,8 @@ class _Side(asyncio.Protocol):
         self.held: list[bytes] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # A stream transport; not an asyncio.Transport subclass under uvloop.
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         peer = self.peer
@@ -89,8 +91,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--upstream-port", type=int, required=True)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--port-file", type=Path, required=True)
-    asyncio.run(_main(parser.parse_args(argv)))
+    args = parser.parse_args(argv)
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        runner.run(_main(args))
     return 0
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop where it is installed (as the proxy's "auto" does), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 if __name__ == "__main__":

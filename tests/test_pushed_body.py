@@ -14,9 +14,10 @@ from typing import Any
 
 import httpx
 import orjson
+import pytest
 from uvicorn.protocols.http.flow_control import FlowControl
 
-from proxy.config import Settings, UpstreamSettings
+from proxy.config import ServerSettings, Settings, UpstreamSettings
 from proxy.server.app import create_app
 from proxy.server.connections import BODY_WRITER, HeadWithBody, Signal
 from proxy.server.serving import BackgroundServer
@@ -81,10 +82,14 @@ def dechunk(raw: bytes) -> bytes:
         body, rest = body + rest[:size], rest[size + 2 :]
 
 
-async def test_a_client_that_stops_reading_for_a_while_gets_every_byte() -> None:
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
+async def test_a_client_that_stops_reading_for_a_while_gets_every_byte(loop: str) -> None:
+    if loop == "uvloop":
+        pytest.importorskip("uvloop")
     frames = Frames(count=160, size=48 * 1024)  # 7.5 MB: more than the proxy's socket holds
     async with loop_upstream(answer_with(frames)) as url:
-        server = BackgroundServer(create_app(settings_for(url))).start()
+        app = create_app(settings_for(url))
+        server = BackgroundServer(app, server=ServerSettings(loop=loop)).start()
         try:
             sock = socket.socket()
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)

@@ -17,7 +17,8 @@ import signal
 import socket
 import subprocess
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -128,40 +129,90 @@ def test_past_max_client_connections_requests_get_a_503(tmp_path: Path) -> None:
         assert wait_until(lambda: httpx.get(f"{server.url}/healthz").status_code == 200, 5)
 
 
+def serve_with_file_limit(
+    tmp_path: Path, soft: int, hard: int, *, loop: str = "auto"
+) -> tuple[subprocess.Popen[bytes], str, Path]:
+    """`dashscope-proxy serve` as a process started with that open-file limit."""
+    port = free_port()
+    config = tmp_path / "proxy.toml"
+    config.write_text(f'[server]\nport = {port}\nloop = "{loop}"\n')
+
+    def file_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+    log = tmp_path / "stderr.log"
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(
+            [*SERVE, "--config", str(config)],
+            stderr=stderr,
+            preexec_fn=file_limit,
+            env={k: v for k, v in os.environ.items() if not k.startswith("DASHSCOPE")},
+        )
+    assert wait_until(lambda: "Listening on" in log.read_text(), 20), log.read_text()
+    return process, f"http://127.0.0.1:{port}", log
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGTERM)
+    process.wait(10)
+
+
 # Regression: at a file limit of 256, asyncio logged a traceback for every failed accept (up
 # to uvicorn's backlog, 2048, per attempt, every second): megabytes of stderr.
 def test_out_of_file_descriptors_accept_failures_are_logged_once_in_a_while(
     tmp_path: Path,
 ) -> None:
-    port = free_port()
     limit = 64
+    process, url, log = serve_with_file_limit(tmp_path, limit, limit, loop="asyncio")
 
-    def low_file_limit() -> None:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+    def logged_while_out() -> None:
+        assert wait_until(lambda: "cannot accept connections" in log.read_text(), 5)
+        wait_until(lambda: False, 2.5)  # a few of asyncio's one-second retries
 
-    log = tmp_path / "stderr.log"
-    with log.open("wb") as stderr:
-        process = subprocess.Popen(
-            [*SERVE, "--port", str(port)],
-            stderr=stderr,
-            preexec_fn=low_file_limit,
-            env={k: v for k, v in os.environ.items() if not k.startswith("DASHSCOPE")},
-        )
-    url = f"http://127.0.0.1:{port}"
+    text = out_of_descriptors(process, url, log, 2 * limit, logged_while_out)
+    assert text.count("accept") == 1, text[:2000]
+
+
+def out_of_descriptors(
+    process: subprocess.Popen[bytes], url: str, log: Path, count: int, meanwhile: Callable[[], None]
+) -> str:
+    """Holds `count` connections to the server while `meanwhile` runs, sees it well after
+    and stops it; its log, which holds no traceback."""
     try:
-        assert wait_until(lambda: "Listening on" in log.read_text(), 20), log.read_text()
         with ExitStack() as held:
-            for _ in range(limit * 2):
+            for _ in range(count):
                 held.enter_context(connect(url))
-            assert wait_until(lambda: "cannot accept connections" in log.read_text(), 5)
-            wait_until(lambda: False, 2.5)  # a few of asyncio's one-second retries
+            meanwhile()
         assert wait_until(lambda: httpx.get(f"{url}/healthz").status_code == 200, 5)
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(10)
+        stop(process)
     text = log.read_text()
     assert "Traceback" not in text
-    assert text.count("accept") == 1, text[:2000]
+    return text
+
+
+def test_a_file_limit_too_low_for_the_connections_allowed_is_said_once_at_start(
+    tmp_path: Path,
+) -> None:
+    """On uvloop (libuv closes what it cannot accept, silently) as on asyncio: the operator
+    learns of the limit at startup, and running out of descriptors leaves the server well."""
+    limit = 64
+    process, url, log = serve_with_file_limit(tmp_path, limit, limit)
+    text = out_of_descriptors(process, url, log, 2 * limit, lambda: time.sleep(1.5))
+    assert text.count("open-file limit (64") == 1, text[:2000]
+    assert "max_client_connections" in text
+
+
+def test_the_soft_file_limit_is_raised_to_the_connections_allowed(tmp_path: Path) -> None:
+    process, _, log = serve_with_file_limit(tmp_path, 64, 8192)
+    try:
+        limits = Path(f"/proc/{process.pid}/limits").read_text()
+    finally:
+        stop(process)
+    [line] = [line for line in limits.splitlines() if line.startswith("Max open files")]
+    # 2000 client connections, 200 upstream ones, 64 spare (the defaults)
+    assert line.split()[3:5] == ["2264", "8192"], line
+    assert "open-file limit" not in log.read_text()
 
 
 def test_a_request_head_over_16_kib_is_refused_and_a_large_body_is_not() -> None:

@@ -13,7 +13,10 @@ results go elsewhere, as a probed run is no reference):
     PROBE_OUT=/tmp/probe PYTHONPATH=bench/probe:. python -m bench --quick --no-litellm \
         --out /tmp/probed
 
-Each wrapped call costs about a microsecond more, so read shares, not absolute figures.
+Each wrapped call costs about a microsecond more, so read shares, not absolute figures. The
+probe wraps asyncio's own loop, written in Python; uvloop's callbacks are C and cannot be
+wrapped, so a probed proxy serves on asyncio's loop (uvloop made unimportable, which `[server]
+loop = "auto"` falls back from): the shares are that loop's.
 """
 
 from __future__ import annotations
@@ -120,4 +123,5 @@ def _write() -> None:
 
 # Only the proxy's `serve`: the simulator and the load generator run unprobed.
 if _OUT and "serve" in sys.argv:
+    sys.modules["uvloop"] = None  # type: ignore[assignment]  # `import uvloop` raises ImportError
     _install()

@@ -133,7 +133,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     configure_logging(settings.server.log_level)
     try:
-        serve_forever(create_app(settings), settings.server)
+        serve_forever(create_app(settings), settings.server, settings.upstream.max_connections)
     except CannotListen as exc:
         return _fail(EXIT_CANNOT_LISTEN, str(exc))
     return EXIT_OK

@@ -3,6 +3,7 @@ never quotes a secret."""
 
 from __future__ import annotations
 
+import importlib
 import ipaddress
 import re
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from typing import Any
 from proxy.chat.code_runs import FORMATS
 from proxy.config.sections import (
     LOG_LEVELS,
+    LOOPS,
     AuthSettings,
     CodeInterpreterSettings,
     ConfigError,
@@ -81,6 +83,15 @@ def _check_limits(server: ServerSettings) -> None:
             raise ConfigError(f"[server] {key} must be positive")
     if server.log_level.lower() not in LOG_LEVELS:
         raise ConfigError(f"[server] log_level must be one of {', '.join(LOG_LEVELS)}")
+    if server.loop not in LOOPS:
+        raise ConfigError(f"[server] loop must be one of {', '.join(LOOPS)}")
+    if server.loop == "uvloop":
+        try:
+            importlib.import_module("uvloop")
+        except ImportError:
+            raise ConfigError(
+                '[server] loop is "uvloop" but uvloop is not installed: use "auto"'
+            ) from None
 
 
 MIN_PROXY_KEY = 8  # a guard against empty and placeholder keys; real ones should be long random

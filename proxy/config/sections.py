@@ -14,6 +14,7 @@ from proxy.core.sse import MAX_EVENT, MAX_LINE
 from proxy.core.telemetry_settings import TelemetrySettings
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+LOOPS = ("auto", "uvloop", "asyncio")  # [server] loop
 
 DEFAULT_MODELS = MODEL_TABLE.served_ids()  # what GET /v1/models lists by default
 
@@ -44,6 +45,9 @@ class ServerSettings:
     # Tracked objects allocated (net) between two young garbage collections (0: Python's,
     # 700). Higher saves CPU but lengthens each collection's pause (docs/operations.md).
     gc_threshold: int = 0
+    # The event loop: "uvloop" (libuv's, in C), "asyncio" (the standard library's), or "auto",
+    # uvloop where it is installed (a dependency wherever it builds), else asyncio.
+    loop: str = "auto"
 
 
 @dataclass(frozen=True, slots=True)

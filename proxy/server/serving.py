@@ -23,6 +23,7 @@ from proxy.server.connections import (
     head_timeout_protocol,
     throttle_accept_errors,
 )
+from proxy.server.file_limit import SPARE, fit_file_limit
 
 # Streams end themselves (in-band error, [DONE]) when the drain time is over; uvicorn's own
 # deadline, which cancels whatever is left, comes this much later.
@@ -79,7 +80,7 @@ def uvicorn_config(
         port=port,
         log_level=log_level,
         lifespan="on",
-        loop="asyncio",
+        loop=limits.loop,
         server_header=False,
         # Nothing reads the client's address, so X-Forwarded-* need not be parsed: one less
         # middleware around every request (and its frame held for a stream's life).
@@ -251,12 +252,17 @@ def _url(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if sock.family == socket.AF_INET6 else f"http://{host}:{port}"
 
 
-def serve_forever(app: Any, server: ServerSettings) -> None:
+def serve_forever(app: Any, server: ServerSettings, upstream_connections: int = 0) -> None:
     """Serve until SIGTERM or Ctrl-C has drained the app; `CannotListen` if the address is
-    taken, raised before the app starts or anything is logged."""
+    taken, raised before the app starts or anything is logged. The file limit is raised to
+    cover the client connections and `upstream_connections` first, where it can be."""
     host, port = server.host, server.port
     config = uvicorn_config(app, host, port, server.log_level, server=server, own_logging=True)
-    DrainingServer(config, gc_threshold=server.gc_threshold).run(sockets=listen(host, port))
+    sockets = listen(host, port)
+    short = fit_file_limit(server.max_client_connections + upstream_connections + SPARE)
+    if short is not None:
+        log.warning(short)
+    DrainingServer(config, gc_threshold=server.gc_threshold).run(sockets=sockets)
 
 
 def tune_gc(threshold: int) -> None:
