@@ -59,7 +59,7 @@ async def test_stop_ends_a_waiting_stream_at_once_and_runs_no_task() -> None:
         await asyncio.sleep(0.01)
         assert len(asyncio.all_tasks()) == tasks + 1  # only the test's own `waiting`
         stream.stop()
-        with pytest.raises(Stopped):
+        with pytest.raises(Stopped, match=r"^stopped$"):
             await waiting
         await stream.aclose()
 
@@ -78,7 +78,7 @@ async def test_stop_wins_over_frames_that_are_waiting() -> None:
         second.set()
         await asyncio.sleep(0.01)
         stream.stop()
-        with pytest.raises(Stopped):
+        with pytest.raises(Stopped, match=r"^stopped$"):
             await stream.next_events()
         await stream.aclose()
 
@@ -91,7 +91,7 @@ async def test_stop_in_ends_a_waiting_stream_at_its_deadline_with_no_timer_of_it
         stream.stop_in(0.05)
         batches = batches_of(stream, keepalive=0.02)
         assert await anext(batches) is None  # keep-alives until the deadline
-        with pytest.raises(Stopped):
+        with pytest.raises(Stopped, match=r"^deadline$"):
             async for _ in batches:
                 pass
         await stream.aclose()
@@ -105,7 +105,7 @@ async def test_a_deadline_that_passed_wins_over_frames_that_are_waiting() -> Non
         second.set()
         stream.stop_in(0.0)
         await asyncio.sleep(0.01)
-        with pytest.raises(Stopped):
+        with pytest.raises(Stopped, match=r"^deadline$"):
             await stream.next_events()
         await stream.aclose()
 

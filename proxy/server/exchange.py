@@ -216,8 +216,8 @@ class Exchange:
             self._services.lifecycle.on_expired(stream.stop)
         try:
             events = stream.poll(self._interval)
-        except Stopped:
-            raise self._stopped() from None
+        except Stopped as stop:
+            raise self._stopped(stop) from None
         if events is WAIT or events is None:
             return events
         chunks = self._translate(translation, events) if events else []
@@ -259,8 +259,8 @@ class Exchange:
         self._recorder.chunks(chunks)
         return chunks
 
-    def _stopped(self) -> ProxyError:
-        if time.monotonic() >= self._deadline:
+    def _stopped(self, stop: Stopped) -> ProxyError:
+        if not stop.called or time.monotonic() >= self._deadline:
             return self._total_timeout()
         return Unavailable(
             "The proxy is shutting down and its drain time is over; the answer was cut short.",

@@ -22,7 +22,14 @@ _HIGH_WATER = 64 * 1024
 
 
 class Stopped(Exception):
-    """`UpstreamStream.stop()` was called while frames were still coming."""
+    """The stream was stopped while frames were still coming: by `stop()` (`called`, a
+    shutdown's drain) or because the time `stop_in()` set is over (the exchange's deadline).
+    The stream says which, as it knows: the exchange's own clock (time.monotonic) and the
+    loop's (uvloop's is libuv's coarse, cached one) may disagree by milliseconds."""
+
+    def __init__(self, *, called: bool) -> None:
+        super().__init__("stopped" if called else "deadline")
+        self.called = called
 
 
 class Wait(enum.Enum):
@@ -244,7 +251,7 @@ class UpstreamStream:
         keep-alive is due now. Raises once the stop time or read_timeout is over."""
         now, due = self._loop.time(), self._stop_at
         if self._stopped or now >= due:
-            raise Stopped
+            raise Stopped(called=self._stopped)
         if silence:
             silent = self._last_frame + self._settings.read_timeout
             if now >= silent:
@@ -261,7 +268,7 @@ class UpstreamStream:
 
     def _check_stop(self) -> None:
         if self._stopped or (self._stop_at < math.inf and self._loop.time() >= self._stop_at):
-            raise Stopped
+            raise Stopped(called=self._stopped)
 
     def _arm(self, due: float) -> None:
         timer = self._timer
