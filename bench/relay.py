@@ -15,9 +15,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
+
+from uvicorn.loops.auto import auto_loop_factory
 
 
 class _Side(asyncio.Protocol):
@@ -92,18 +94,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--port-file", type=Path, required=True)
     args = parser.parse_args(argv)
-    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+    # uvicorn's own "auto" choice, the one the proxy's `[server] loop = "auto"` makes.
+    with asyncio.Runner(loop_factory=auto_loop_factory()) as runner:
         runner.run(_main(args))
     return 0
-
-
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop's loop where it is installed (as the proxy's "auto" does), else asyncio's."""
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    return uvloop.new_event_loop
 
 
 if __name__ == "__main__":
